@@ -1,0 +1,110 @@
+//! Where a service keeps its state: a directory that persists, or a temporary one removed at exit.
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::Connection;
+
+/// A service's data directory.
+#[derive(Debug)]
+pub struct DataDir {
+    path: PathBuf,
+    /// Held only so the directory is removed when the emulator exits (`--in-memory`).
+    _temp: Option<tempfile_guard::TempGuard>,
+}
+
+mod tempfile_guard {
+    /// Removes a directory tree on drop.
+    #[derive(Debug)]
+    pub struct TempGuard(pub std::path::PathBuf);
+    impl Drop for TempGuard {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+impl DataDir {
+    /// A persistent directory, created if missing.
+    pub fn persistent(path: impl Into<PathBuf>) -> std::io::Result<Self> {
+        let path = path.into();
+        std::fs::create_dir_all(&path)?;
+        Ok(Self { path, _temp: None })
+    }
+
+    /// A fresh directory under the system temp dir, removed when this value is dropped.
+    pub fn temporary(label: &str) -> std::io::Result<Self> {
+        let path = std::env::temp_dir().join(format!(
+            "fcemu-{label}-{}-{}",
+            std::process::id(),
+            uuid::Uuid::new_v4().simple()
+        ));
+        std::fs::create_dir_all(&path)?;
+        Ok(Self {
+            _temp: Some(tempfile_guard::TempGuard(path.clone())),
+            path,
+        })
+    }
+
+    /// The directory itself.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// A sub-directory for one service, created if missing.
+    pub fn service_dir(&self, service: &str) -> std::io::Result<PathBuf> {
+        let dir = self.path.join(service);
+        std::fs::create_dir_all(&dir)?;
+        Ok(dir)
+    }
+}
+
+/// Opens (or creates) a SQLite database in WAL mode with full fsync, and brings its schema up to
+/// date: `migrations[i]` runs once, when the database's `user_version` is `i`.
+pub fn open_sqlite(path: &Path, migrations: &[&str]) -> rusqlite::Result<Connection> {
+    let mut conn = Connection::open(path)?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    migrate(&mut conn, migrations)?;
+    Ok(conn)
+}
+
+fn migrate(conn: &mut Connection, migrations: &[&str]) -> rusqlite::Result<()> {
+    let version: usize = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    for (i, sql) in migrations.iter().enumerate().skip(version) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", i + 1)?;
+        tx.commit()?;
+        tracing::debug!(version = i + 1, "migrated database schema");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrations_run_once() {
+        let dir = DataDir::temporary("test").unwrap();
+        let db = dir.path().join("a.db");
+        let m = ["CREATE TABLE t (x INTEGER);", "INSERT INTO t VALUES (1);"];
+        drop(open_sqlite(&db, &m).unwrap());
+        let conn = open_sqlite(&db, &m).unwrap();
+        let n: i64 = conn
+            .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 1);
+    }
+
+    #[test]
+    fn temporary_dir_is_removed_on_drop() {
+        let dir = DataDir::temporary("gone").unwrap();
+        let p = dir.path().to_path_buf();
+        assert!(p.exists());
+        drop(dir);
+        assert!(!p.exists());
+    }
+}
