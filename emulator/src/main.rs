@@ -1,1 +1,5 @@
-fn main() {}
+//! The `fcemu` command: parse the command line, set up logging, hand over to the library.
+
+fn main() -> std::process::ExitCode {
+    fcemu::cli::main()
+}

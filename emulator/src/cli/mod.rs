@@ -1,0 +1,115 @@
+//! The command line: `fcemu up`, `fcemu invoke`, and friends.
+
+mod invoke;
+mod up;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::manifest::{self, AppPlan, ManifestError};
+
+/// Run an Alibaba Cloud style serverless application locally.
+///
+/// fcemu runs Function Compute functions (WebAssembly, on wasmtime) with the services they use —
+/// OSS, Table Store, Log Service, API Gateway, timers — in one process, with no Docker and no
+/// cloud account. Functions are declared in fcemu.toml.
+#[derive(Debug, Parser)]
+#[command(name = "fcemu", version, max_term_width = 100)]
+pub struct Cli {
+    /// The application manifest.
+    #[arg(short, long, global = true, value_name = "PATH", default_value = manifest::MANIFEST_FILE, env = "FCEMU_MANIFEST")]
+    pub manifest: PathBuf,
+
+    /// Format of fcemu's own log lines (filter them with FCEMU_LOG or RUST_LOG).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Log line formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// fcemu's subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Start the emulator and serve the application until Ctrl-C.
+    Up(up::UpArgs),
+    /// Run one function once, without a server: the event on stdin, the result on stdout.
+    Invoke(invoke::InvokeArgs),
+}
+
+/// Entry point of the binary.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(cli.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("fcemu: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    runtime.block_on(run(cli))
+}
+
+/// Runs a parsed command line.
+pub async fn run(cli: Cli) -> ExitCode {
+    let result = match cli.command {
+        Command::Up(args) => up::run(&cli.manifest, args).await,
+        Command::Invoke(args) => invoke::run(&cli.manifest, args).await,
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("{}", render_error(&e));
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn render_error(e: &anyhow::Error) -> String {
+    if let Some(m) = e.downcast_ref::<ManifestError>() {
+        if std::io::IsTerminal::is_terminal(&std::io::stderr()) && std::env::var_os("NO_COLOR").is_none() {
+            let mut out = String::new();
+            let _ = miette::GraphicalReportHandler::new().render_report(&mut out, m);
+            return out;
+        }
+        return m.render_plain();
+    }
+    format!("fcemu: error: {e:#}")
+}
+
+fn init_tracing(format: LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let filter = std::env::var("FCEMU_LOG")
+        .ok()
+        .or_else(|| std::env::var("RUST_LOG").ok())
+        .and_then(|f| EnvFilter::try_new(f).ok())
+        .unwrap_or_else(|| EnvFilter::new("fcemu=info,warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder.with_target(false).try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+}
+
+/// Loads the manifest at `path`. When `path` is the default name and does not exist, and
+/// `allow_missing` is set, returns an empty application rooted at the current directory.
+pub(crate) fn load_plan(path: &Path, allow_missing: bool) -> anyhow::Result<(AppPlan, bool)> {
+    if allow_missing && path == Path::new(manifest::MANIFEST_FILE) && !path.exists() {
+        let cwd = std::env::current_dir()?;
+        return Ok((manifest::empty(&cwd), false));
+    }
+    Ok((manifest::load(path)?, true))
+}

@@ -1,0 +1,119 @@
+//! `fcemu up`: serve the application until Ctrl-C or SIGTERM.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Args;
+use serde_json::json;
+use tokio::net::TcpListener;
+
+use crate::server::{Emulator, StartOptions};
+
+/// Default services (edge) port.
+const DEFAULT_SERVICES_PORT: u16 = 9000;
+
+/// Options of `fcemu up`.
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    /// Address of the services port (OSS, Table Store, Log Service, FC API, admin).
+    /// Port 0 picks a free port; the ready line says which.
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+
+    /// Interface to listen on when --listen is not given. Anything but loopback exposes the
+    /// emulator to the network.
+    #[arg(long, default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
+    pub host: IpAddr,
+
+    /// Also write the addresses as JSON to this file once ready.
+    #[arg(long, value_name = "PATH")]
+    pub ready_file: Option<PathBuf>,
+
+    /// Keep no state: everything lives in a temporary directory removed at exit.
+    #[arg(long)]
+    pub in_memory: bool,
+
+    /// Where state is kept (default: .fcemu/ beside the manifest).
+    #[arg(long, value_name = "DIR", conflicts_with = "in_memory")]
+    pub data_dir: Option<PathBuf>,
+
+    /// Virtual clock starting at 2024-01-01T00:00:00Z, sequential ids, seeded randomness:
+    /// the same inputs give byte-identical outputs.
+    #[arg(long)]
+    pub deterministic: bool,
+}
+
+pub(super) async fn run(manifest: &Path, args: UpArgs) -> anyhow::Result<ExitCode> {
+    let (plan, found) = super::load_plan(manifest, true)?;
+    if !found {
+        eprintln!("fcemu: no {} here; serving an empty application (storage services only)", manifest.display());
+    }
+    let addr = args.listen.unwrap_or(SocketAddr::new(args.host, DEFAULT_SERVICES_PORT));
+    let listener = TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr} (is another fcemu running? try --listen 127.0.0.1:0)"))?;
+    let opts = StartOptions {
+        in_memory: args.in_memory,
+        deterministic: args.deterministic,
+        data_dir: args.data_dir,
+        ..StartOptions::default()
+    };
+    let emulator = Emulator::start(plan, listener, opts).await?;
+    for f in emulator.app.functions().values() {
+        eprintln!(
+            "fcemu: loaded {} ({:?}, {}, {:.1} ms)",
+            f.plan.name,
+            f.kind,
+            match f.cache {
+                crate::runtime::CacheOutcome::Hit => "cached",
+                crate::runtime::CacheOutcome::Compiled => "compiled",
+            },
+            f.load_time.as_secs_f64() * 1000.0
+        );
+    }
+    for (name, err) in &emulator.load_failures {
+        eprintln!("fcemu: function {name} is not available: {err}");
+    }
+    let services = emulator.services_url();
+    if let Some(path) = &args.ready_file {
+        let body = json!({ "services": services, "pid": std::process::id() });
+        write_ready_file(path, &body.to_string()).with_context(|| format!("cannot write --ready-file {}", path.display()))?;
+    }
+    eprintln!("fcemu: SDKs that put names in the host (Log Service, OSS virtual-host) work with HTTP_PROXY={services}");
+    println!("fcemu: ready services={services}");
+    shutdown_signal().await;
+    eprintln!("fcemu: shutting down");
+    emulator.shutdown().await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Writes the file whole, then renames it into place, so a reader never sees half of it.
+fn write_ready_file(path: &Path, body: &str) -> std::io::Result<()> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, body)?;
+    std::fs::rename(&tmp, path)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

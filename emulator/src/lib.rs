@@ -1,0 +1,13 @@
+//! fcemu: an Alibaba Cloud style serverless stack in one process.
+//!
+//! The binary (`main.rs`) only parses the command line and calls [`cli::run`]. Everything else is
+//! here so the test harness can start the same stack in-process.
+
+pub mod admin;
+pub mod app;
+pub mod cli;
+pub mod edge;
+pub mod manifest;
+pub mod report;
+pub mod runtime;
+pub mod server;

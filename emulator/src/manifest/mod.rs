@@ -1,0 +1,41 @@
+//! The user's `fcemu.toml`: parsed once, checked once, and resolved into an [`AppPlan`] that the
+//! rest of the emulator uses. Nothing past this module sees raw TOML.
+
+mod error;
+mod plan;
+mod raw;
+mod validate;
+
+use std::path::{Path, PathBuf};
+
+pub use error::ManifestError;
+pub use plan::{
+    AppPlan, BucketPlan, FunctionPlan, HttpFormat, ServicePlan, TriggerKind, TriggerPlan,
+};
+
+/// The file name `fcemu up` looks for.
+pub const MANIFEST_FILE: &str = "fcemu.toml";
+
+/// Reads, parses and validates the manifest at `path`.
+pub fn load(path: &Path) -> Result<AppPlan, ManifestError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ManifestError::unreadable(path, e))?;
+    parse(path, &text)
+}
+
+/// Parses and validates manifest text; `path` names the file in errors and anchors relative paths.
+pub fn parse(path: &Path, text: &str) -> Result<AppPlan, ManifestError> {
+    let raw: raw::RawManifest =
+        toml::from_str(text).map_err(|e| ManifestError::from_toml(path, text, &e))?;
+    let root = path
+        .parent()
+        .map(Path::to_path_buf)
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or_else(|| PathBuf::from("."));
+    let root = std::path::absolute(&root).unwrap_or(root);
+    validate::resolve(raw, path, text, &root)
+}
+
+/// The plan used when there is no manifest: no functions, default region and account.
+pub fn empty(root: &Path) -> AppPlan {
+    AppPlan::empty(root)
+}

@@ -1,0 +1,207 @@
+//! The resolved application: every path absolute, every default filled, every reference checked.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Serialize;
+
+/// Region used when the manifest names none.
+pub const DEFAULT_REGION: &str = "cn-hangzhou";
+/// Account id used when the manifest names none.
+pub const DEFAULT_ACCOUNT_ID: &str = "1234567890123456";
+/// FC 2.0 service a function belongs to when it names none.
+pub const DEFAULT_SERVICE: &str = "default";
+
+/// A whole application, ready to run.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct AppPlan {
+    /// Application name (the manifest's `name`, else the directory's name).
+    pub name: String,
+    /// Region reported to functions and in events.
+    pub region: String,
+    /// Account id reported to functions and in ARNs.
+    pub account_id: String,
+    /// The manifest file, if there was one.
+    pub manifest: Option<PathBuf>,
+    /// Directory relative paths are resolved against.
+    pub root: PathBuf,
+    /// FC 2.0 services by name; "default" always exists.
+    pub services: BTreeMap<String, ServicePlan>,
+    /// Functions by name.
+    pub functions: BTreeMap<String, FunctionPlan>,
+    /// Buckets that exist when the emulator starts.
+    pub buckets: BTreeMap<String, BucketPlan>,
+    /// Table Store tables that exist when the emulator starts, as written.
+    pub tables: BTreeMap<String, toml::Table>,
+    /// Logstores (`"project/logstore"`) that exist when the emulator starts, as written.
+    pub logstores: BTreeMap<String, toml::Table>,
+}
+
+impl AppPlan {
+    /// An application with no functions, rooted at `root`.
+    pub fn empty(root: &Path) -> Self {
+        let mut services = BTreeMap::new();
+        services.insert(DEFAULT_SERVICE.to_string(), ServicePlan::default());
+        AppPlan {
+            name: root
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "app".into()),
+            region: DEFAULT_REGION.into(),
+            account_id: DEFAULT_ACCOUNT_ID.into(),
+            manifest: None,
+            root: root.to_path_buf(),
+            services,
+            functions: BTreeMap::new(),
+            buckets: BTreeMap::new(),
+            tables: BTreeMap::new(),
+            logstores: BTreeMap::new(),
+        }
+    }
+}
+
+/// An FC 2.0 service: a group of functions sharing log settings.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct ServicePlan {
+    /// Log Service project function logs go to.
+    pub log_project: String,
+    /// Logstore function logs go to.
+    pub log_store: String,
+    /// Free text.
+    pub description: String,
+}
+
+/// One function, resolved.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct FunctionPlan {
+    /// Function name.
+    pub name: String,
+    /// FC 2.0 service it belongs to.
+    pub service: String,
+    /// Absolute path of the wasm file (core module or component).
+    pub code: PathBuf,
+    /// Directory mounted read-only at `/code`.
+    pub code_dir: PathBuf,
+    /// Handler string reported to the function (informational for wasm functions).
+    pub handler: String,
+    /// Memory limit in MB.
+    pub memory_mb: u32,
+    /// Time limit of one invocation.
+    #[serde(serialize_with = "as_secs")]
+    pub timeout: Duration,
+    /// Invocations that may run at once; more are throttled (sync) or queued (async).
+    pub concurrency: u32,
+    /// The user's environment variables.
+    pub env: BTreeMap<String, String>,
+    /// Command that rebuilds `code`, run from the manifest's directory.
+    pub build: Option<String>,
+    /// Globs whose changes trigger `build`.
+    pub watch: Vec<String>,
+    /// Hosts the function may call besides fcemu's own endpoints.
+    pub allow_hosts: Vec<String>,
+    /// Free text.
+    pub description: String,
+    /// What invokes this function besides direct calls.
+    pub triggers: Vec<TriggerPlan>,
+}
+
+fn as_secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_u64(d.as_secs())
+}
+
+/// A trigger of a function.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct TriggerPlan {
+    /// Trigger name (given, or `<type>-<index>`).
+    pub name: String,
+    /// Whether it fires.
+    pub enabled: bool,
+    /// What fires it.
+    pub kind: TriggerKind,
+}
+
+/// The shape of event a trigger delivers.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum HttpFormat {
+    /// API Gateway event JSON.
+    Apigw,
+    /// FC 3.0 HTTP trigger event JSON (`version: "v1"`).
+    Fc3,
+}
+
+/// What fires a trigger, with its filters.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum TriggerKind {
+    /// A gateway route.
+    Http {
+        /// Upper-case methods; empty means any.
+        methods: Vec<String>,
+        /// Path template with `{param}` segments.
+        path: String,
+        /// Event shape handed to event functions.
+        format: HttpFormat,
+        /// Auth type, recorded (`anonymous` or `function`).
+        auth: String,
+    },
+    /// Object changes in a bucket.
+    Oss {
+        /// Bucket name.
+        bucket: String,
+        /// Event name patterns, e.g. `oss:ObjectCreated:*`.
+        events: Vec<String>,
+        /// Key prefix filter.
+        prefix: String,
+        /// Key suffix filter.
+        suffix: String,
+    },
+    /// A schedule.
+    Timer {
+        /// Cron expression with seconds, or `@every <duration>`.
+        cron: String,
+        /// Payload string delivered in the event.
+        payload: String,
+    },
+    /// Row changes in a Table Store table with a stream.
+    Tablestore {
+        /// Instance name.
+        instance: String,
+        /// Table name.
+        table: String,
+        /// Event encoding: `cbor` (as FC delivers) or `json`.
+        format: String,
+    },
+    /// New log groups in a logstore.
+    Log {
+        /// Project name.
+        project: String,
+        /// Logstore name.
+        logstore: String,
+        /// Seconds between batches.
+        interval: u32,
+        /// Payload string delivered in the event's `parameter`.
+        payload: String,
+    },
+}
+
+impl TriggerKind {
+    /// The trigger type as written in the manifest.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            TriggerKind::Http { .. } => "http",
+            TriggerKind::Oss { .. } => "oss",
+            TriggerKind::Timer { .. } => "timer",
+            TriggerKind::Tablestore { .. } => "tablestore",
+            TriggerKind::Log { .. } => "log",
+        }
+    }
+}
+
+/// A bucket declared in the manifest.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct BucketPlan {
+    /// Canned ACL (`private`, `public-read`, `public-read-write`).
+    pub acl: String,
+}

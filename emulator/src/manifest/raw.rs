@@ -1,0 +1,126 @@
+//! The manifest exactly as written, with source spans for error messages.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawManifest {
+    pub name: Option<Spanned<String>>,
+    pub region: Option<Spanned<String>>,
+    pub account_id: Option<Spanned<String>>,
+    #[serde(default)]
+    pub services: BTreeMap<Spanned<String>, RawService>,
+    #[serde(default)]
+    pub functions: BTreeMap<Spanned<String>, RawFunction>,
+    #[serde(default)]
+    pub buckets: BTreeMap<Spanned<String>, RawBucket>,
+    #[serde(default)]
+    pub tables: BTreeMap<Spanned<String>, toml::Table>,
+    #[serde(default)]
+    pub logstores: BTreeMap<Spanned<String>, toml::Table>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawService {
+    pub log_project: Option<String>,
+    pub log_store: Option<String>,
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFunction {
+    pub service: Option<Spanned<String>>,
+    pub code: Option<Spanned<String>>,
+    pub code_dir: Option<Spanned<String>>,
+    pub handler: Option<String>,
+    pub runtime: Option<Spanned<String>>,
+    pub memory: Option<Spanned<i64>>,
+    pub timeout: Option<Spanned<i64>>,
+    pub concurrency: Option<Spanned<i64>>,
+    #[serde(default)]
+    pub env: BTreeMap<Spanned<String>, Spanned<String>>,
+    pub build: Option<String>,
+    #[serde(default)]
+    pub watch: Vec<String>,
+    #[serde(default)]
+    pub allow_hosts: Vec<String>,
+    pub description: Option<String>,
+    #[serde(default)]
+    pub triggers: Vec<Spanned<RawTrigger>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum RawTrigger {
+    Http(RawHttpTrigger),
+    Oss(RawOssTrigger),
+    Timer(RawTimerTrigger),
+    Tablestore(RawTablestoreTrigger),
+    Log(RawLogTrigger),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHttpTrigger {
+    pub name: Option<String>,
+    #[serde(default)]
+    pub methods: Vec<Spanned<String>>,
+    pub path: Spanned<String>,
+    pub format: Option<Spanned<String>>,
+    pub auth: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawOssTrigger {
+    pub name: Option<String>,
+    pub bucket: Spanned<String>,
+    #[serde(default)]
+    pub events: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub prefix: String,
+    #[serde(default)]
+    pub suffix: String,
+    pub enable: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTimerTrigger {
+    pub name: Option<String>,
+    pub cron: Spanned<String>,
+    pub payload: Option<String>,
+    pub enable: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTablestoreTrigger {
+    pub name: Option<String>,
+    pub instance: String,
+    pub table: String,
+    pub format: Option<Spanned<String>>,
+    pub enable: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLogTrigger {
+    pub name: Option<String>,
+    pub project: String,
+    pub logstore: String,
+    pub interval: Option<Spanned<i64>>,
+    pub payload: Option<String>,
+    pub enable: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBucket {
+    pub acl: Option<String>,
+}

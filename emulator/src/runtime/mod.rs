@@ -1,0 +1,423 @@
+//! Runs functions: one wasmtime engine, compiled code cached by content hash, a fresh instance
+//! per invocation from an `InstancePre`, and the ABI of DESIGN §4 (stdin = event, stdout =
+//! result, stderr = logs, exit status = handled error, trap/timeout/OOM = unhandled error).
+
+mod cache;
+mod engine;
+mod limits;
+mod outcome;
+mod slots;
+mod wasi;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use fcemu_core::{Clock, IdGen};
+use time::OffsetDateTime;
+use wasmtime::component::ResourceTable;
+use wasmtime::{Engine, InstancePre, Linker, Store, Trap, UpdateDeadline};
+use wasmtime_wasi::p1::WasiP1Ctx;
+use wasmtime_wasi::p2::bindings::CommandPre;
+use wasmtime_wasi::{I32Exit, WasiCtx, WasiCtxView, WasiView};
+
+pub use cache::{CacheOutcome, ModuleCache, WasmKind, content_hash, detect_kind};
+pub use outcome::{FailureKind, FunctionErrorBody, InvocationOutcome, InvocationStatus};
+pub use wasi::{ACCESS_KEY_ID, ACCESS_KEY_SECRET, SECURITY_TOKEN};
+
+use crate::manifest::{AppPlan, FunctionPlan};
+use limits::MemoryLimiter;
+use slots::Slots;
+
+/// Settings of a [`Runtime`].
+#[derive(Debug, Clone)]
+pub struct RuntimeOptions {
+    /// Where compiled code is cached.
+    pub cache: ModuleCache,
+    /// The emulator's clock (virtual in deterministic runs).
+    pub clock: Clock,
+    /// Source of request and instance ids.
+    pub ids: IdGen,
+    /// Seeded randomness for guests.
+    pub deterministic: bool,
+    /// Directory under which each instance's `/tmp` lives.
+    pub scratch_dir: PathBuf,
+    /// Extra environment for every function (e.g. `FCEMU_ENDPOINT`).
+    pub extra_env: Vec<(String, String)>,
+}
+
+/// The function runtime. Cheap to share behind an `Arc`.
+pub struct Runtime {
+    engine: Engine,
+    opts: RuntimeOptions,
+    p1_linker: Linker<P1State>,
+    p2_linker: wasmtime::component::Linker<P2State>,
+    _ticker: engine::EpochTicker,
+}
+
+/// Why a function could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The wasm file could not be read.
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not WebAssembly.
+    #[error("{} is not a WebAssembly module or component", path.display())]
+    NotWasm {
+        /// The file.
+        path: PathBuf,
+    },
+    /// Compilation or linking failed.
+    #[error("cannot load {}: {message}", path.display())]
+    Compile {
+        /// The file.
+        path: PathBuf,
+        /// Wasmtime's explanation.
+        message: String,
+    },
+}
+
+/// Why an invocation did not run at all (as opposed to running and failing).
+#[derive(Debug, thiserror::Error)]
+pub enum InvokeError {
+    /// Every instance slot of the function is busy.
+    #[error("function '{function}' is running {concurrency} invocations, its concurrency limit")]
+    Throttled {
+        /// Function name.
+        function: String,
+        /// Its limit.
+        concurrency: u32,
+    },
+    /// The instance's scratch directory could not be prepared.
+    #[error("cannot prepare an instance of '{function}': {source}")]
+    Scratch {
+        /// Function name.
+        function: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+}
+
+/// What to do when every instance of a function is busy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WhenBusy {
+    /// Fail with [`InvokeError::Throttled`] (synchronous invocations).
+    Throttle,
+    /// Wait for a free instance (asynchronous deliveries).
+    Wait,
+}
+
+/// One invocation's input.
+#[derive(Debug, Clone)]
+pub struct Invocation {
+    /// FC request id.
+    pub request_id: String,
+    /// The event bytes, delivered on stdin.
+    pub event: Bytes,
+    /// Qualifier the caller asked for.
+    pub qualifier: String,
+}
+
+enum Code {
+    Module(InstancePre<P1State>),
+    Component(CommandPre<P2State>),
+}
+
+/// A function ready to run: its plan, compiled code and instance slots. Replaced whole on reload.
+pub struct LoadedFunction {
+    /// The resolved plan it was loaded from.
+    pub plan: FunctionPlan,
+    /// SHA-256 of the wasm file.
+    pub code_hash: String,
+    /// Module or component.
+    pub kind: WasmKind,
+    /// Whether the compiled code came from the cache.
+    pub cache: CacheOutcome,
+    /// How long loading took.
+    pub load_time: Duration,
+    /// When it was loaded, on the emulator's clock.
+    pub loaded_at: OffsetDateTime,
+    app: Arc<AppPlan>,
+    code: Code,
+    env: Vec<(String, String)>,
+    slots: Slots,
+}
+
+impl LoadedFunction {
+    /// Invocations running now.
+    pub fn busy(&self) -> usize {
+        self.slots.busy(self.plan.concurrency)
+    }
+}
+
+struct P1State {
+    wasi: WasiP1Ctx,
+    limiter: MemoryLimiter,
+}
+
+struct P2State {
+    ctx: WasiCtx,
+    table: ResourceTable,
+    limiter: MemoryLimiter,
+}
+
+impl WasiView for P2State {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.ctx, table: &mut self.table }
+    }
+}
+
+impl Runtime {
+    /// Creates the engine and linkers and starts the epoch ticker.
+    pub fn new(opts: RuntimeOptions) -> wasmtime::Result<Self> {
+        let engine = engine::build_engine()?;
+        let mut p1_linker = Linker::new(&engine);
+        wasmtime_wasi::p1::add_to_linker_async(&mut p1_linker, |s: &mut P1State| &mut s.wasi)?;
+        let mut p2_linker = wasmtime::component::Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut p2_linker)?;
+        let ticker = engine::EpochTicker::start(&engine);
+        Ok(Runtime { engine, opts, p1_linker, p2_linker, _ticker: ticker })
+    }
+
+    /// The clock functions and records use.
+    pub fn clock(&self) -> &Clock {
+        &self.opts.clock
+    }
+
+    /// The id source.
+    pub fn ids(&self) -> &IdGen {
+        &self.opts.ids
+    }
+
+    /// Reads, compiles (or loads from cache) and pre-links a function.
+    pub fn load(&self, app: &Arc<AppPlan>, plan: &FunctionPlan) -> Result<LoadedFunction, LoadError> {
+        let started = Instant::now();
+        let path = plan.code.clone();
+        let bytes = std::fs::read(&path).map_err(|source| LoadError::Read { path: path.clone(), source })?;
+        let kind = detect_kind(&bytes).ok_or_else(|| LoadError::NotWasm { path: path.clone() })?;
+        let hash = content_hash(&bytes);
+        let compile_err = |e: wasmtime::Error| LoadError::Compile { path: path.clone(), message: format!("{e:#}") };
+        let (compiled, cache) = self.opts.cache.load(&self.engine, &bytes, kind, &hash).map_err(compile_err)?;
+        let code = match compiled {
+            cache::Compiled::Module(m) => Code::Module(self.p1_linker.instantiate_pre(&m).map_err(compile_err)?),
+            cache::Compiled::Component(c) => {
+                let pre = self.p2_linker.instantiate_pre(&c).map_err(compile_err)?;
+                Code::Component(CommandPre::new(pre).map_err(|e| LoadError::Compile {
+                    path: path.clone(),
+                    message: format!("not a WASI command component (no wasi:cli/run export): {e:#}"),
+                })?)
+            }
+        };
+        let scratch = self.opts.scratch_dir.join(&plan.name).join(&hash[..12]);
+        Ok(LoadedFunction {
+            plan: plan.clone(),
+            code_hash: hash,
+            kind,
+            cache,
+            load_time: started.elapsed(),
+            loaded_at: self.opts.clock.now(),
+            env: wasi::base_env(app, plan, &self.opts.extra_env),
+            app: app.clone(),
+            code,
+            slots: Slots::new(plan.concurrency, scratch),
+        })
+    }
+
+    /// Runs one invocation of `f` in a fresh instance.
+    pub async fn invoke(
+        &self,
+        f: &LoadedFunction,
+        inv: Invocation,
+        when_busy: WhenBusy,
+    ) -> Result<InvocationOutcome, InvokeError> {
+        let ids = self.opts.ids.clone();
+        let new_id = move || format!("c-{}", ids.uuid());
+        let scratch_err = |source| InvokeError::Scratch { function: f.plan.name.clone(), source };
+        let guard = match when_busy {
+            WhenBusy::Throttle => f.slots.try_acquire(new_id).map_err(scratch_err)?.ok_or_else(|| {
+                InvokeError::Throttled { function: f.plan.name.clone(), concurrency: f.plan.concurrency }
+            })?,
+            WhenBusy::Wait => f.slots.acquire(new_id).await.map_err(scratch_err)?,
+        };
+        let slot = guard.slot();
+        let started_at = self.opts.clock.now();
+        let started = Instant::now();
+        let context = wasi::context_json(&f.app, &f.plan, &inv.request_id, &inv.qualifier);
+        let per_call = [
+            ("FC_REQUEST_ID", inv.request_id.as_str()),
+            ("FC_INSTANCE_ID", slot.instance_id.as_str()),
+            ("FC_CONTEXT", context.as_str()),
+        ];
+        let mut outcome = InvocationOutcome {
+            request_id: inv.request_id.clone(),
+            function: f.plan.name.clone(),
+            instance_id: slot.instance_id.clone(),
+            status: InvocationStatus::Success,
+            failure: None,
+            body: Bytes::new(),
+            stderr: Bytes::new(),
+            started_at,
+            duration: Duration::ZERO,
+            memory_mb: f.plan.memory_mb,
+            max_memory_bytes: 0,
+        };
+        let built = wasi::builder(&f.plan, &f.env, &per_call, slot, inv.event, &self.opts.clock, self.opts.deterministic);
+        let (builder, stdio) = match built {
+            Ok(b) => b,
+            Err(e) => {
+                let failure = FailureKind::StartFailed { message: format!("{e:#}") };
+                self.finish(f, &mut outcome, Some((failure, Vec::new())), started);
+                return Ok(outcome);
+            }
+        };
+        let (result, limiter) = match &f.code {
+            Code::Module(pre) => self.run_module(f, pre, builder).await,
+            Code::Component(pre) => self.run_component(f, pre, builder).await,
+        };
+        outcome.max_memory_bytes = limiter.peak_bytes();
+        outcome.stderr = stdio.stderr.contents();
+        let failure = match result {
+            Ok(()) => None,
+            Err(e) if is_clean_exit(&e) => None,
+            Err(e) => Some(classify(e, limiter.hit_limit())),
+        };
+        if failure.is_none() {
+            outcome.body = stdio.stdout.contents();
+        }
+        self.finish(f, &mut outcome, failure, started);
+        Ok(outcome)
+    }
+
+    fn finish(
+        &self,
+        f: &LoadedFunction,
+        outcome: &mut InvocationOutcome,
+        failure: Option<(FailureKind, Vec<String>)>,
+        started: Instant,
+    ) {
+        outcome.duration = started.elapsed();
+        if let Some((failure, stack)) = failure {
+            outcome.status = match failure {
+                FailureKind::Exit { .. } => InvocationStatus::HandledError,
+                _ => InvocationStatus::UnhandledError,
+            };
+            outcome.body = FunctionErrorBody::for_failure(
+                &failure,
+                &outcome.stderr,
+                f.plan.timeout,
+                f.plan.memory_mb,
+                outcome.max_memory_bytes,
+                stack,
+            )
+            .to_bytes();
+            outcome.failure = Some(failure);
+        }
+    }
+
+    fn new_store<T: Send>(&self, f: &LoadedFunction, data: T) -> Store<T> {
+        let mut store = Store::new(&self.engine, data);
+        let deadline = Instant::now() + f.plan.timeout;
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(move |_| {
+            if Instant::now() >= deadline {
+                Ok(UpdateDeadline::Interrupt)
+            } else {
+                Ok(UpdateDeadline::Yield(1))
+            }
+        });
+        store
+    }
+
+    async fn run_module(
+        &self,
+        f: &LoadedFunction,
+        pre: &InstancePre<P1State>,
+        mut builder: wasmtime_wasi::WasiCtxBuilder,
+    ) -> (wasmtime::Result<()>, MemoryLimiter) {
+        let state = P1State { wasi: builder.build_p1(), limiter: MemoryLimiter::new(f.plan.memory_mb) };
+        let mut store = self.new_store(f, state);
+        store.limiter(|s| &mut s.limiter);
+        let run = async {
+            let instance = pre.instantiate_async(&mut store).await?;
+            let start = instance.get_typed_func::<(), ()>(&mut store, "_start")?;
+            start.call_async(&mut store, ()).await
+        };
+        let result = with_timeout(f.plan.timeout, run).await;
+        let limiter = std::mem::replace(&mut store.data_mut().limiter, MemoryLimiter::new(0));
+        (result, limiter)
+    }
+
+    async fn run_component(
+        &self,
+        f: &LoadedFunction,
+        pre: &CommandPre<P2State>,
+        mut builder: wasmtime_wasi::WasiCtxBuilder,
+    ) -> (wasmtime::Result<()>, MemoryLimiter) {
+        let state = P2State {
+            ctx: builder.build(),
+            table: ResourceTable::new(),
+            limiter: MemoryLimiter::new(f.plan.memory_mb),
+        };
+        let mut store = self.new_store(f, state);
+        store.limiter(|s| &mut s.limiter);
+        let run = async {
+            let command = pre.instantiate_async(&mut store).await?;
+            match command.wasi_cli_run().call_run(&mut store).await? {
+                Ok(()) => Ok(()),
+                Err(()) => Err(wasmtime::Error::new(I32Exit(1))),
+            }
+        };
+        let result = with_timeout(f.plan.timeout, run).await;
+        let limiter = std::mem::replace(&mut store.data_mut().limiter, MemoryLimiter::new(0));
+        (result, limiter)
+    }
+}
+
+/// Backstop for time spent outside wasm code (host calls), where epoch checks do not run.
+async fn with_timeout(
+    timeout: Duration,
+    run: impl Future<Output = wasmtime::Result<()>>,
+) -> wasmtime::Result<()> {
+    match tokio::time::timeout(timeout + engine::EPOCH_TICK * 4, run).await {
+        Ok(r) => r,
+        Err(_) => Err(wasmtime::Error::new(Trap::Interrupt)),
+    }
+}
+
+/// Maps how a run ended to FC's notion of success and failure. Exit status 0 is success.
+fn classify(err: wasmtime::Error, hit_memory_limit: bool) -> (FailureKind, Vec<String>) {
+    let stack = err
+        .downcast_ref::<wasmtime::WasmBacktrace>()
+        .map(|bt| {
+            bt.frames()
+                .iter()
+                .map(|f| match f.func_name() {
+                    Some(name) => format!("{:#}", rustc_demangle::demangle(name)),
+                    None => format!("wasm-function[{}]", f.func_index()),
+                })
+                .take(32)
+                .collect()
+        })
+        .unwrap_or_default();
+    if let Some(exit) = err.downcast_ref::<I32Exit>() {
+        return (FailureKind::Exit { code: exit.0 }, Vec::new());
+    }
+    let kind = match err.downcast_ref::<Trap>() {
+        Some(Trap::Interrupt) => FailureKind::Timeout,
+        _ if hit_memory_limit => FailureKind::OutOfMemory,
+        Some(trap) => FailureKind::Trap { message: format!("wasm trap: {trap}") },
+        None => FailureKind::Trap { message: format!("{err:#}") },
+    };
+    (kind, stack)
+}
+
+/// Whether a run that "failed" with exit status 0 is really a success.
+fn is_clean_exit(err: &wasmtime::Error) -> bool {
+    err.downcast_ref::<I32Exit>().is_some_and(|e| e.0 == 0)
+}
