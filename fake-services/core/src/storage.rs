@@ -70,6 +70,33 @@ pub fn open_sqlite(path: &Path, migrations: &[&str]) -> rusqlite::Result<Connect
     Ok(conn)
 }
 
+/// Makes the directory entries of `dir` durable (a created, renamed or removed file inside it).
+///
+/// `File::sync_all` on a new file makes its bytes durable but not its name; a crash after the
+/// file's fsync but before the directory's could lose the file. Call this after creating or
+/// renaming files whose existence is about to be recorded elsewhere.
+pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::File::open(dir)?.sync_all()
+}
+
+/// Writes `bytes` to `path` durably: a temporary file beside it is written and fsynced, renamed
+/// over `path`, and the directory fsynced, so a crash leaves either the old file or the new one.
+pub fn write_durably(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let dir = path.parent().unwrap_or_else(|| Path::new("."));
+    let tmp = dir.join(format!(
+        ".{}.tmp-{}",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("file"),
+        uuid::Uuid::new_v4().simple()
+    ));
+    let mut f = std::fs::File::create(&tmp)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    drop(f);
+    std::fs::rename(&tmp, path)?;
+    sync_dir(dir)
+}
+
 fn migrate(conn: &mut Connection, migrations: &[&str]) -> rusqlite::Result<()> {
     let version: usize = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
     for (i, sql) in migrations.iter().enumerate().skip(version) {
@@ -97,6 +124,17 @@ mod tests {
             .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
             .unwrap();
         assert_eq!(n, 1);
+    }
+
+    #[test]
+    fn durable_write_replaces_file() {
+        let dir = DataDir::temporary("durable").unwrap();
+        let p = dir.path().join("f");
+        write_durably(&p, b"one").unwrap();
+        write_durably(&p, b"two").unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"two");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+        sync_dir(dir.path()).unwrap();
     }
 
     #[test]

@@ -1,6 +1,159 @@
 //! fcemu's object store: the OSS and S3 REST APIs over SQLite metadata and blob files.
+//!
+//! Three layers, as in s3s: [`http`] knows the wire (routing, virtual hosts, XML, signatures,
+//! error bodies); the domain ([`Oss`]'s methods, [`listing`], [`conditions`], [`names`]) knows
+//! what operations mean; [`store`] keeps buckets, objects and uploads in SQLite and contents in
+//! blob files. The service knows nothing of functions or triggers: it publishes an
+//! [`ObjectChange`] on [`Oss::changes`] after every durable change.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! let oss = fcemu_oss::Oss::open(fcemu_oss::OssConfig::in_memory()?)?;
+//! let mut changes = oss.changes().subscribe();
+//! oss.create_bucket_if_missing("uploads").await?;
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+//! tokio::spawn(fcemu_oss::serve(listener, oss.router()));
+//! # Ok(()) }
+//! ```
 
-/// The object store's wire protocol router (to be filled in).
-pub fn router() -> axum::Router {
-    axum::Router::new()
+pub mod checksum;
+pub mod conditions;
+mod error;
+pub mod http;
+pub mod listing;
+pub mod model;
+pub mod names;
+mod service;
+pub mod store;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use fcemu_core::{ChangeFeed, Clock, DataDir, IdGen};
+
+pub use error::OssError;
+pub use model::{Bucket, ObjectAttrs, ObjectChange, ObjectEvent, ObjectMeta, ObjectType};
+pub use service::{
+    Body, CopyRequest, MetadataDirective, OpenObject, PutRequest, RequestInfo, body_from_bytes,
+};
+
+/// Access keys accepted in strict authentication mode: AccessKeyId → AccessKeySecret.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Credentials {
+    /// Known key pairs.
+    pub keys: BTreeMap<String, String>,
+}
+
+impl Credentials {
+    /// One key pair.
+    pub fn single(id: impl Into<String>, secret: impl Into<String>) -> Self {
+        let mut keys = BTreeMap::new();
+        keys.insert(id.into(), secret.into());
+        Self { keys }
+    }
+}
+
+/// How the object store is set up.
+#[derive(Clone, Debug)]
+pub struct OssConfig {
+    /// Where state lives; the store uses its `oss/` sub-directory.
+    pub data: Arc<DataDir>,
+    /// Source of every timestamp.
+    pub clock: Clock,
+    /// Source of request ids and upload ids.
+    pub ids: IdGen,
+    /// Region id reported by bucket info and location (`cn-hangzhou`).
+    pub region: String,
+    /// Account id shown as bucket and object owner.
+    pub owner_id: String,
+    /// `None`: any credentials (or none) are accepted. `Some`: OSS V1/V4 and S3 SigV4
+    /// signatures (header and query forms) are verified against these keys.
+    pub strict_auth: Option<Credentials>,
+    /// Host names (without port) that mean "path style" when used bare and "virtual-hosted,
+    /// bucket = first label" when prefixed with `<bucket>.`. IP literals always mean path
+    /// style; `*.aliyuncs.com` / `*.amazonaws.com` endpoints are recognised as well.
+    pub base_domains: Vec<String>,
+    /// Whether CompleteMultipartUpload rejects parts (other than the last) under 100 KB, as OSS
+    /// does. Tests that upload tiny parts can turn it off.
+    pub enforce_min_part_size: bool,
+}
+
+impl OssConfig {
+    /// Defaults over `data`: system clock, random ids, `cn-hangzhou`, no auth checks.
+    pub fn new(data: Arc<DataDir>) -> Self {
+        Self {
+            data,
+            clock: Clock::system(),
+            ids: IdGen::random(),
+            region: "cn-hangzhou".into(),
+            owner_id: "1234567890123456".into(),
+            strict_auth: None,
+            base_domains: vec!["localhost".into(), "127.0.0.1".into()],
+            enforce_min_part_size: true,
+        }
+    }
+
+    /// Defaults over a temporary directory removed when the last [`Oss`] clone is dropped.
+    pub fn in_memory() -> std::io::Result<Self> {
+        Ok(Self::new(Arc::new(DataDir::temporary("oss")?)))
+    }
+}
+
+/// The object store. Cheap to clone; clones share everything.
+#[derive(Clone, Debug)]
+pub struct Oss {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    cfg: OssConfig,
+    store: store::Store,
+    changes: ChangeFeed<ObjectChange>,
+}
+
+impl Oss {
+    /// Opens (or creates) the store under `cfg.data`. Blocking (opens SQLite, scans blobs):
+    /// call it at start-up, not from inside a request.
+    pub fn open(cfg: OssConfig) -> Result<Self, OssError> {
+        let dir = cfg.data.service_dir("oss")?;
+        let store = store::Store::open(&dir)?;
+        tracing::debug!(dir = %dir.display(), "object store opened");
+        Ok(Self {
+            inner: Arc::new(Inner {
+                cfg,
+                store,
+                changes: ChangeFeed::new(),
+            }),
+        })
+    }
+
+    /// The OSS + S3 wire protocol, ready to serve or to mount as a fallback.
+    pub fn router(&self) -> axum::Router {
+        http::router(self.clone())
+    }
+
+    /// Object created / removed notifications, published after each change is durable.
+    pub fn changes(&self) -> &ChangeFeed<ObjectChange> {
+        &self.inner.changes
+    }
+
+    /// The configuration this store runs with.
+    pub fn config(&self) -> &OssConfig {
+        &self.inner.cfg
+    }
+
+    pub(crate) fn store(&self) -> &store::Store {
+        &self.inner.store
+    }
+}
+
+/// Serves `router` on `listener` until the task is dropped, passing each connection's peer
+/// address so change notifications carry the client's IP.
+pub async fn serve(listener: tokio::net::TcpListener, router: axum::Router) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .await
 }

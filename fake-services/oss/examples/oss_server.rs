@@ -1,0 +1,41 @@
+//! Serves the object store alone on 127.0.0.1:0 and prints `listening http://ADDR`.
+//!
+//! Environment: `FCEMU_OSS_DATA=<dir>` keeps state in that directory (otherwise a temporary one),
+//! `FCEMU_OSS_STRICT=<id>:<secret>` turns on signature checks with that key pair,
+//! `FCEMU_OSS_MIN_PART_SIZE=0` lets multipart uploads use parts under 100 KB.
+
+use std::io::Write;
+use std::sync::Arc;
+
+use fcemu_core::DataDir;
+use fcemu_oss::{Credentials, Oss, OssConfig};
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("FCEMU_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let data = match std::env::var("FCEMU_OSS_DATA") {
+        Ok(dir) => DataDir::persistent(dir)?,
+        Err(_) => DataDir::temporary("oss-server")?,
+    };
+    let mut cfg = OssConfig::new(Arc::new(data));
+    if let Ok(pair) = std::env::var("FCEMU_OSS_STRICT")
+        && let Some((id, secret)) = pair.split_once(':')
+    {
+        cfg.strict_auth = Some(Credentials::single(id, secret));
+    }
+    if std::env::var("FCEMU_OSS_MIN_PART_SIZE").as_deref() == Ok("0") {
+        cfg.enforce_min_part_size = false;
+    }
+    let oss = Oss::open(cfg)?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    println!("listening http://{}", listener.local_addr()?);
+    std::io::stdout().flush()?;
+    fcemu_oss::serve(listener, oss.router()).await?;
+    Ok(())
+}

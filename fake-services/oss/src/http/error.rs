@@ -1,0 +1,122 @@
+//! The one place an [`OssError`] becomes a response: the OSS `<Error>` document (or its S3
+//! twin), `x-oss-err` and no body for HEAD, extra elements clients read (`Key`, `BucketName`,
+//! `ArgumentName`, `StringToSign`, ...), and `x-oss-next-append-position` on append conflicts.
+
+use axum::body::Body;
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use http::{HeaderValue, StatusCode, header};
+
+use super::xml::XmlWriter;
+use super::{CTX, Ctx};
+use crate::OssError;
+
+fn s3_code(e: &OssError) -> &'static str {
+    match e {
+        OssError::InvalidDigest { computed, .. } if !computed.is_empty() => "BadDigest",
+        OssError::BucketAlreadyExists { .. } => "BucketAlreadyOwnedByYou",
+        OssError::FileAlreadyExists => "PreconditionFailed",
+        e => e.code(),
+    }
+}
+
+fn s3_status(e: &OssError) -> StatusCode {
+    match e {
+        OssError::FileAlreadyExists => StatusCode::PRECONDITION_FAILED,
+        e => e.status(),
+    }
+}
+
+fn document(e: &OssError, ctx: &Ctx) -> String {
+    let code = if ctx.s3 { s3_code(e) } else { e.code() };
+    let mut w = XmlWriter::new("Error", false);
+    w.elem("Code", code)
+        .elem("Message", e.to_string())
+        .elem("RequestId", &ctx.request_id)
+        .elem("HostId", &ctx.host);
+    match e {
+        OssError::NoSuchBucket { bucket }
+        | OssError::BucketNotEmpty { bucket }
+        | OssError::BucketAlreadyExists { bucket }
+        | OssError::InvalidBucketName { bucket } => {
+            w.elem("BucketName", bucket);
+        }
+        OssError::NoSuchKey { key } => {
+            w.elem("Key", key);
+        }
+        OssError::NoSuchUpload { upload_id } => {
+            w.elem("UploadId", upload_id);
+        }
+        OssError::InvalidArgument { name, value, .. } => {
+            w.elem("ArgumentName", name).elem("ArgumentValue", value);
+        }
+        OssError::InvalidAccessKeyId { access_key_id } => {
+            w.elem("OSSAccessKeyId", access_key_id);
+        }
+        OssError::SignatureDoesNotMatch {
+            access_key_id,
+            provided,
+            string_to_sign,
+        } => {
+            let bytes: Vec<String> = string_to_sign.bytes().map(|b| format!("{b:02X}")).collect();
+            w.elem("OSSAccessKeyId", access_key_id)
+                .elem("SignatureProvided", provided)
+                .elem("StringToSign", string_to_sign)
+                .elem("StringToSignBytes", bytes.join(" "));
+        }
+        OssError::InvalidDigest { given, computed } => {
+            w.elem("Content-MD5", given);
+            if !computed.is_empty() {
+                w.elem("CalculatedDigest", computed);
+            }
+        }
+        OssError::InvalidRange { size } => {
+            w.elem("ActualObjectSize", size.to_string());
+        }
+        _ => {}
+    }
+    w.finish()
+}
+
+impl IntoResponse for OssError {
+    fn into_response(self) -> Response {
+        let ctx = CTX.try_with(Clone::clone).unwrap_or_else(|_| Ctx {
+            request_id: String::new(),
+            host: String::new(),
+            s3: false,
+            head: false,
+            source_ip: String::new(),
+            date: String::new(),
+        });
+        let status = if ctx.s3 {
+            s3_status(&self)
+        } else {
+            self.status()
+        };
+        let mut builder = Response::builder().status(status);
+        if let OssError::PositionNotEqualToLength { next } = &self {
+            builder = builder.header("x-oss-next-append-position", next.to_string());
+        }
+        if matches!(self, OssError::NotModified) {
+            return builder
+                .header(header::CONTENT_LENGTH, "0")
+                .body(Body::empty())
+                .unwrap_or_default();
+        }
+        let doc = document(&self, &ctx);
+        if ctx.head {
+            let b64 = base64::engine::general_purpose::STANDARD.encode(doc.as_bytes());
+            if let Ok(v) = HeaderValue::from_str(&b64) {
+                builder = builder.header("x-oss-err", v);
+            }
+            return builder
+                .header(header::CONTENT_LENGTH, "0")
+                .body(Body::empty())
+                .unwrap_or_default();
+        }
+        builder
+            .header(header::CONTENT_TYPE, "application/xml")
+            .body(Body::from(doc))
+            .unwrap_or_default()
+    }
+}

@@ -1,0 +1,303 @@
+//! The wire: one axum fallback handler that works out the addressing style, the bucket and key,
+//! the client flavour (OSS or S3), checks the signature in strict mode, and dispatches on method
+//! and sub-resource (reference oss.md §3.0).
+//!
+//! **Addressing.** The Host header (port stripped, lower-cased) decides:
+//! - an IP literal, `localhost`, a configured base domain, or an endpoint such as
+//!   `oss-cn-hangzhou.aliyuncs.com` / `s3.oss-cn-hangzhou.aliyuncs.com` / `s3.amazonaws.com`
+//!   ⇒ path style: `/<bucket>/<key>`;
+//! - `<bucket>.<one of the above>` (e.g. `photos.127.0.0.1:9000` through the edge's proxy,
+//!   `photos.localhost`, `photos.oss-cn-hangzhou.aliyuncs.com`) ⇒ virtual-hosted: the bucket is
+//!   the first label and the whole path is the key;
+//! - any other host ⇒ path style (so docker-compose service names still work with
+//!   `is_path_style=True`).
+
+pub mod auth;
+pub mod chunked;
+mod error;
+mod headers;
+mod ops;
+mod post;
+pub mod query;
+pub mod xml;
+
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::{ConnectInfo, Request};
+use axum::response::{IntoResponse, Response};
+use http::{HeaderMap, HeaderValue, Method};
+use percent_encoding::percent_decode_str;
+use tracing::Instrument;
+
+use crate::{Oss, OssError, RequestInfo};
+pub use query::Query;
+
+/// Builds the router: every path and method goes to one dispatcher.
+pub fn router(oss: Oss) -> axum::Router {
+    axum::Router::new().fallback(move |req: Request| {
+        let oss = oss.clone();
+        async move { dispatch(oss, req).await }
+    })
+}
+
+/// What every part of the HTTP layer may need to know about the request being served.
+#[derive(Clone, Debug)]
+pub(crate) struct Ctx {
+    pub request_id: String,
+    /// Host as sent (for HostId in errors).
+    pub host: String,
+    /// S3 client: S3 error codes, `x-amz-meta-*`, namespaced XML, S3 range rules.
+    pub s3: bool,
+    /// A HEAD request: errors have no body.
+    pub head: bool,
+    pub source_ip: String,
+    pub date: String,
+}
+
+impl Ctx {
+    pub fn info(&self) -> RequestInfo {
+        RequestInfo {
+            request_id: self.request_id.clone(),
+            source_ip: self.source_ip.clone(),
+        }
+    }
+}
+
+tokio::task_local! {
+    /// The request being served, for the error encoder.
+    pub(crate) static CTX: Ctx;
+}
+
+/// What the request addresses.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Target {
+    /// `None` for the service (ListBuckets).
+    pub bucket: Option<String>,
+    /// Empty for bucket-level requests.
+    pub key: String,
+    /// Whether the bucket came from the Host header.
+    pub virtual_host: bool,
+}
+
+fn is_endpoint_host(host: &str, base_domains: &[String]) -> bool {
+    host.parse::<IpAddr>().is_ok()
+        || base_domains.iter().any(|d| d == host)
+        || (host.ends_with(".aliyuncs.com")
+            && (host.starts_with("oss-") || host.starts_with("s3.") || host.starts_with("s3-")))
+        || (host.ends_with(".amazonaws.com")
+            && (host.starts_with("s3.") || host.starts_with("s3-")))
+        || host == "s3.amazonaws.com"
+}
+
+/// The bucket named by a virtual-hosted Host header, if any.
+pub fn bucket_from_host(host: &str, base_domains: &[String]) -> Option<String> {
+    let host = host.trim().to_ascii_lowercase();
+    let host = match host.rsplit_once(':') {
+        Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) && !h.contains(':') => {
+            h.to_string()
+        }
+        _ => host,
+    };
+    if host.is_empty() || is_endpoint_host(&host, base_domains) {
+        return None;
+    }
+    let (first, rest) = host.split_once('.')?;
+    (is_endpoint_host(rest, base_domains) && !first.is_empty()).then(|| first.to_string())
+}
+
+/// Splits the raw path into bucket and key (`%2F` inside keys stays part of the key).
+pub fn parse_target(raw_path: &str, host_bucket: Option<String>) -> Target {
+    let decode = |s: &str| percent_decode_str(s).decode_utf8_lossy().into_owned();
+    let path = raw_path.strip_prefix('/').unwrap_or(raw_path);
+    match host_bucket {
+        Some(b) => Target {
+            bucket: Some(b),
+            key: decode(path),
+            virtual_host: true,
+        },
+        None => {
+            if path.is_empty() {
+                return Target {
+                    bucket: None,
+                    key: String::new(),
+                    virtual_host: false,
+                };
+            }
+            let (b, k) = path.split_once('/').unwrap_or((path, ""));
+            Target {
+                bucket: Some(decode(b)),
+                key: decode(k),
+                virtual_host: false,
+            }
+        }
+    }
+}
+
+/// Whether the request comes from an S3 client (signature, presign or `x-amz-*` headers).
+pub fn is_s3_request(headers: &HeaderMap, q: &Query) -> bool {
+    let auth = headers
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    auth.starts_with("AWS4-HMAC-SHA256")
+        || auth.starts_with("AWS ")
+        || q.has("X-Amz-Algorithm")
+        || q.has("AWSAccessKeyId")
+        || headers.contains_key("x-amz-content-sha256")
+        || headers.contains_key("x-amz-date")
+}
+
+fn source_ip(req: &Request) -> String {
+    if let Some(ConnectInfo(addr)) = req.extensions().get::<ConnectInfo<SocketAddr>>() {
+        return addr.ip().to_string();
+    }
+    req.headers()
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "127.0.0.1".into())
+}
+
+/// Formats an instant as an HTTP date (IMF-fixdate).
+pub fn http_date(t: time::OffsetDateTime) -> String {
+    let st =
+        std::time::UNIX_EPOCH + std::time::Duration::from_secs(t.unix_timestamp().max(0) as u64);
+    httpdate::fmt_http_date(st)
+}
+
+/// Formats an instant as OSS writes it in XML: seconds, then literally `.000Z`.
+pub fn xml_time(t: time::OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.000Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
+}
+
+async fn dispatch(oss: Oss, req: Request) -> Response {
+    let q = Query::parse(req.uri().query().unwrap_or(""));
+    let host = req
+        .headers()
+        .get(http::header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .map(String::from)
+        .or_else(|| req.uri().authority().map(|a| a.to_string()))
+        .unwrap_or_default();
+    let ctx = Ctx {
+        request_id: oss.new_request_id(),
+        host: host.clone(),
+        s3: is_s3_request(req.headers(), &q),
+        head: req.method() == Method::HEAD,
+        source_ip: source_ip(&req),
+        date: http_date(oss.config().clock.now()),
+    };
+    let span = tracing::debug_span!("oss", method = %req.method(), uri = %req.uri(), request_id = %ctx.request_id);
+    let host_bucket = bucket_from_host(&host, &oss.config().base_domains);
+    let target = parse_target(req.uri().path(), host_bucket);
+    let c = ctx.clone();
+    let mut resp = CTX
+        .scope(ctx.clone(), async move {
+            let result = async {
+                if let Some(creds) = &oss.config().strict_auth {
+                    auth::verify(creds, &oss.config().clock, &req, &q, &target)?;
+                }
+                ops::handle(&oss, &c, req, q, target).await
+            }
+            .await;
+            match result {
+                Ok(r) => r,
+                Err(e) => {
+                    if matches!(e, OssError::Internal(_)) {
+                        tracing::error!(request_id = %c.request_id, error = %e_detail(&e), "internal error");
+                    } else {
+                        tracing::debug!(request_id = %c.request_id, code = e.code(), "request failed");
+                    }
+                    e.into_response()
+                }
+            }
+        })
+        .instrument(span)
+        .await;
+    let h = resp.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&ctx.request_id) {
+        h.insert("x-oss-request-id", v.clone());
+        if ctx.s3 {
+            h.insert("x-amz-request-id", v);
+        }
+    }
+    h.insert(http::header::SERVER, HeaderValue::from_static("AliyunOSS"));
+    if let Ok(v) = HeaderValue::from_str(&ctx.date) {
+        h.insert(http::header::DATE, v);
+    }
+    resp
+}
+
+fn e_detail(e: &OssError) -> String {
+    match e {
+        OssError::Internal(d) => d.clone(),
+        e => e.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bases() -> Vec<String> {
+        vec!["localhost".into(), "127.0.0.1".into()]
+    }
+
+    #[test]
+    fn host_styles() {
+        let b = bases();
+        assert_eq!(bucket_from_host("127.0.0.1:9000", &b), None);
+        assert_eq!(bucket_from_host("localhost:9000", &b), None);
+        assert_eq!(bucket_from_host("10.1.2.3", &b), None);
+        assert_eq!(
+            bucket_from_host("photos.127.0.0.1:9000", &b).as_deref(),
+            Some("photos")
+        );
+        assert_eq!(
+            bucket_from_host("Photos.localhost", &b).as_deref(),
+            Some("photos")
+        );
+        assert_eq!(
+            bucket_from_host("photos.oss-cn-hangzhou.aliyuncs.com", &b).as_deref(),
+            Some("photos")
+        );
+        assert_eq!(bucket_from_host("oss-cn-hangzhou.aliyuncs.com", &b), None);
+        assert_eq!(bucket_from_host("oss-emulator:9000", &b), None);
+        assert_eq!(bucket_from_host("a.b.example.com", &b), None);
+        assert_eq!(bucket_from_host("[::1]:9000", &b), None);
+    }
+
+    #[test]
+    fn path_targets() {
+        assert_eq!(parse_target("/", None).bucket, None);
+        let t = parse_target("/b/dir%2Fa%20b+c", None);
+        assert_eq!(
+            (t.bucket.as_deref(), t.key.as_str()),
+            (Some("b"), "dir/a b+c")
+        );
+        let t = parse_target("/b", None);
+        assert_eq!((t.bucket.as_deref(), t.key.as_str()), (Some("b"), ""));
+        let t = parse_target("/b/", None);
+        assert_eq!(t.key, "");
+        let t = parse_target("/x/y", Some("b".into()));
+        assert_eq!((t.bucket.as_deref(), t.key.as_str()), (Some("b"), "x/y"));
+    }
+
+    #[test]
+    fn times() {
+        let t = time::OffsetDateTime::from_unix_timestamp(1795489702).unwrap();
+        assert_eq!(xml_time(t), "2026-11-24T03:08:22.000Z");
+        assert_eq!(http_date(t), "Tue, 24 Nov 2026 03:08:22 GMT");
+    }
+}

@@ -1,0 +1,1135 @@
+//! Dispatch on method and sub-resource, and one function per operation: parse the wire request,
+//! call the domain, encode the wire response.
+
+use axum::body::Body as AxumBody;
+use axum::extract::Request;
+use axum::response::Response;
+use bytes::{Bytes, BytesMut};
+use futures::{StreamExt, TryStreamExt};
+use http::{HeaderMap, Method, StatusCode, header};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+
+use super::headers::{self, attrs_from_headers, either, get, quoted};
+use super::query::Query;
+use super::xml::{self, XmlWriter};
+use super::{Ctx, Target, xml_time};
+use crate::conditions::RangeHeader;
+use crate::listing::ListParams;
+use crate::model::{Bucket, ObjectMeta};
+use crate::names::{MAX_DELETE_KEYS, MAX_LIST, check_bucket};
+use crate::service::{CopyRequest, MetadataDirective, PutRequest};
+use crate::{Body, ObjectEvent, Oss, OssError};
+
+/// Sub-resources fcemu does not emulate: answered with 501 NotImplemented.
+const UNSUPPORTED: &[&str] = &[
+    "cors",
+    "lifecycle",
+    "website",
+    "logging",
+    "referer",
+    "policy",
+    "versioning",
+    "versions",
+    "encryption",
+    "worm",
+    "wormId",
+    "wormExtend",
+    "inventory",
+    "replication",
+    "qos",
+    "qosInfo",
+    "restore",
+    "cname",
+    "transferAcceleration",
+    "requestPayment",
+    "metaQuery",
+    "accessPoint",
+    "publicAccessBlock",
+    "resourceGroup",
+    "style",
+    "asyncFetch",
+    "x-oss-process",
+    "live",
+    "vod",
+    "img",
+    "callback",
+    "notification",
+    "object-lock",
+    "retention",
+    "legal-hold",
+    "ownershipControls",
+    "accelerate",
+    "analytics",
+    "metrics",
+    "intelligent-tiering",
+];
+
+/// Largest XML request body read into memory.
+const MAX_XML_BODY: usize = 4 * 1024 * 1024;
+
+/// Percent-encodes everything but unreserved characters and `/` (encoding-type=url).
+const URL_ENCODE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~')
+    .remove(b'/');
+
+/// Percent-encodes everything but unreserved characters.
+const URL_ENCODE_ALL: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
+fn url_encode(s: &str) -> String {
+    utf8_percent_encode(s, URL_ENCODE).to_string()
+}
+
+/// Response helpers.
+fn empty(status: StatusCode) -> Response {
+    Response::builder()
+        .status(status)
+        .header(header::CONTENT_LENGTH, "0")
+        .body(AxumBody::empty())
+        .unwrap_or_default()
+}
+
+fn xml_response(doc: String) -> Response {
+    Response::builder()
+        .header(header::CONTENT_TYPE, "application/xml")
+        .body(AxumBody::from(doc))
+        .unwrap_or_default()
+}
+
+fn with_header(mut r: Response, name: &'static str, value: &str) -> Response {
+    if let Ok(v) = http::HeaderValue::from_str(value) {
+        r.headers_mut().insert(name, v);
+    }
+    r
+}
+
+/// The request body as a stream, with aws-chunked framing removed.
+fn body_stream(body: AxumBody, h: &HeaderMap) -> Body {
+    let raw: Body = body
+        .into_data_stream()
+        .map_err(|e| OssError::Internal(format!("reading request body: {e}")))
+        .boxed();
+    let aws_chunked = get(h, "content-encoding").is_some_and(|v| v.contains("aws-chunked"))
+        || get(h, "x-amz-content-sha256").is_some_and(|v| v.starts_with("STREAMING-"));
+    if aws_chunked {
+        super::chunked::decode_stream(raw)
+    } else {
+        raw
+    }
+}
+
+async fn read_small(body: AxumBody, h: &HeaderMap) -> Result<Bytes, OssError> {
+    let mut s = body_stream(body, h);
+    let mut buf = BytesMut::new();
+    while let Some(chunk) = s.next().await {
+        let chunk = chunk?;
+        if buf.len() + chunk.len() > MAX_XML_BODY {
+            return Err(OssError::MalformedXml("request body too large".into()));
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(buf.freeze())
+}
+
+fn check_md5_of(bytes: &[u8], h: &HeaderMap) -> Result<(), OssError> {
+    if let Some(given) = headers::content_md5(h) {
+        let mut d = crate::checksum::Digests::new();
+        d.update(bytes);
+        let computed = d.finish().content_md5();
+        if computed != given {
+            return Err(OssError::InvalidDigest { given, computed });
+        }
+    }
+    Ok(())
+}
+
+fn parse_max(q: &Query, name: &str, default: usize) -> Result<usize, OssError> {
+    match q.non_empty(name) {
+        None => Ok(default),
+        Some(v) => match v.parse::<usize>() {
+            Ok(n) if n <= MAX_LIST => Ok(n),
+            _ => Err(OssError::invalid_argument(
+                name,
+                v,
+                format!("{name} must be an integer between 0 and {MAX_LIST}"),
+            )),
+        },
+    }
+}
+
+fn parse_part_number(q: &Query) -> Result<u32, OssError> {
+    let v = q.get("partNumber").unwrap_or("");
+    v.parse::<u32>().map_err(|_| {
+        OssError::invalid_argument(
+            "partNumber",
+            v,
+            "partNumber must be an integer between 1 and 10000",
+        )
+    })
+}
+
+pub(crate) async fn handle(
+    oss: &Oss,
+    ctx: &Ctx,
+    req: Request,
+    q: Query,
+    t: Target,
+) -> Result<Response, OssError> {
+    if let Some(sub) = UNSUPPORTED.iter().find(|s| q.has(s)) {
+        return Err(OssError::NotImplemented(format!("The {sub} sub-resource")));
+    }
+    let Some(bucket) = t.bucket.clone() else {
+        return match *req.method() {
+            Method::GET => list_buckets(oss, ctx, &q).await,
+            _ => Err(OssError::MethodNotAllowed),
+        };
+    };
+    if t.key.is_empty() {
+        bucket_op(oss, ctx, req, &q, &bucket).await
+    } else {
+        check_bucket(&bucket)?;
+        object_op(oss, ctx, req, &q, &bucket, &t.key).await
+    }
+}
+
+// ------------------------------------------------------------------------------------ service
+
+fn owner(w: &mut XmlWriter, oss: &Oss) {
+    let id = &oss.config().owner_id;
+    w.open("Owner")
+        .elem("ID", id)
+        .elem("DisplayName", id)
+        .close();
+}
+
+async fn list_buckets(oss: &Oss, ctx: &Ctx, q: &Query) -> Result<Response, OssError> {
+    let prefix = q.non_empty("prefix").unwrap_or("");
+    let marker = q.non_empty("marker").unwrap_or("");
+    let max = parse_max(q, "max-keys", if ctx.s3 { 1000 } else { 100 })?;
+    let all: Vec<Bucket> = oss
+        .list_buckets()
+        .await?
+        .into_iter()
+        .filter(|b| b.name.starts_with(prefix) && b.name.as_str() > marker)
+        .collect();
+    let truncated = all.len() > max;
+    let page = &all[..all.len().min(max)];
+    let region = &oss.config().region;
+    let mut w = XmlWriter::new("ListAllMyBucketsResult", ctx.s3);
+    w.elem("Prefix", prefix)
+        .elem("Marker", marker)
+        .elem("MaxKeys", max.to_string())
+        .elem("IsTruncated", truncated.to_string());
+    if truncated && let Some(last) = page.last() {
+        w.elem("NextMarker", &last.name);
+    }
+    owner(&mut w, oss);
+    w.open("Buckets");
+    for b in page {
+        w.open("Bucket")
+            .elem("CreationDate", xml_time(b.created))
+            .elem("ExtranetEndpoint", format!("oss-{region}.aliyuncs.com"))
+            .elem(
+                "IntranetEndpoint",
+                format!("oss-{region}-internal.aliyuncs.com"),
+            )
+            .elem("Location", format!("oss-{region}"))
+            .elem("Name", &b.name)
+            .elem("Region", region)
+            .elem("StorageClass", &b.storage_class)
+            .close();
+    }
+    w.close();
+    Ok(xml_response(w.finish()))
+}
+
+// ------------------------------------------------------------------------------------ buckets
+
+async fn bucket_op(
+    oss: &Oss,
+    ctx: &Ctx,
+    req: Request,
+    q: &Query,
+    bucket: &str,
+) -> Result<Response, OssError> {
+    let method = req.method().clone();
+    let is_form = get(req.headers(), "content-type")
+        .is_some_and(|v| v.to_ascii_lowercase().starts_with("multipart/form-data"));
+    match method {
+        Method::PUT if q.has("acl") => {
+            let acl = headers::bucket_acl(req.headers())?.unwrap_or_else(|| "private".into());
+            oss.set_bucket_acl(bucket, &acl).await?;
+            Ok(empty(StatusCode::OK))
+        }
+        Method::PUT => put_bucket(oss, req, bucket).await,
+        Method::DELETE => {
+            oss.delete_bucket(bucket).await?;
+            Ok(empty(StatusCode::NO_CONTENT))
+        }
+        Method::HEAD => {
+            oss.bucket(bucket).await?;
+            Ok(empty(StatusCode::OK))
+        }
+        Method::GET if q.has("acl") => {
+            let b = oss.bucket(bucket).await?;
+            Ok(xml_response(acl_doc(oss, ctx, &b.acl)))
+        }
+        Method::GET if q.has("location") => {
+            oss.bucket(bucket).await?;
+            let region = format!("oss-{}", oss.config().region);
+            Ok(xml_response(xml::text_document(
+                "LocationConstraint",
+                &region,
+                ctx.s3,
+            )))
+        }
+        Method::GET if q.has("bucketInfo") => bucket_info(oss, ctx, bucket).await,
+        Method::GET if q.has("stat") => {
+            let (count, size, uploads) = oss.bucket_stat(bucket).await?;
+            let mut w = XmlWriter::new("BucketStat", ctx.s3);
+            w.elem("Storage", size.to_string())
+                .elem("ObjectCount", count.to_string())
+                .elem("MultipartUploadCount", uploads.to_string())
+                .elem("LiveChannelCount", "0")
+                .elem("StandardStorage", size.to_string())
+                .elem("StandardObjectCount", count.to_string());
+            Ok(xml_response(w.finish()))
+        }
+        Method::GET if q.has("uploads") => list_uploads(oss, ctx, q, bucket).await,
+        Method::GET if q.get("list-type") == Some("2") => {
+            list_objects(oss, ctx, q, bucket, true).await
+        }
+        Method::GET => list_objects(oss, ctx, q, bucket, false).await,
+        Method::POST if q.has("delete") => delete_multiple(oss, ctx, req, q, bucket).await,
+        Method::POST if is_form => super::post::post_object(oss, ctx, req, bucket).await,
+        _ => Err(OssError::MethodNotAllowed),
+    }
+}
+
+async fn put_bucket(oss: &Oss, req: Request, bucket: &str) -> Result<Response, OssError> {
+    check_bucket(bucket)?;
+    let acl = headers::bucket_acl(req.headers())?.unwrap_or_else(|| "private".into());
+    let (parts, body) = req.into_parts();
+    let body = read_small(body, &parts.headers).await?;
+    let mut class = "Standard".to_string();
+    if !body.iter().all(u8::is_ascii_whitespace) {
+        let root = xml::parse(&body)?;
+        if let Some(sc) = root.text_of("StorageClass") {
+            class = match sc {
+                "Standard" | "IA" | "Archive" | "ColdArchive" | "DeepColdArchive" => sc.to_string(),
+                _ => {
+                    return Err(OssError::invalid_argument(
+                        "StorageClass",
+                        sc,
+                        "invalid storage class",
+                    ));
+                }
+            };
+        }
+    }
+    oss.create_bucket(bucket, &acl, &class).await?;
+    Ok(with_header(
+        empty(StatusCode::OK),
+        "location",
+        &format!("/{bucket}"),
+    ))
+}
+
+fn acl_doc(oss: &Oss, ctx: &Ctx, grant: &str) -> String {
+    let mut w = XmlWriter::new("AccessControlPolicy", ctx.s3);
+    owner(&mut w, oss);
+    w.open("AccessControlList").elem("Grant", grant).close();
+    w.finish()
+}
+
+async fn bucket_info(oss: &Oss, ctx: &Ctx, bucket: &str) -> Result<Response, OssError> {
+    let b = oss.bucket(bucket).await?;
+    let region = &oss.config().region;
+    let mut w = XmlWriter::new("BucketInfo", ctx.s3);
+    w.open("Bucket")
+        .elem("AccessMonitor", "Disabled")
+        .elem("CreationDate", xml_time(b.created))
+        .elem("ExtranetEndpoint", format!("oss-{region}.aliyuncs.com"))
+        .elem(
+            "IntranetEndpoint",
+            format!("oss-{region}-internal.aliyuncs.com"),
+        )
+        .elem("Location", format!("oss-{region}"))
+        .elem("StorageClass", &b.storage_class)
+        .elem("TransferAcceleration", "Disabled")
+        .elem("CrossRegionReplication", "Disabled")
+        .elem("DataRedundancyType", "LRS")
+        .elem("Name", &b.name)
+        .elem("ResourceGroupId", "rg-default");
+    owner(&mut w, oss);
+    w.open("AccessControlList").elem("Grant", &b.acl).close();
+    w.open("ServerSideEncryptionRule")
+        .elem("SSEAlgorithm", "None")
+        .close();
+    w.close();
+    Ok(xml_response(w.finish()))
+}
+
+fn contents(
+    w: &mut XmlWriter,
+    oss: &Oss,
+    m: &ObjectMeta,
+    enc: &dyn Fn(&str) -> String,
+    with_owner: bool,
+) {
+    w.open("Contents")
+        .elem("Key", enc(&m.key))
+        .elem("LastModified", xml_time(m.last_modified))
+        .elem("ETag", quoted(&m.etag))
+        .elem("Type", m.object_type.as_str())
+        .elem("Size", m.size.to_string())
+        .elem("StorageClass", &m.attrs.storage_class);
+    if with_owner {
+        owner(w, oss);
+    }
+    w.close();
+}
+
+async fn list_objects(
+    oss: &Oss,
+    ctx: &Ctx,
+    q: &Query,
+    bucket: &str,
+    v2: bool,
+) -> Result<Response, OssError> {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let prefix = q.non_empty("prefix").unwrap_or("").to_string();
+    let delimiter = q.non_empty("delimiter").unwrap_or("").to_string();
+    let max = parse_max(q, "max-keys", if ctx.s3 { 1000 } else { 100 })?;
+    let url = match q.non_empty("encoding-type") {
+        None => false,
+        Some("url") => true,
+        Some(v) => {
+            return Err(OssError::invalid_argument(
+                "encoding-type",
+                v,
+                "encoding-type must be url",
+            ));
+        }
+    };
+    let enc = |s: &str| if url { url_encode(s) } else { s.to_string() };
+    let token = q.non_empty("continuation-token");
+    let start_after = if v2 {
+        match token {
+            Some(t) => Some(
+                b64.decode(t)
+                    .ok()
+                    .and_then(|b| String::from_utf8(b).ok())
+                    .ok_or_else(|| {
+                        OssError::invalid_argument(
+                            "continuation-token",
+                            t,
+                            "invalid continuation token",
+                        )
+                    })?,
+            ),
+            None => q.non_empty("start-after").map(String::from),
+        }
+    } else {
+        q.non_empty("marker").map(String::from)
+    };
+    let page = oss
+        .list_objects(
+            bucket,
+            ListParams {
+                prefix: prefix.clone(),
+                delimiter: delimiter.clone(),
+                start_after: start_after.clone(),
+                max,
+            },
+        )
+        .await?;
+    let mut w = XmlWriter::new("ListBucketResult", ctx.s3);
+    w.elem("Name", bucket).elem("Prefix", enc(&prefix));
+    if v2 {
+        if let Some(sa) = q.non_empty("start-after") {
+            w.elem("StartAfter", enc(sa));
+        }
+        if let Some(t) = token {
+            w.elem("ContinuationToken", t);
+        }
+    } else {
+        w.elem("Marker", enc(q.non_empty("marker").unwrap_or("")));
+    }
+    w.elem("MaxKeys", max.to_string());
+    w.elem("Delimiter", enc(&delimiter));
+    if url {
+        w.elem("EncodingType", "url");
+    }
+    w.elem("IsTruncated", page.truncated.to_string());
+    if page.truncated
+        && let Some(last) = &page.last
+    {
+        if v2 {
+            w.elem("NextContinuationToken", b64.encode(last.as_bytes()));
+        } else {
+            w.elem("NextMarker", enc(last));
+        }
+    }
+    if v2 {
+        w.elem(
+            "KeyCount",
+            (page.contents.len() + page.common_prefixes.len()).to_string(),
+        );
+    }
+    let with_owner = !v2 || q.get("fetch-owner") == Some("true");
+    for m in &page.contents {
+        contents(&mut w, oss, m, &enc, with_owner);
+    }
+    for p in &page.common_prefixes {
+        w.open("CommonPrefixes").elem("Prefix", enc(p)).close();
+    }
+    Ok(xml_response(w.finish()))
+}
+
+async fn delete_multiple(
+    oss: &Oss,
+    ctx: &Ctx,
+    req: Request,
+    q: &Query,
+    bucket: &str,
+) -> Result<Response, OssError> {
+    check_bucket(bucket)?;
+    let (parts, body) = req.into_parts();
+    let body = read_small(body, &parts.headers).await?;
+    check_md5_of(&body, &parts.headers)?;
+    let root = xml::parse(&body)?;
+    if root.name != "Delete" {
+        return Err(OssError::MalformedXml("root element must be Delete".into()));
+    }
+    let keys: Vec<String> = root
+        .all("Object")
+        .map(|o| o.text_of("Key").unwrap_or("").to_string())
+        .collect();
+    if keys.is_empty() {
+        return Err(OssError::MalformedXml("no objects to delete".into()));
+    }
+    if keys.len() > MAX_DELETE_KEYS {
+        return Err(OssError::MalformedXml(format!(
+            "at most {MAX_DELETE_KEYS} objects can be deleted at once"
+        )));
+    }
+    let quiet = root
+        .text_of("Quiet")
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
+    let url = q.get("encoding-type") == Some("url");
+    let deleted = oss.delete_objects(bucket, keys, &ctx.info()).await?;
+    let mut w = XmlWriter::new("DeleteResult", ctx.s3);
+    if url {
+        w.elem("EncodingType", "url");
+    }
+    if !quiet {
+        for k in &deleted {
+            w.open("Deleted")
+                .elem("Key", if url { url_encode(k) } else { k.clone() })
+                .close();
+        }
+    }
+    Ok(xml_response(w.finish()))
+}
+
+async fn list_uploads(oss: &Oss, ctx: &Ctx, q: &Query, bucket: &str) -> Result<Response, OssError> {
+    let prefix = q.non_empty("prefix").unwrap_or("");
+    let delimiter = q.non_empty("delimiter").unwrap_or("");
+    let key_marker = q.non_empty("key-marker").unwrap_or("");
+    let id_marker = q.non_empty("upload-id-marker").unwrap_or("");
+    let max = parse_max(q, "max-uploads", 1000)?;
+    let url = q.get("encoding-type") == Some("url");
+    let enc = |s: &str| if url { url_encode(s) } else { s.to_string() };
+    let (uploads, prefixes, truncated) = oss
+        .list_uploads(bucket, prefix, delimiter, key_marker, id_marker, max)
+        .await?;
+    let mut w = XmlWriter::new("ListMultipartUploadsResult", ctx.s3);
+    w.elem("Bucket", bucket);
+    if url {
+        w.elem("EncodingType", "url");
+    }
+    let (next_key, next_id) = match (truncated, uploads.last()) {
+        (true, Some(u)) => (u.key.clone(), u.upload_id.clone()),
+        _ => (String::new(), String::new()),
+    };
+    w.elem("KeyMarker", enc(key_marker))
+        .elem("UploadIdMarker", id_marker)
+        .elem("NextKeyMarker", enc(&next_key))
+        .elem("NextUploadIdMarker", next_id)
+        .elem("Delimiter", enc(delimiter))
+        .elem("Prefix", enc(prefix))
+        .elem("MaxUploads", max.to_string())
+        .elem("IsTruncated", truncated.to_string());
+    for u in &uploads {
+        w.open("Upload")
+            .elem("Key", enc(&u.key))
+            .elem("UploadId", &u.upload_id)
+            .elem("StorageClass", &u.attrs.storage_class)
+            .elem("Initiated", xml_time(u.initiated))
+            .close();
+    }
+    for p in &prefixes {
+        w.open("CommonPrefixes").elem("Prefix", enc(p)).close();
+    }
+    Ok(xml_response(w.finish()))
+}
+
+// ------------------------------------------------------------------------------------ objects
+
+async fn object_op(
+    oss: &Oss,
+    ctx: &Ctx,
+    req: Request,
+    q: &Query,
+    bucket: &str,
+    key: &str,
+) -> Result<Response, OssError> {
+    let method = req.method().clone();
+    match method {
+        Method::PUT if q.has("acl") => {
+            let acl = headers::object_acl(req.headers())?.ok_or_else(|| {
+                OssError::invalid_argument("x-oss-object-acl", "", "x-oss-object-acl is required")
+            })?;
+            oss.update_object_attrs(bucket, key, move |a| {
+                a.acl = acl;
+                Ok(())
+            })
+            .await?;
+            Ok(empty(StatusCode::OK))
+        }
+        Method::PUT if q.has("tagging") => put_tagging(oss, req, bucket, key).await,
+        Method::PUT if q.has("symlink") => put_symlink(oss, ctx, req, bucket, key).await,
+        Method::PUT if q.has("uploadId") && q.has("partNumber") => {
+            if either(req.headers(), "copy-source").is_some() {
+                upload_part_copy(oss, ctx, req, q, bucket, key).await
+            } else {
+                upload_part(oss, req, q, bucket, key).await
+            }
+        }
+        Method::PUT if either(req.headers(), "copy-source").is_some() => {
+            copy_object(oss, ctx, req, bucket, key).await
+        }
+        Method::PUT => put_object(oss, ctx, req, bucket, key).await,
+        Method::GET if q.has("acl") => {
+            let m = oss.object_meta(bucket, key).await?;
+            Ok(xml_response(acl_doc(oss, ctx, &m.attrs.acl)))
+        }
+        Method::GET if q.has("tagging") => {
+            let m = oss.object_meta(bucket, key).await?;
+            let mut w = XmlWriter::new("Tagging", ctx.s3);
+            w.open("TagSet");
+            for (k, v) in &m.attrs.tags {
+                w.open("Tag").elem("Key", k).elem("Value", v).close();
+            }
+            Ok(xml_response(w.finish()))
+        }
+        Method::GET if q.has("symlink") => {
+            let m = oss.get_symlink(bucket, key).await?;
+            let target = m.symlink_target.as_deref().unwrap_or("");
+            let mut r = empty(StatusCode::OK);
+            let h = r.headers_mut();
+            for (n, v) in [
+                (
+                    "x-oss-symlink-target",
+                    utf8_percent_encode(target, URL_ENCODE_ALL).to_string(),
+                ),
+                ("etag", quoted(&m.etag)),
+                ("last-modified", super::http_date(m.last_modified)),
+            ] {
+                if let Ok(v) = http::HeaderValue::from_str(&v) {
+                    h.insert(n, v);
+                }
+            }
+            Ok(r)
+        }
+        Method::GET if q.has("uploadId") => list_parts(oss, ctx, q, bucket, key).await,
+        Method::GET | Method::HEAD if q.has("objectMeta") => {
+            let m = oss.head_object(bucket, key).await?;
+            let mut r = empty(StatusCode::OK);
+            let h = r.headers_mut();
+            for (n, v) in [
+                ("etag", quoted(&m.etag)),
+                ("content-length", m.size.to_string()),
+                ("last-modified", super::http_date(m.last_modified)),
+                ("x-oss-hash-crc64ecma", m.crc64.to_string()),
+            ] {
+                if let Ok(v) = http::HeaderValue::from_str(&v) {
+                    h.insert(n, v);
+                }
+            }
+            Ok(r)
+        }
+        Method::GET | Method::HEAD => get_object(oss, ctx, req, q, bucket, key).await,
+        Method::DELETE if q.has("uploadId") => {
+            oss.abort_upload(bucket, key, q.get("uploadId").unwrap_or(""))
+                .await?;
+            Ok(empty(StatusCode::NO_CONTENT))
+        }
+        Method::DELETE if q.has("tagging") => {
+            oss.update_object_attrs(bucket, key, |a| {
+                a.tags.clear();
+                Ok(())
+            })
+            .await?;
+            Ok(empty(StatusCode::NO_CONTENT))
+        }
+        Method::DELETE => {
+            oss.delete_object(bucket, key, &ctx.info()).await?;
+            Ok(empty(StatusCode::NO_CONTENT))
+        }
+        Method::POST if q.has("uploads") => {
+            let attrs = attrs_from_headers(req.headers())?;
+            let u = oss.initiate_upload(bucket, key, attrs).await?;
+            let url = q.get("encoding-type") == Some("url");
+            let mut w = XmlWriter::new("InitiateMultipartUploadResult", ctx.s3);
+            if url {
+                w.elem("EncodingType", "url");
+            }
+            w.elem("Bucket", bucket)
+                .elem(
+                    "Key",
+                    if url {
+                        url_encode(key)
+                    } else {
+                        key.to_string()
+                    },
+                )
+                .elem("UploadId", &u.upload_id);
+            Ok(xml_response(w.finish()))
+        }
+        Method::POST if q.has("uploadId") => complete_upload(oss, ctx, req, q, bucket, key).await,
+        Method::POST if q.has("append") => append_object(oss, ctx, req, q, bucket, key).await,
+        _ => Err(OssError::MethodNotAllowed),
+    }
+}
+
+fn written_headers(mut r: Response, m: &ObjectMeta, with_md5: bool) -> Response {
+    let h = r.headers_mut();
+    let mut set = |n: &'static str, v: String| {
+        if let Ok(v) = http::HeaderValue::from_str(&v) {
+            h.insert(n, v);
+        }
+    };
+    set("etag", quoted(&m.etag));
+    set("x-oss-hash-crc64ecma", m.crc64.to_string());
+    if with_md5 && let Some(md5) = &m.content_md5 {
+        set("content-md5", md5.clone());
+    }
+    r
+}
+
+async fn put_object(
+    oss: &Oss,
+    ctx: &Ctx,
+    req: Request,
+    bucket: &str,
+    key: &str,
+) -> Result<Response, OssError> {
+    let attrs = attrs_from_headers(req.headers())?;
+    let forbid = headers::forbid_overwrite(req.headers())?;
+    let (parts, body) = req.into_parts();
+    let put = PutRequest {
+        bucket: bucket.into(),
+        key: key.into(),
+        attrs,
+        content_md5: headers::content_md5(&parts.headers),
+        forbid_overwrite: forbid,
+    };
+    let body = body_stream(body, &parts.headers);
+    let m = oss
+        .put_object(put, body, ObjectEvent::PutObject, &ctx.info())
+        .await?;
+    Ok(written_headers(empty(StatusCode::OK), &m, true))
+}
+
+async fn append_object(
+    oss: &Oss,
+    ctx: &Ctx,
+    req: Request,
+    q: &Query,
+    bucket: &str,
+    key: &str,
+) -> Result<Response, OssError> {
+    let pos_raw = q.get("position").unwrap_or("");
+    let position: u64 = pos_raw.parse().map_err(|_| {
+        OssError::invalid_argument(
+            "position",
+            pos_raw,
+            "position must be a non-negative integer",
+        )
+    })?;
+    let attrs = attrs_from_headers(req.headers())?;
+    let (parts, body) = req.into_parts();
+    let put = PutRequest {
+        bucket: bucket.into(),
+        key: key.into(),
+        attrs,
+        content_md5: headers::content_md5(&parts.headers),
+        forbid_overwrite: false,
+    };
+    let m = oss
+        .append_object(
+            put,
+            position,
+            body_stream(body, &parts.headers),
+            &ctx.info(),
+        )
+        .await?;
+    let r = written_headers(empty(StatusCode::OK), &m, false);
+    Ok(with_header(
+        r,
+        "x-oss-next-append-position",
+        &m.size.to_string(),
+    ))
+}
+
+async fn get_object(
+    oss: &Oss,
+    ctx: &Ctx,
+    req: Request,
+    q: &Query,
+    bucket: &str,
+    key: &str,
+) -> Result<Response, OssError> {
+    if q.has("x-oss-process") {
+        return Err(OssError::NotImplemented(
+            "Image processing (x-oss-process)".into(),
+        ));
+    }
+    let h = req.headers();
+    let conds = headers::preconditions(h);
+    let obj = oss.open_object(bucket, key).await?;
+    conds.check(&obj.meta)?;
+    let size = obj.meta.size;
+    let standard = ctx.s3 || get(h, "x-oss-range-behavior") == Some("standard");
+    let range = match get(h, "range") {
+        Some(r) => RangeHeader::parse(r).resolve(size, standard)?,
+        None => None,
+    };
+    let mut builder = Response::builder();
+    let headers_mut = builder.headers_mut().expect("fresh builder");
+    headers::object_headers(headers_mut, &obj.meta, ctx, q);
+    let len = match range {
+        Some((a, b)) => {
+            builder = builder
+                .status(StatusCode::PARTIAL_CONTENT)
+                .header(header::CONTENT_RANGE, format!("bytes {a}-{b}/{size}"));
+            b - a + 1
+        }
+        None => size,
+    };
+    builder = builder.header(header::CONTENT_LENGTH, len.to_string());
+    let body = if ctx.head {
+        AxumBody::empty()
+    } else {
+        AxumBody::from_stream(obj.into_body(range))
+    };
+    builder
+        .body(body)
+        .map_err(|e| OssError::Internal(format!("building response: {e}")))
+}
+
+async fn copy_object(
+    oss: &Oss,
+    ctx: &Ctx,
+    req: Request,
+    bucket: &str,
+    key: &str,
+) -> Result<Response, OssError> {
+    let h = req.headers();
+    let (src_bucket, src_key) =
+        headers::copy_source(h).unwrap_or_else(|| Err(OssError::InvalidObjectName))?;
+    let directive = match either(h, "metadata-directive") {
+        None => MetadataDirective::Copy,
+        Some(v) if v.eq_ignore_ascii_case("COPY") => MetadataDirective::Copy,
+        Some(v) if v.eq_ignore_ascii_case("REPLACE") => {
+            MetadataDirective::Replace(attrs_from_headers(h)?)
+        }
+        Some(v) => {
+            return Err(OssError::invalid_argument(
+                "x-oss-metadata-directive",
+                v,
+                "metadata directive must be COPY or REPLACE",
+            ));
+        }
+    };
+    let tags = match either(h, "tagging-directive") {
+        Some(v) if v.eq_ignore_ascii_case("replace") => Some(
+            either(h, "tagging")
+                .map(headers::parse_tagging)
+                .unwrap_or_default(),
+        ),
+        _ => None,
+    };
+    let creq = CopyRequest {
+        src_bucket,
+        src_key,
+        bucket: bucket.into(),
+        key: key.into(),
+        directive,
+        tags,
+        acl: headers::object_acl(h)?,
+        source_conditions: headers::copy_preconditions(h),
+        forbid_overwrite: headers::forbid_overwrite(h)?,
+    };
+    let m = oss.copy_object(creq, &ctx.info()).await?;
+    let mut w = XmlWriter::new("CopyObjectResult", ctx.s3);
+    w.elem("ETag", quoted(&m.etag))
+        .elem("LastModified", xml_time(m.last_modified));
+    Ok(written_headers(xml_response(w.finish()), &m, false))
+}
+
+async fn upload_part(
+    oss: &Oss,
+    req: Request,
+    q: &Query,
+    bucket: &str,
+    key: &str,
+) -> Result<Response, OssError> {
+    let number = parse_part_number(q)?;
+    let upload_id = q.get("uploadId").unwrap_or("");
+    let (parts, body) = req.into_parts();
+    let md5 = headers::content_md5(&parts.headers);
+    let p = oss
+        .upload_part(
+            bucket,
+            key,
+            upload_id,
+            number,
+            md5.as_deref(),
+            body_stream(body, &parts.headers),
+        )
+        .await?;
+    let r = with_header(empty(StatusCode::OK), "etag", &quoted(&p.etag));
+    Ok(with_header(r, "x-oss-hash-crc64ecma", &p.crc64.to_string()))
+}
+
+async fn upload_part_copy(
+    oss: &Oss,
+    ctx: &Ctx,
+    req: Request,
+    q: &Query,
+    bucket: &str,
+    key: &str,
+) -> Result<Response, OssError> {
+    let number = parse_part_number(q)?;
+    let upload_id = q.get("uploadId").unwrap_or("");
+    let h = req.headers();
+    let (sb, sk) = headers::copy_source(h).unwrap_or_else(|| Err(OssError::InvalidObjectName))?;
+    let range = match either(h, "copy-source-range") {
+        None => None,
+        Some(v) => match RangeHeader::parse(v) {
+            RangeHeader::Unusable => {
+                return Err(OssError::invalid_argument(
+                    "x-oss-copy-source-range",
+                    v,
+                    "invalid copy source range",
+                ));
+            }
+            r => Some(r),
+        },
+    };
+    let (p, resolved, size) = oss
+        .upload_part_copy(
+            bucket,
+            key,
+            upload_id,
+            number,
+            &sb,
+            &sk,
+            range,
+            headers::copy_preconditions(h),
+        )
+        .await?;
+    let mut w = XmlWriter::new("CopyPartResult", ctx.s3);
+    w.elem("LastModified", xml_time(p.last_modified))
+        .elem("ETag", quoted(&p.etag));
+    let mut r = with_header(xml_response(w.finish()), "etag", &quoted(&p.etag));
+    r = with_header(r, "x-oss-hash-crc64ecma", &p.crc64.to_string());
+    if let Some((a, b)) = resolved {
+        r = with_header(r, "content-range", &format!("bytes {a}-{b}/{size}"));
+    }
+    Ok(r)
+}
+
+async fn complete_upload(
+    oss: &Oss,
+    ctx: &Ctx,
+    req: Request,
+    q: &Query,
+    bucket: &str,
+    key: &str,
+) -> Result<Response, OssError> {
+    let upload_id = q.get("uploadId").unwrap_or("").to_string();
+    let complete_all = get(req.headers(), "x-oss-complete-all") == Some("yes");
+    let forbid = headers::forbid_overwrite(req.headers())?;
+    let (parts, body) = req.into_parts();
+    let body = read_small(body, &parts.headers).await?;
+    let list = if complete_all {
+        None
+    } else {
+        check_md5_of(&body, &parts.headers)?;
+        let root = xml::parse(&body)?;
+        if root.name != "CompleteMultipartUpload" {
+            return Err(OssError::MalformedXml(
+                "root element must be CompleteMultipartUpload".into(),
+            ));
+        }
+        let mut list = Vec::new();
+        for p in root.all("Part") {
+            let n = p
+                .text_of("PartNumber")
+                .and_then(|n| n.trim().parse::<u32>().ok())
+                .ok_or_else(|| OssError::MalformedXml("Part needs a numeric PartNumber".into()))?;
+            let etag = p
+                .text_of("ETag")
+                .ok_or_else(|| OssError::MalformedXml("Part needs an ETag".into()))?;
+            list.push((n, etag.to_string()));
+        }
+        Some(list)
+    };
+    let m = oss
+        .complete_upload(bucket, key, &upload_id, list, forbid, &ctx.info())
+        .await?;
+    let url = q.get("encoding-type") == Some("url");
+    let mut w = XmlWriter::new("CompleteMultipartUploadResult", ctx.s3);
+    if url {
+        w.elem("EncodingType", "url");
+    }
+    let host = if ctx.host.is_empty() {
+        "localhost"
+    } else {
+        ctx.host.as_str()
+    };
+    w.elem(
+        "Location",
+        format!("http://{host}/{bucket}/{}", url_encode(key)),
+    )
+    .elem("Bucket", bucket)
+    .elem(
+        "Key",
+        if url {
+            url_encode(key)
+        } else {
+            key.to_string()
+        },
+    )
+    .elem("ETag", quoted(&m.etag));
+    Ok(written_headers(xml_response(w.finish()), &m, false))
+}
+
+async fn list_parts(
+    oss: &Oss,
+    ctx: &Ctx,
+    q: &Query,
+    bucket: &str,
+    key: &str,
+) -> Result<Response, OssError> {
+    let upload_id = q.get("uploadId").unwrap_or("");
+    let marker_raw = q.non_empty("part-number-marker").unwrap_or("0");
+    let marker: u32 = marker_raw.parse().map_err(|_| {
+        OssError::invalid_argument("part-number-marker", marker_raw, "must be an integer")
+    })?;
+    let max = parse_max(q, "max-parts", 1000)?;
+    let (u, parts, truncated) = oss.list_parts(bucket, key, upload_id, marker, max).await?;
+    let url = q.get("encoding-type") == Some("url");
+    let mut w = XmlWriter::new("ListPartsResult", ctx.s3);
+    if url {
+        w.elem("EncodingType", "url");
+    }
+    w.elem("Bucket", bucket)
+        .elem(
+            "Key",
+            if url {
+                url_encode(key)
+            } else {
+                key.to_string()
+            },
+        )
+        .elem("UploadId", upload_id)
+        .elem("StorageClass", &u.attrs.storage_class)
+        .elem("PartNumberMarker", marker.to_string())
+        .elem(
+            "NextPartNumberMarker",
+            parts.last().map_or(marker, |p| p.number).to_string(),
+        )
+        .elem("MaxParts", max.to_string())
+        .elem("IsTruncated", truncated.to_string());
+    for p in &parts {
+        w.open("Part")
+            .elem("PartNumber", p.number.to_string())
+            .elem("LastModified", xml_time(p.last_modified))
+            .elem("ETag", quoted(&p.etag))
+            .elem("HashCrc64ecma", p.crc64.to_string())
+            .elem("Size", p.segment.size.to_string())
+            .close();
+    }
+    Ok(xml_response(w.finish()))
+}
+
+async fn put_tagging(
+    oss: &Oss,
+    req: Request,
+    bucket: &str,
+    key: &str,
+) -> Result<Response, OssError> {
+    let (parts, body) = req.into_parts();
+    let body = read_small(body, &parts.headers).await?;
+    check_md5_of(&body, &parts.headers)?;
+    let root = xml::parse(&body)?;
+    if root.name != "Tagging" {
+        return Err(OssError::MalformedXml(
+            "root element must be Tagging".into(),
+        ));
+    }
+    let mut tags = Vec::new();
+    if let Some(set) = root.child("TagSet") {
+        for t in set.all("Tag") {
+            let k = t
+                .text_of("Key")
+                .ok_or_else(|| OssError::MalformedXml("Tag needs a Key".into()))?;
+            tags.push((k.to_string(), t.text_of("Value").unwrap_or("").to_string()));
+        }
+    }
+    crate::names::check_tags(&tags)?;
+    oss.update_object_attrs(bucket, key, move |a| {
+        a.tags = tags;
+        Ok(())
+    })
+    .await?;
+    Ok(empty(StatusCode::OK))
+}
+
+async fn put_symlink(
+    oss: &Oss,
+    ctx: &Ctx,
+    req: Request,
+    bucket: &str,
+    key: &str,
+) -> Result<Response, OssError> {
+    let h = req.headers();
+    let raw = get(h, "x-oss-symlink-target").ok_or_else(|| {
+        OssError::invalid_argument(
+            "x-oss-symlink-target",
+            "",
+            "x-oss-symlink-target is required",
+        )
+    })?;
+    let target = percent_encoding::percent_decode_str(raw)
+        .decode_utf8_lossy()
+        .into_owned();
+    let attrs = attrs_from_headers(h)?;
+    let forbid = headers::forbid_overwrite(h)?;
+    let m = oss
+        .put_symlink(bucket, key, &target, attrs, forbid, &ctx.info())
+        .await?;
+    Ok(with_header(empty(StatusCode::OK), "etag", &quoted(&m.etag)))
+}

@@ -1,0 +1,89 @@
+//! Naming rules for buckets and keys, and the limits OSS enforces.
+
+use crate::OssError;
+
+/// Most keys DeleteMultipleObjects accepts.
+pub const MAX_DELETE_KEYS: usize = 1000;
+/// Largest `max-keys`, `max-uploads`, `max-parts`.
+pub const MAX_LIST: usize = 1000;
+/// Smallest part other than the last (100 KB).
+pub const MIN_PART_SIZE: u64 = 100 * 1024;
+/// Largest single upload (5 GB).
+pub const MAX_OBJECT_SIZE: u64 = 5 * 1024 * 1024 * 1024;
+/// Most tags per object.
+pub const MAX_TAGS: usize = 10;
+
+/// Checks a bucket name: 3–63 characters of `a-z 0-9 -`, starting and ending alphanumeric.
+pub fn check_bucket(name: &str) -> Result<(), OssError> {
+    let ok = (3..=63).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !name.starts_with('-')
+        && !name.ends_with('-');
+    if ok {
+        Ok(())
+    } else {
+        Err(OssError::InvalidBucketName {
+            bucket: name.to_string(),
+        })
+    }
+}
+
+/// Checks an object key: 1–1023 bytes of UTF-8, not starting with `/` or `\`.
+pub fn check_key(key: &str) -> Result<(), OssError> {
+    if key.is_empty() || key.len() > 1023 || key.starts_with('/') || key.starts_with('\\') {
+        return Err(OssError::InvalidObjectName);
+    }
+    Ok(())
+}
+
+/// Checks a tag set against OSS's limits.
+pub fn check_tags(tags: &[(String, String)]) -> Result<(), OssError> {
+    if tags.len() > MAX_TAGS {
+        return Err(OssError::InvalidTag(format!(
+            "An object can have at most {MAX_TAGS} tags."
+        )));
+    }
+    for (k, v) in tags {
+        if k.is_empty() || k.chars().count() > 128 || v.chars().count() > 256 {
+            return Err(OssError::InvalidTag(
+                "Tag keys must be 1-128 characters and values at most 256.".into(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bucket_names() {
+        for ok in ["abc", "my-bucket-1", "a1b", &"a".repeat(63)] {
+            assert!(check_bucket(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "ab",
+            "-abc",
+            "abc-",
+            "ABC",
+            "a_b",
+            "a.b",
+            "",
+            &"a".repeat(64),
+        ] {
+            assert!(check_bucket(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn keys() {
+        assert!(check_key("a/b c").is_ok());
+        assert!(check_key("\\x").is_err());
+        assert!(check_key("/x").is_err());
+        assert!(check_key("").is_err());
+        assert!(check_key(&"k".repeat(1024)).is_err());
+    }
+}
