@@ -115,9 +115,6 @@ pub enum OssError {
     /// GetSymlink on an object that is not a symlink.
     #[error("The specified object is not a symlink.")]
     NotSymlink,
-    /// A symlink's target does not exist.
-    #[error("The symlink target object does not exist.")]
-    SymlinkTargetNotExist,
     /// Tags break a limit.
     #[error("{0}")]
     InvalidTag(String),
@@ -191,7 +188,6 @@ impl OssError {
             EntityTooSmall => "EntityTooSmall",
             EntityTooLarge => "EntityTooLarge",
             NotSymlink => "NotSymlink",
-            SymlinkTargetNotExist => "SymlinkTargetNotExist",
             InvalidTag(_) => "InvalidTag",
             NotImplemented(_) => "NotImplemented",
             MethodNotAllowed => "MethodNotAllowed",
@@ -210,10 +206,7 @@ impl OssError {
     pub fn status(&self) -> StatusCode {
         use OssError::*;
         match self {
-            NoSuchBucket { .. }
-            | NoSuchKey { .. }
-            | NoSuchUpload { .. }
-            | SymlinkTargetNotExist => StatusCode::NOT_FOUND,
+            NoSuchBucket { .. } | NoSuchKey { .. } | NoSuchUpload { .. } => StatusCode::NOT_FOUND,
             BucketAlreadyExists { .. }
             | BucketNotEmpty { .. }
             | FileAlreadyExists

@@ -427,9 +427,9 @@ impl Oss {
                     .object(&b, &k)?
                     .ok_or(OssError::NoSuchKey { key: k.clone() })?;
                 if let Some(target) = obj.meta.symlink_target.clone() {
-                    let t = db
-                        .object(&b, &target)?
-                        .ok_or(OssError::SymlinkTargetNotExist)?;
+                    let t = db.object(&b, &target)?.ok_or(OssError::NoSuchKey {
+                        key: target.clone(),
+                    })?;
                     let link = &mut obj.meta;
                     link.size = t.meta.size;
                     link.etag = t.meta.etag.clone();
