@@ -8,7 +8,7 @@ use tokio::sync::watch;
 
 use crate::manifest::AppPlan;
 use crate::runtime::{
-    InvocationOutcome, Invocation, InvokeError, LoadError, LoadedFunction, Runtime, WhenBusy,
+    Invocation, InvocationOutcome, InvokeError, LoadError, LoadedFunction, Runtime, WhenBusy,
 };
 
 /// Shared state of a running emulator. Functions are replaced whole (an `Arc` swap), so an
@@ -50,19 +50,29 @@ impl App {
 
     /// The loaded function called `name`.
     pub fn function(&self, name: &str) -> Option<Arc<LoadedFunction>> {
-        self.functions.read().unwrap_or_else(|e| e.into_inner()).get(name).cloned()
+        self.functions
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(name)
+            .cloned()
     }
 
     /// Every loaded function, by name.
     pub fn functions(&self) -> BTreeMap<String, Arc<LoadedFunction>> {
-        self.functions.read().unwrap_or_else(|e| e.into_inner()).clone()
+        self.functions
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Installs a newly loaded version of a function; invocations already running finish on the
     /// old one.
     pub fn replace_function(&self, f: LoadedFunction) {
         let name = f.plan.name.clone();
-        self.functions.write().unwrap_or_else(|e| e.into_inner()).insert(name, Arc::new(f));
+        self.functions
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(name, Arc::new(f));
     }
 
     /// A fresh request id.
@@ -90,7 +100,9 @@ impl App {
     /// Returns when no work is in flight, or `false` if `timeout` passes first.
     pub async fn idle(&self, timeout: std::time::Duration) -> bool {
         let mut rx = self.in_flight.subscribe();
-        tokio::time::timeout(timeout, rx.wait_for(|n| *n == 0)).await.is_ok()
+        tokio::time::timeout(timeout, rx.wait_for(|n| *n == 0))
+            .await
+            .is_ok()
     }
 }
 
@@ -105,7 +117,10 @@ impl Drop for WorkGuard<'_> {
     }
 }
 
-fn load_all(runtime: &Runtime, plan: &Arc<AppPlan>) -> (BTreeMap<String, Arc<LoadedFunction>>, LoadFailures) {
+fn load_all(
+    runtime: &Runtime,
+    plan: &Arc<AppPlan>,
+) -> (BTreeMap<String, Arc<LoadedFunction>>, LoadFailures) {
     let mut functions = BTreeMap::new();
     let mut failures = Vec::new();
     for f in plan.functions.values() {

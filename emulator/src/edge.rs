@@ -32,7 +32,10 @@ pub fn classify(path: &str, headers: &HeaderMap) -> Target {
         Target::TableStore
     } else if headers.contains_key("x-log-apiversion") {
         Target::LogService
-    } else if ["/2016-08-15/", "/2021-04-06/", "/2023-03-30/"].iter().any(|p| path.starts_with(p)) {
+    } else if ["/2016-08-15/", "/2021-04-06/", "/2023-03-30/"]
+        .iter()
+        .any(|p| path.starts_with(p))
+    {
         Target::FcApi
     } else {
         Target::ObjectStore
@@ -42,7 +45,13 @@ pub fn classify(path: &str, headers: &HeaderMap) -> Target {
 /// Whether a proxied request's host is one fcemu answers for: loopback names (with or without
 /// a resource-name label in front) and Alibaba Cloud service domains.
 pub fn is_emulated_host(host: &str) -> bool {
-    let host = host.rsplit_once(':').map_or(host, |(h, port)| if port.chars().all(|c| c.is_ascii_digit()) { h } else { host });
+    let host = host.rsplit_once(':').map_or(host, |(h, port)| {
+        if port.chars().all(|c| c.is_ascii_digit()) {
+            h
+        } else {
+            host
+        }
+    });
     let host = host.trim_end_matches('.').to_ascii_lowercase();
     host == "127.0.0.1"
         || host.ends_with(".127.0.0.1")
@@ -72,13 +81,22 @@ pub fn router(services: Services) -> Router {
     Router::new().fallback(dispatch).with_state(services)
 }
 
-async fn dispatch(axum::extract::State(services): axum::extract::State<Services>, req: Request) -> Response {
+async fn dispatch(
+    axum::extract::State(services): axum::extract::State<Services>,
+    req: Request,
+) -> Response {
     if req.method() == axum::http::Method::CONNECT {
-        return bad_gateway(req.uri().authority().map(|a| a.as_str()).unwrap_or("?"), "fcemu does not tunnel HTTPS; use http:// endpoints");
+        return bad_gateway(
+            req.uri().authority().map(|a| a.as_str()).unwrap_or("?"),
+            "fcemu does not tunnel HTTPS; use http:// endpoints",
+        );
     }
     if let Some(authority) = req.uri().authority() {
         if !is_emulated_host(authority.as_str()) {
-            return bad_gateway(authority.as_str(), "fcemu does not forward requests to hosts it does not emulate");
+            return bad_gateway(
+                authority.as_str(),
+                "fcemu does not forward requests to hosts it does not emulate",
+            );
         }
     }
     let target = classify(req.uri().path(), req.headers());
@@ -100,7 +118,12 @@ async fn dispatch(axum::extract::State(services): axum::extract::State<Services>
 
 fn bad_gateway(host: &str, why: &str) -> Response {
     let body = format!("fcemu: refusing to proxy to {host}: {why}\n");
-    (StatusCode::BAD_GATEWAY, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], Body::from(body)).into_response()
+    (
+        StatusCode::BAD_GATEWAY,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        Body::from(body),
+    )
+        .into_response()
 }
 
 fn not_available(target: Target) -> Response {

@@ -43,7 +43,9 @@ impl Reporter {
     pub fn format_invocation(&self, o: &InvocationOutcome, trigger: &str) -> String {
         let time = o
             .started_at
-            .format(time::macros::format_description!("[hour]:[minute]:[second].[subsecond digits:3]"))
+            .format(time::macros::format_description!(
+                "[hour]:[minute]:[second].[subsecond digits:3]"
+            ))
             .unwrap_or_default();
         let status = match o.status {
             InvocationStatus::Success => self.paint(GREEN, "ok"),

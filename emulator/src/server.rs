@@ -56,12 +56,20 @@ pub struct Emulator {
 impl Emulator {
     /// Starts the stack for `plan`, serving the services edge on `services` (already bound, so a
     /// port-0 listener's address is known and never raced for).
-    pub async fn start(plan: AppPlan, services: TcpListener, opts: StartOptions) -> anyhow::Result<Emulator> {
+    pub async fn start(
+        plan: AppPlan,
+        services: TcpListener,
+        opts: StartOptions,
+    ) -> anyhow::Result<Emulator> {
         let services_addr = services.local_addr()?;
         let data = if opts.in_memory {
             DataDir::temporary("data")?
         } else {
-            DataDir::persistent(opts.data_dir.clone().unwrap_or_else(|| plan.root.join(".fcemu")))?
+            DataDir::persistent(
+                opts.data_dir
+                    .clone()
+                    .unwrap_or_else(|| plan.root.join(".fcemu")),
+            )?
         };
         let scratch = DataDir::temporary("instances")?;
         let (clock, ids) = if opts.deterministic {

@@ -82,6 +82,7 @@ async fn functions(State(app): State<Arc<App>>) -> Json<serde_json::Value> {
 }
 
 async fn not_found(uri: axum::http::Uri) -> Response {
-    let body = json!({"error": "NotFound", "message": format!("no admin endpoint at {}", uri.path())});
+    let body =
+        json!({"error": "NotFound", "message": format!("no admin endpoint at {}", uri.path())});
     (StatusCode::NOT_FOUND, Json(body)).into_response()
 }

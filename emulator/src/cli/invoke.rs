@@ -10,7 +10,9 @@ use bytes::Bytes;
 use clap::Args;
 use fcemu_core::{Clock, DataDir, IdGen};
 
-use crate::runtime::{Invocation, InvocationStatus, ModuleCache, Runtime, RuntimeOptions, WhenBusy};
+use crate::runtime::{
+    Invocation, InvocationStatus, ModuleCache, Runtime, RuntimeOptions, WhenBusy,
+};
 
 /// Options of `fcemu invoke`.
 #[derive(Debug, Args)]
@@ -40,7 +42,11 @@ pub(super) async fn run(manifest: &Path, args: InvokeArgs) -> anyhow::Result<Exi
     let Some(f) = plan.functions.get(&args.function) else {
         let names: Vec<String> = plan.functions.keys().cloned().collect();
         let hint = match names.as_slice() {
-            [] => format!("{} declares no functions; add a [functions.{}] table", manifest.display(), args.function),
+            [] => format!(
+                "{} declares no functions; add a [functions.{}] table",
+                manifest.display(),
+                args.function
+            ),
             _ => format!("functions in {}: {}", manifest.display(), names.join(", ")),
         };
         bail!("no function named {:?}; {hint}", args.function);
@@ -63,7 +69,11 @@ pub(super) async fn run(manifest: &Path, args: InvokeArgs) -> anyhow::Result<Exi
     .map_err(|e| anyhow::anyhow!("cannot start the WebAssembly runtime: {e:#}"))?;
     let app = Arc::new(plan.clone());
     let loaded = runtime.load(&app, f)?;
-    let inv = Invocation { request_id: ids.uuid(), event, qualifier: args.qualifier.clone() };
+    let inv = Invocation {
+        request_id: ids.uuid(),
+        event,
+        qualifier: args.qualifier.clone(),
+    };
     let outcome = runtime.invoke(&loaded, inv, WhenBusy::Wait).await?;
     if args.json {
         let value = serde_json::json!({
@@ -104,9 +114,13 @@ fn read_event(path: Option<&Path>) -> anyhow::Result<Bytes> {
         None => Ok(Bytes::new()),
         Some(p) if p == Path::new("-") => {
             let mut buf = Vec::new();
-            std::io::stdin().read_to_end(&mut buf).context("cannot read the event from stdin")?;
+            std::io::stdin()
+                .read_to_end(&mut buf)
+                .context("cannot read the event from stdin")?;
             Ok(buf.into())
         }
-        Some(p) => Ok(std::fs::read(p).with_context(|| format!("cannot read event file {}", p.display()))?.into()),
+        Some(p) => Ok(std::fs::read(p)
+            .with_context(|| format!("cannot read event file {}", p.display()))?
+            .into()),
     }
 }

@@ -48,12 +48,17 @@ pub struct UpArgs {
 pub(super) async fn run(manifest: &Path, args: UpArgs) -> anyhow::Result<ExitCode> {
     let (plan, found) = super::load_plan(manifest, true)?;
     if !found {
-        eprintln!("fcemu: no {} here; serving an empty application (storage services only)", manifest.display());
+        eprintln!(
+            "fcemu: no {} here; serving an empty application (storage services only)",
+            manifest.display()
+        );
     }
-    let addr = args.listen.unwrap_or(SocketAddr::new(args.host, DEFAULT_SERVICES_PORT));
-    let listener = TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("cannot listen on {addr} (is another fcemu running? try --listen 127.0.0.1:0)"))?;
+    let addr = args
+        .listen
+        .unwrap_or(SocketAddr::new(args.host, DEFAULT_SERVICES_PORT));
+    let listener = TcpListener::bind(addr).await.with_context(|| {
+        format!("cannot listen on {addr} (is another fcemu running? try --listen 127.0.0.1:0)")
+    })?;
     let opts = StartOptions {
         in_memory: args.in_memory,
         deterministic: args.deterministic,
@@ -79,9 +84,12 @@ pub(super) async fn run(manifest: &Path, args: UpArgs) -> anyhow::Result<ExitCod
     let services = emulator.services_url();
     if let Some(path) = &args.ready_file {
         let body = json!({ "services": services, "pid": std::process::id() });
-        write_ready_file(path, &body.to_string()).with_context(|| format!("cannot write --ready-file {}", path.display()))?;
+        write_ready_file(path, &body.to_string())
+            .with_context(|| format!("cannot write --ready-file {}", path.display()))?;
     }
-    eprintln!("fcemu: SDKs that put names in the host (Log Service, OSS virtual-host) work with HTTP_PROXY={services}");
+    eprintln!(
+        "fcemu: SDKs that put names in the host (Log Service, OSS virtual-host) work with HTTP_PROXY={services}"
+    );
     println!("fcemu: ready services={services}");
     shutdown_signal().await;
     eprintln!("fcemu: shutting down");
@@ -100,13 +108,14 @@ async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = ctrl_c.await;
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}

@@ -88,10 +88,9 @@ impl ManifestError {
     /// Renders the error as plain text with source snippets, the way the CLI shows it without color.
     pub fn render_plain(&self) -> String {
         let mut out = String::new();
-        let handler = miette::GraphicalReportHandler::new_themed(
-            miette::GraphicalTheme::unicode_nocolor(),
-        )
-        .with_width(100);
+        let handler =
+            miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor())
+                .with_width(100);
         let _ = handler.render_report(&mut out, self);
         out
     }
@@ -183,8 +182,13 @@ fn explain_serde_message(message: &str) -> (String, Option<String>) {
                 continue;
             };
             let help = match nearest(given, valid) {
-                Some(best) => format!("did you mean `{best}`? valid {what}s here: {}", valid.join(", ")),
-                None if valid.is_empty() => format!("remove `{given}`: no {what}s are allowed here"),
+                Some(best) => format!(
+                    "did you mean `{best}`? valid {what}s here: {}",
+                    valid.join(", ")
+                ),
+                None if valid.is_empty() => {
+                    format!("remove `{given}`: no {what}s are allowed here")
+                }
                 None => format!("remove `{given}` or use one of: {}", valid.join(", ")),
             };
             return (format!("unknown {what} `{given}`"), Some(help));
@@ -199,7 +203,10 @@ fn explain_serde_message(message: &str) -> (String, Option<String>) {
         }
     }
     if message.starts_with("invalid type") {
-        return ("wrong type".into(), Some("check the value's type against the README's manifest reference".into()));
+        return (
+            "wrong type".into(),
+            Some("check the value's type against the README's manifest reference".into()),
+        );
     }
     ("here".into(), None)
 }

@@ -39,3 +39,6 @@ pub fn parse(path: &Path, text: &str) -> Result<AppPlan, ManifestError> {
 pub fn empty(root: &Path) -> AppPlan {
     AppPlan::empty(root)
 }
+
+#[cfg(test)]
+mod tests;

@@ -64,24 +64,26 @@ pub enum RawTrigger {
     Log(RawLogTrigger),
 }
 
+// Trigger tables are an internally tagged enum, which serde buffers: spans of their fields are
+// lost, so errors point at the whole trigger table instead.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawHttpTrigger {
     pub name: Option<String>,
     #[serde(default)]
-    pub methods: Vec<Spanned<String>>,
-    pub path: Spanned<String>,
-    pub format: Option<Spanned<String>>,
-    pub auth: Option<Spanned<String>>,
+    pub methods: Vec<String>,
+    pub path: String,
+    pub format: Option<String>,
+    pub auth: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawOssTrigger {
     pub name: Option<String>,
-    pub bucket: Spanned<String>,
+    pub bucket: String,
     #[serde(default)]
-    pub events: Vec<Spanned<String>>,
+    pub events: Vec<String>,
     #[serde(default)]
     pub prefix: String,
     #[serde(default)]
@@ -93,7 +95,7 @@ pub struct RawOssTrigger {
 #[serde(deny_unknown_fields)]
 pub struct RawTimerTrigger {
     pub name: Option<String>,
-    pub cron: Spanned<String>,
+    pub cron: String,
     pub payload: Option<String>,
     pub enable: Option<bool>,
 }
@@ -104,7 +106,7 @@ pub struct RawTablestoreTrigger {
     pub name: Option<String>,
     pub instance: String,
     pub table: String,
-    pub format: Option<Spanned<String>>,
+    pub format: Option<String>,
     pub enable: Option<bool>,
 }
 
@@ -114,7 +116,7 @@ pub struct RawLogTrigger {
     pub name: Option<String>,
     pub project: String,
     pub logstore: String,
-    pub interval: Option<Spanned<i64>>,
+    pub interval: Option<i64>,
     pub payload: Option<String>,
     pub enable: Option<bool>,
 }

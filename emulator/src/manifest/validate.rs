@@ -39,8 +39,17 @@ pub(super) fn resolve(
     if let Some(region) = raw.region {
         let span = region.span();
         let region = region.into_inner();
-        if region.is_empty() || !region.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
-            sink.push(Some(span), format!("`region` is not a region id: {region:?}"), "not a region id", "use a region id such as \"cn-hangzhou\"");
+        if region.is_empty()
+            || !region
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        {
+            sink.push(
+                Some(span),
+                format!("`region` is not a region id: {region:?}"),
+                "not a region id",
+                "use a region id such as \"cn-hangzhou\"",
+            );
         }
         plan.region = region;
     }
@@ -71,10 +80,23 @@ pub(super) fn resolve(
         if !valid_bucket_name(&name) {
             sink.push(Some(span), format!("bucket name {name:?} is not valid"), "invalid bucket name", "bucket names are 3-63 characters of lower-case letters, digits and '-', starting and ending with a letter or digit");
         }
-        plan.buckets.insert(name, BucketPlan { acl: bucket.acl.unwrap_or_else(|| "private".into()) });
+        plan.buckets.insert(
+            name,
+            BucketPlan {
+                acl: bucket.acl.unwrap_or_else(|| "private".into()),
+            },
+        );
     }
-    plan.tables = raw.tables.into_iter().map(|(k, v)| (k.into_inner(), v)).collect();
-    plan.logstores = raw.logstores.into_iter().map(|(k, v)| (k.into_inner(), v)).collect();
+    plan.tables = raw
+        .tables
+        .into_iter()
+        .map(|(k, v)| (k.into_inner(), v))
+        .collect();
+    plan.logstores = raw
+        .logstores
+        .into_iter()
+        .map(|(k, v)| (k.into_inner(), v))
+        .collect();
     let service_names: Vec<String> = plan.services.keys().cloned().collect();
     for (name, raw_fn) in raw.functions {
         let span = name.span();
@@ -92,7 +114,9 @@ fn check_name(sink: &mut Sink, span: Range<usize>, what: &str, name: &str) {
     let ok = !name.is_empty()
         && name.len() <= 64
         && name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
     if !ok {
         sink.push(Some(span), format!("{what} name {name:?} is not valid"), format!("invalid {what} name"), format!("{what} names are 1-64 characters of letters, digits, '_' and '-', starting with a letter or '_'"));
     }
@@ -100,7 +124,9 @@ fn check_name(sink: &mut Sink, span: Range<usize>, what: &str, name: &str) {
 
 fn valid_bucket_name(name: &str) -> bool {
     (3..=63).contains(&name.len())
-        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
         && !name.starts_with('-')
         && !name.ends_with('-')
 }
@@ -119,10 +145,19 @@ fn resolve_function(
             let s = s.into_inner();
             if !services.contains(&s) && s != DEFAULT_SERVICE {
                 let help = match nearest(&s, services) {
-                    Some(best) => format!("did you mean `{best}`? or declare it with a `[services.{s}]` table"),
-                    None => format!("declare it with a `[services.{s}]` table, or remove `service` to use \"default\""),
+                    Some(best) => format!(
+                        "did you mean `{best}`? or declare it with a `[services.{s}]` table"
+                    ),
+                    None => format!(
+                        "declare it with a `[services.{s}]` table, or remove `service` to use \"default\""
+                    ),
                 };
-                sink.push(Some(span), format!("function `{name}` names service `{s}`, which is not declared"), "unknown service", help);
+                sink.push(
+                    Some(span),
+                    format!("function `{name}` names service `{s}`, which is not declared"),
+                    "unknown service",
+                    help,
+                );
             }
             s
         }
@@ -142,7 +177,12 @@ fn resolve_function(
             abs
         }
         None => {
-            sink.push(Some(name_span.clone()), format!("function `{name}` has no `code`"), "`code` is required", format!("add `code = \"path/to/{name}.wasm\"` under [functions.{name}]"));
+            sink.push(
+                Some(name_span.clone()),
+                format!("function `{name}` has no `code`"),
+                "`code` is required",
+                format!("add `code = \"path/to/{name}.wasm\"` under [functions.{name}]"),
+            );
             PathBuf::new()
         }
     };
@@ -155,14 +195,25 @@ fn resolve_function(
             }
             abs
         }
-        None => code.parent().map(Path::to_path_buf).unwrap_or_else(|| root.to_path_buf()),
+        None => code
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| root.to_path_buf()),
     };
     let memory_mb = match raw.memory {
         Some(m) => {
             let (lo, hi, step) = MEMORY_MB;
             let v = *m.get_ref();
             if v < lo || v > hi || v % step != 0 {
-                sink.push(Some(m.span()), format!("function `{name}`: memory {v} MB is outside FC's range"), "invalid memory size", format!("use a multiple of {step} between {lo} and {hi} (MB), e.g. {}", round_to(v, step, lo, hi)));
+                sink.push(
+                    Some(m.span()),
+                    format!("function `{name}`: memory {v} MB is outside FC's range"),
+                    "invalid memory size",
+                    format!(
+                        "use a multiple of {step} between {lo} and {hi} (MB), e.g. {}",
+                        round_to(v, step, lo, hi)
+                    ),
+                );
             }
             v.clamp(lo, hi) as u32
         }
@@ -172,7 +223,15 @@ fn resolve_function(
         Some(t) => {
             let v = *t.get_ref();
             if v < TIMEOUT_S.0 || v > TIMEOUT_S.1 {
-                sink.push(Some(t.span()), format!("function `{name}`: timeout {v} s is outside FC's range"), "invalid timeout", format!("use a whole number of seconds from {} to {}", TIMEOUT_S.0, TIMEOUT_S.1));
+                sink.push(
+                    Some(t.span()),
+                    format!("function `{name}`: timeout {v} s is outside FC's range"),
+                    "invalid timeout",
+                    format!(
+                        "use a whole number of seconds from {} to {}",
+                        TIMEOUT_S.0, TIMEOUT_S.1
+                    ),
+                );
             }
             Duration::from_secs(v.clamp(TIMEOUT_S.0, TIMEOUT_S.1) as u64)
         }
@@ -182,7 +241,12 @@ fn resolve_function(
         Some(c) => {
             let v = *c.get_ref();
             if v < CONCURRENCY.0 || v > CONCURRENCY.1 {
-                sink.push(Some(c.span()), format!("function `{name}`: concurrency {v} is outside the allowed range"), "invalid concurrency", format!("use a number from {} to {}", CONCURRENCY.0, CONCURRENCY.1));
+                sink.push(
+                    Some(c.span()),
+                    format!("function `{name}`: concurrency {v} is outside the allowed range"),
+                    "invalid concurrency",
+                    format!("use a number from {} to {}", CONCURRENCY.0, CONCURRENCY.1),
+                );
             }
             v.clamp(CONCURRENCY.0, CONCURRENCY.1) as u32
         }
@@ -231,9 +295,19 @@ fn resolve_env(
         let valid = k.starts_with(|c: char| c.is_ascii_alphabetic())
             && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
         if !valid {
-            sink.push(Some(span.clone()), format!("function `{name}`: environment variable name {k:?} is not valid"), "invalid name", "names start with a letter and hold only letters, digits and '_'");
+            sink.push(
+                Some(span.clone()),
+                format!("function `{name}`: environment variable name {k:?} is not valid"),
+                "invalid name",
+                "names start with a letter and hold only letters, digits and '_'",
+            );
         } else if k.starts_with("FC_") {
-            sink.push(Some(span.clone()), format!("function `{name}`: environment variable {k} uses the reserved FC_ prefix"), "reserved prefix", "rename it: FC sets the FC_* variables itself");
+            sink.push(
+                Some(span.clone()),
+                format!("function `{name}`: environment variable {k} uses the reserved FC_ prefix"),
+                "reserved prefix",
+                "rename it: FC sets the FC_* variables itself",
+            );
         }
         total += k.len() + v.len();
         if total > ENV_MAX_BYTES {
@@ -245,110 +319,205 @@ fn resolve_env(
     env
 }
 
-fn resolve_trigger(sink: &mut Sink, fn_name: &str, index: usize, t: Spanned<RawTrigger>) -> TriggerPlan {
+fn resolve_trigger(
+    sink: &mut Sink,
+    fn_name: &str,
+    index: usize,
+    t: Spanned<RawTrigger>,
+) -> TriggerPlan {
     let span = t.span();
     let default_name = |kind: &str| format!("{kind}-{}", index + 1);
     let (name, enabled, kind) = match t.into_inner() {
         RawTrigger::Http(h) => {
             let mut methods = Vec::new();
             for m in h.methods {
-                let upper = m.get_ref().to_ascii_uppercase();
-                const METHODS: [&str; 8] = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "ANY"];
+                let upper = m.to_ascii_uppercase();
+                const METHODS: [&str; 8] = [
+                    "GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "ANY",
+                ];
                 if !METHODS.contains(&upper.as_str()) {
-                    sink.push(Some(m.span()), format!("function `{fn_name}`: {:?} is not an HTTP method", m.get_ref()), "unknown method", format!("use some of: {}", METHODS.join(", ")));
+                    sink.push(
+                        Some(span.clone()),
+                        format!("function `{fn_name}`: {m:?} is not an HTTP method"),
+                        "unknown method",
+                        format!("use some of: {}", METHODS.join(", ")),
+                    );
                 }
                 if upper != "ANY" {
                     methods.push(upper);
                 }
             }
-            let path = h.path.get_ref().clone();
+            let path = h.path.clone();
             if !path.starts_with('/') {
-                sink.push(Some(h.path.span()), format!("function `{fn_name}`: route path {path:?} does not start with '/'"), "must start with '/'", format!("write it as \"/{path}\""));
+                sink.push(
+                    Some(span.clone()),
+                    format!("function `{fn_name}`: route path {path:?} does not start with '/'"),
+                    "must start with '/'",
+                    format!("write it as \"/{path}\""),
+                );
             }
-            let format = match h.format.as_ref().map(|f| f.get_ref().as_str()) {
+            let format = match h.format.as_deref() {
                 None | Some("apigw") => HttpFormat::Apigw,
                 Some("fc3") => HttpFormat::Fc3,
                 Some(other) => {
-                    let span = h.format.as_ref().map(|f| f.span());
-                    sink.push(span, format!("function `{fn_name}`: unknown http event format {other:?}"), "unknown format", "use \"apigw\" (API Gateway event) or \"fc3\" (FC 3.0 HTTP trigger event)");
+                    sink.push(
+                        Some(span.clone()),
+                        format!("function `{fn_name}`: unknown http event format {other:?}"),
+                        "unknown format",
+                        "use \"apigw\" (API Gateway event) or \"fc3\" (FC 3.0 HTTP trigger event)",
+                    );
                     HttpFormat::Apigw
                 }
             };
             let auth = match h.auth {
                 None => "anonymous".to_string(),
                 Some(a) => {
-                    let v = a.get_ref().to_ascii_lowercase();
+                    let v = a.to_ascii_lowercase();
                     if v != "anonymous" && v != "function" {
-                        sink.push(Some(a.span()), format!("function `{fn_name}`: unknown auth type {:?}", a.get_ref()), "unknown auth type", "use \"anonymous\" or \"function\"");
+                        sink.push(
+                            Some(span.clone()),
+                            format!("function `{fn_name}`: unknown auth type {a:?}"),
+                            "unknown auth type",
+                            "use \"anonymous\" or \"function\"",
+                        );
                     }
                     v
                 }
             };
-            (h.name.unwrap_or_else(|| default_name("http")), true, TriggerKind::Http { methods, path, format, auth })
+            (
+                h.name.unwrap_or_else(|| default_name("http")),
+                true,
+                TriggerKind::Http {
+                    methods,
+                    path,
+                    format,
+                    auth,
+                },
+            )
         }
         RawTrigger::Oss(o) => {
             let mut events = Vec::new();
             for e in o.events {
-                let v = e.get_ref();
+                let v = e.as_str();
                 let bare = v.strip_prefix("oss:").unwrap_or(v);
-                if !(bare.starts_with("ObjectCreated:") || bare.starts_with("ObjectRemoved:") || bare.starts_with("ObjectModified:") || bare.starts_with("ObjectReplication:")) {
-                    sink.push(Some(e.span()), format!("function `{fn_name}`: {v:?} is not an OSS event name"), "unknown event", "use names such as \"oss:ObjectCreated:*\", \"oss:ObjectCreated:PutObject\" or \"oss:ObjectRemoved:DeleteObject\"");
+                if !(bare.starts_with("ObjectCreated:")
+                    || bare.starts_with("ObjectRemoved:")
+                    || bare.starts_with("ObjectModified:")
+                    || bare.starts_with("ObjectReplication:"))
+                {
+                    sink.push(Some(span.clone()), format!("function `{fn_name}`: {v:?} is not an OSS event name"), "unknown event", "use names such as \"oss:ObjectCreated:*\", \"oss:ObjectCreated:PutObject\" or \"oss:ObjectRemoved:DeleteObject\"");
                 }
                 events.push(format!("oss:{bare}"));
             }
             if events.is_empty() {
                 events.push("oss:ObjectCreated:*".into());
             }
-            if !valid_bucket_name(o.bucket.get_ref()) {
-                sink.push(Some(o.bucket.span()), format!("function `{fn_name}`: bucket name {:?} is not valid", o.bucket.get_ref()), "invalid bucket name", "bucket names are 3-63 characters of lower-case letters, digits and '-'");
+            if !valid_bucket_name(&o.bucket) {
+                sink.push(
+                    Some(span.clone()),
+                    format!(
+                        "function `{fn_name}`: bucket name {:?} is not valid",
+                        o.bucket
+                    ),
+                    "invalid bucket name",
+                    "bucket names are 3-63 characters of lower-case letters, digits and '-'",
+                );
             }
-            let kind = TriggerKind::Oss { bucket: o.bucket.into_inner(), events, prefix: o.prefix, suffix: o.suffix };
-            (o.name.unwrap_or_else(|| default_name("oss")), o.enable.unwrap_or(true), kind)
+            let kind = TriggerKind::Oss {
+                bucket: o.bucket,
+                events,
+                prefix: o.prefix,
+                suffix: o.suffix,
+            };
+            (
+                o.name.unwrap_or_else(|| default_name("oss")),
+                o.enable.unwrap_or(true),
+                kind,
+            )
         }
         RawTrigger::Timer(t) => {
-            let cron = t.cron.get_ref().trim().to_string();
+            let cron = t.cron.trim().to_string();
             if cron.is_empty() {
-                sink.push(Some(t.cron.span()), format!("function `{fn_name}`: empty cron expression"), "empty", "use a cron expression with seconds such as \"0 */15 * * * *\", or \"@every 5m\"");
+                sink.push(Some(span.clone()), format!("function `{fn_name}`: empty cron expression"), "empty", "use a cron expression with seconds such as \"0 */15 * * * *\", or \"@every 5m\"");
             }
-            let kind = TriggerKind::Timer { cron, payload: t.payload.unwrap_or_default() };
-            (t.name.unwrap_or_else(|| default_name("timer")), t.enable.unwrap_or(true), kind)
+            let kind = TriggerKind::Timer {
+                cron,
+                payload: t.payload.unwrap_or_default(),
+            };
+            (
+                t.name.unwrap_or_else(|| default_name("timer")),
+                t.enable.unwrap_or(true),
+                kind,
+            )
         }
         RawTrigger::Tablestore(t) => {
-            let format = match t.format.as_ref().map(|f| f.get_ref().as_str()) {
+            let format = match t.format.as_deref() {
                 None | Some("cbor") => "cbor".to_string(),
                 Some("json") => "json".to_string(),
                 Some(other) => {
-                    let span = t.format.as_ref().map(|f| f.span());
-                    sink.push(span, format!("function `{fn_name}`: unknown tablestore event format {other:?}"), "unknown format", "use \"cbor\" (as FC delivers) or \"json\"");
+                    sink.push(
+                        Some(span.clone()),
+                        format!("function `{fn_name}`: unknown tablestore event format {other:?}"),
+                        "unknown format",
+                        "use \"cbor\" (as FC delivers) or \"json\"",
+                    );
                     "cbor".to_string()
                 }
             };
-            let kind = TriggerKind::Tablestore { instance: t.instance, table: t.table, format };
-            (t.name.unwrap_or_else(|| default_name("tablestore")), t.enable.unwrap_or(true), kind)
+            let kind = TriggerKind::Tablestore {
+                instance: t.instance,
+                table: t.table,
+                format,
+            };
+            (
+                t.name.unwrap_or_else(|| default_name("tablestore")),
+                t.enable.unwrap_or(true),
+                kind,
+            )
         }
         RawTrigger::Log(l) => {
             let interval = match l.interval {
                 Some(i) => {
-                    let v = *i.get_ref();
+                    let v = i;
                     if !(3..=600).contains(&v) {
-                        sink.push(Some(i.span()), format!("function `{fn_name}`: log trigger interval {v} s is outside FC's range"), "invalid interval", "use a number of seconds from 3 to 600");
+                        sink.push(Some(span.clone()), format!("function `{fn_name}`: log trigger interval {v} s is outside FC's range"), "invalid interval", "use a number of seconds from 3 to 600");
                     }
                     v.clamp(3, 600) as u32
                 }
                 None => 60,
             };
-            let kind = TriggerKind::Log { project: l.project, logstore: l.logstore, interval, payload: l.payload.unwrap_or_default() };
-            (l.name.unwrap_or_else(|| default_name("log")), l.enable.unwrap_or(true), kind)
+            let kind = TriggerKind::Log {
+                project: l.project,
+                logstore: l.logstore,
+                interval,
+                payload: l.payload.unwrap_or_default(),
+            };
+            (
+                l.name.unwrap_or_else(|| default_name("log")),
+                l.enable.unwrap_or(true),
+                kind,
+            )
         }
     };
     let valid_name = !name.is_empty()
         && name.len() <= 128
         && !name.starts_with(|c: char| c.is_ascii_digit() || c == '-')
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
     if !valid_name {
-        sink.push(Some(span), format!("function `{fn_name}`: trigger name {name:?} is not valid"), "invalid trigger name", "trigger names are 1-128 letters, digits, '_' or '-', not starting with a digit or '-'");
+        sink.push(
+            Some(span),
+            format!("function `{fn_name}`: trigger name {name:?} is not valid"),
+            "invalid trigger name",
+            "trigger names are 1-128 letters, digits, '_' or '-', not starting with a digit or '-'",
+        );
     }
-    TriggerPlan { name, enabled, kind }
+    TriggerPlan {
+        name,
+        enabled,
+        kind,
+    }
 }
 
 /// Two http triggers may not claim the same method and path.
@@ -357,11 +526,23 @@ fn check_routes(sink: &mut Sink, plan: &AppPlan) {
     for f in plan.functions.values() {
         for t in &f.triggers {
             if let TriggerKind::Http { methods, path, .. } = &t.kind {
-                let methods = if methods.is_empty() { vec!["*".to_string()] } else { methods.clone() };
+                let methods = if methods.is_empty() {
+                    vec!["*".to_string()]
+                } else {
+                    methods.clone()
+                };
                 for m in methods {
                     if let Some(other) = seen.insert((m.clone(), path.clone()), f.name.clone()) {
                         if other != f.name {
-                            sink.push(None, format!("route {m} {path} is claimed by both `{other}` and `{}`", f.name), "duplicate route", "give each http trigger its own method and path");
+                            sink.push(
+                                None,
+                                format!(
+                                    "route {m} {path} is claimed by both `{other}` and `{}`",
+                                    f.name
+                                ),
+                                "duplicate route",
+                                "give each http trigger its own method and path",
+                            );
                         }
                     }
                 }

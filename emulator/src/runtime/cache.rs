@@ -7,8 +7,8 @@ use std::time::Instant;
 
 use sha2::{Digest, Sha256};
 use wasmtime::Engine;
-use wasmtime::component::Component;
 use wasmtime::Module;
+use wasmtime::component::Component;
 
 /// What kind of wasm binary a file holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -71,7 +71,9 @@ impl ModuleCache {
 
     /// A cache in `dir`.
     pub fn at(dir: impl Into<PathBuf>) -> Self {
-        ModuleCache { dir: Some(dir.into()) }
+        ModuleCache {
+            dir: Some(dir.into()),
+        }
     }
 
     /// A cache that stores nothing.
@@ -87,7 +89,10 @@ impl ModuleCache {
         kind: WasmKind,
         hash: &str,
     ) -> wasmtime::Result<(Compiled, CacheOutcome)> {
-        let path = self.dir.as_ref().map(|d| d.join(format!("{hash}-{}.cwasm", engine_key(engine))));
+        let path = self
+            .dir
+            .as_ref()
+            .map(|d| d.join(format!("{hash}-{}.cwasm", engine_key(engine))));
         if let Some(path) = &path {
             if let Some(compiled) = deserialize(engine, path, kind) {
                 return Ok((compiled, CacheOutcome::Hit));
@@ -133,7 +138,9 @@ fn deserialize(engine: &Engine, path: &Path, kind: WasmKind) -> Option<Compiled>
     let result = unsafe {
         match kind {
             WasmKind::Module => Module::deserialize_file(engine, path).map(Compiled::Module),
-            WasmKind::Component => Component::deserialize_file(engine, path).map(Compiled::Component),
+            WasmKind::Component => {
+                Component::deserialize_file(engine, path).map(Compiled::Component)
+            }
         }
     };
     match result {
@@ -159,7 +166,11 @@ fn from_artifact(engine: &Engine, artifact: &[u8], kind: WasmKind) -> wasmtime::
 fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
-    let tmp = dir.join(format!(".tmp-{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()));
+    let tmp = dir.join(format!(
+        ".tmp-{}-{}",
+        std::process::id(),
+        uuid::Uuid::new_v4().simple()
+    ));
     std::fs::write(&tmp, bytes)?;
     std::fs::rename(&tmp, path)
 }

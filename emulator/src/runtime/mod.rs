@@ -169,7 +169,10 @@ struct P2State {
 
 impl WasiView for P2State {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.ctx, table: &mut self.table }
+        WasiCtxView {
+            ctx: &mut self.ctx,
+            table: &mut self.table,
+        }
     }
 }
 
@@ -182,7 +185,13 @@ impl Runtime {
         let mut p2_linker = wasmtime::component::Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut p2_linker)?;
         let ticker = engine::EpochTicker::start(&engine);
-        Ok(Runtime { engine, opts, p1_linker, p2_linker, _ticker: ticker })
+        Ok(Runtime {
+            engine,
+            opts,
+            p1_linker,
+            p2_linker,
+            _ticker: ticker,
+        })
     }
 
     /// The clock functions and records use.
@@ -196,21 +205,39 @@ impl Runtime {
     }
 
     /// Reads, compiles (or loads from cache) and pre-links a function.
-    pub fn load(&self, app: &Arc<AppPlan>, plan: &FunctionPlan) -> Result<LoadedFunction, LoadError> {
+    pub fn load(
+        &self,
+        app: &Arc<AppPlan>,
+        plan: &FunctionPlan,
+    ) -> Result<LoadedFunction, LoadError> {
         let started = Instant::now();
         let path = plan.code.clone();
-        let bytes = std::fs::read(&path).map_err(|source| LoadError::Read { path: path.clone(), source })?;
+        let bytes = std::fs::read(&path).map_err(|source| LoadError::Read {
+            path: path.clone(),
+            source,
+        })?;
         let kind = detect_kind(&bytes).ok_or_else(|| LoadError::NotWasm { path: path.clone() })?;
         let hash = content_hash(&bytes);
-        let compile_err = |e: wasmtime::Error| LoadError::Compile { path: path.clone(), message: format!("{e:#}") };
-        let (compiled, cache) = self.opts.cache.load(&self.engine, &bytes, kind, &hash).map_err(compile_err)?;
+        let compile_err = |e: wasmtime::Error| LoadError::Compile {
+            path: path.clone(),
+            message: format!("{e:#}"),
+        };
+        let (compiled, cache) = self
+            .opts
+            .cache
+            .load(&self.engine, &bytes, kind, &hash)
+            .map_err(compile_err)?;
         let code = match compiled {
-            cache::Compiled::Module(m) => Code::Module(self.p1_linker.instantiate_pre(&m).map_err(compile_err)?),
+            cache::Compiled::Module(m) => {
+                Code::Module(self.p1_linker.instantiate_pre(&m).map_err(compile_err)?)
+            }
             cache::Compiled::Component(c) => {
                 let pre = self.p2_linker.instantiate_pre(&c).map_err(compile_err)?;
                 Code::Component(CommandPre::new(pre).map_err(|e| LoadError::Compile {
                     path: path.clone(),
-                    message: format!("not a WASI command component (no wasi:cli/run export): {e:#}"),
+                    message: format!(
+                        "not a WASI command component (no wasi:cli/run export): {e:#}"
+                    ),
                 })?)
             }
         };
@@ -238,11 +265,19 @@ impl Runtime {
     ) -> Result<InvocationOutcome, InvokeError> {
         let ids = self.opts.ids.clone();
         let new_id = move || format!("c-{}", ids.uuid());
-        let scratch_err = |source| InvokeError::Scratch { function: f.plan.name.clone(), source };
+        let scratch_err = |source| InvokeError::Scratch {
+            function: f.plan.name.clone(),
+            source,
+        };
         let guard = match when_busy {
-            WhenBusy::Throttle => f.slots.try_acquire(new_id).map_err(scratch_err)?.ok_or_else(|| {
-                InvokeError::Throttled { function: f.plan.name.clone(), concurrency: f.plan.concurrency }
-            })?,
+            WhenBusy::Throttle => f
+                .slots
+                .try_acquire(new_id)
+                .map_err(scratch_err)?
+                .ok_or_else(|| InvokeError::Throttled {
+                    function: f.plan.name.clone(),
+                    concurrency: f.plan.concurrency,
+                })?,
             WhenBusy::Wait => f.slots.acquire(new_id).await.map_err(scratch_err)?,
         };
         let slot = guard.slot();
@@ -267,11 +302,21 @@ impl Runtime {
             memory_mb: f.plan.memory_mb,
             max_memory_bytes: 0,
         };
-        let built = wasi::builder(&f.plan, &f.env, &per_call, slot, inv.event, &self.opts.clock, self.opts.deterministic);
+        let built = wasi::builder(
+            &f.plan,
+            &f.env,
+            &per_call,
+            slot,
+            inv.event,
+            &self.opts.clock,
+            self.opts.deterministic,
+        );
         let (builder, stdio) = match built {
             Ok(b) => b,
             Err(e) => {
-                let failure = FailureKind::StartFailed { message: format!("{e:#}") };
+                let failure = FailureKind::StartFailed {
+                    message: format!("{e:#}"),
+                };
                 self.finish(f, &mut outcome, Some((failure, Vec::new())), started);
                 return Ok(outcome);
             }
@@ -340,7 +385,10 @@ impl Runtime {
         pre: &InstancePre<P1State>,
         mut builder: wasmtime_wasi::WasiCtxBuilder,
     ) -> (wasmtime::Result<()>, MemoryLimiter) {
-        let state = P1State { wasi: builder.build_p1(), limiter: MemoryLimiter::new(f.plan.memory_mb) };
+        let state = P1State {
+            wasi: builder.build_p1(),
+            limiter: MemoryLimiter::new(f.plan.memory_mb),
+        };
         let mut store = self.new_store(f, state);
         store.limiter(|s| &mut s.limiter);
         let run = async {
@@ -411,8 +459,12 @@ fn classify(err: wasmtime::Error, hit_memory_limit: bool) -> (FailureKind, Vec<S
     let kind = match err.downcast_ref::<Trap>() {
         Some(Trap::Interrupt) => FailureKind::Timeout,
         _ if hit_memory_limit => FailureKind::OutOfMemory,
-        Some(trap) => FailureKind::Trap { message: format!("wasm trap: {trap}") },
-        None => FailureKind::Trap { message: format!("{err:#}") },
+        Some(trap) => FailureKind::Trap {
+            message: format!("wasm trap: {trap}"),
+        },
+        None => FailureKind::Trap {
+            message: format!("{err:#}"),
+        },
     };
     (kind, stack)
 }

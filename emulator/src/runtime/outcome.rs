@@ -105,10 +105,7 @@ impl InvocationOutcome {
             out.push('\n');
         }
         if let Some(FailureKind::Timeout) = self.failure {
-            out.push_str(&format!(
-                "{}: function timed out\n",
-                self.request_id
-            ));
+            out.push_str(&format!("{}: function timed out\n", self.request_id));
         }
         out.push_str(&format!("FC Invoke End RequestId: {}\n", self.request_id));
         out
@@ -183,9 +180,10 @@ impl FunctionErrorBody {
                 ),
                 "OutOfMemory".into(),
             ),
-            FailureKind::StartFailed { message } => {
-                (format!("Function could not start: {message}"), "StartFailed".into())
-            }
+            FailureKind::StartFailed { message } => (
+                format!("Function could not start: {message}"),
+                "StartFailed".into(),
+            ),
         };
         FunctionErrorBody {
             error_message,

@@ -43,7 +43,11 @@ impl SlotGuard<'_> {
 impl Drop for SlotGuard<'_> {
     fn drop(&mut self) {
         if let Some(slot) = self.slot.take() {
-            self.slots.free.lock().unwrap_or_else(|e| e.into_inner()).push(slot);
+            self.slots
+                .free
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(slot);
         }
     }
 }
@@ -60,7 +64,10 @@ impl Slots {
     }
 
     /// A free slot now, or `None` when all are busy (FC throttles).
-    pub fn try_acquire(&self, new_id: impl FnOnce() -> String) -> std::io::Result<Option<SlotGuard<'_>>> {
+    pub fn try_acquire(
+        &self,
+        new_id: impl FnOnce() -> String,
+    ) -> std::io::Result<Option<SlotGuard<'_>>> {
         match self.permits.clone().try_acquire_owned() {
             Ok(permit) => self.take(permit, new_id).map(Some),
             Err(_) => Ok(None),
@@ -83,7 +90,11 @@ impl Slots {
         concurrency as usize - self.permits.available_permits()
     }
 
-    fn take(&self, permit: OwnedSemaphorePermit, new_id: impl FnOnce() -> String) -> std::io::Result<SlotGuard<'_>> {
+    fn take(
+        &self,
+        permit: OwnedSemaphorePermit,
+        new_id: impl FnOnce() -> String,
+    ) -> std::io::Result<SlotGuard<'_>> {
         let existing = self.free.lock().unwrap_or_else(|e| e.into_inner()).pop();
         let slot = match existing {
             Some(s) => s,
@@ -91,9 +102,16 @@ impl Slots {
                 let n = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let tmp = self.scratch_root.join(n.to_string());
                 std::fs::create_dir_all(&tmp)?;
-                Slot { instance_id: new_id(), tmp }
+                Slot {
+                    instance_id: new_id(),
+                    tmp,
+                }
             }
         };
-        Ok(SlotGuard { slots: self, slot: Some(slot), _permit: permit })
+        Ok(SlotGuard {
+            slots: self,
+            slot: Some(slot),
+            _permit: permit,
+        })
     }
 }

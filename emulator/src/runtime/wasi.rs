@@ -26,14 +26,21 @@ pub const ACCESS_KEY_SECRET: &str = "fcemu-local-access-key-secret";
 pub const SECURITY_TOKEN: &str = "fcemu-local-security-token";
 
 /// The environment variables of a function that do not change between invocations.
-pub fn base_env(app: &AppPlan, f: &FunctionPlan, extra: &[(String, String)]) -> Vec<(String, String)> {
+pub fn base_env(
+    app: &AppPlan,
+    f: &FunctionPlan,
+    extra: &[(String, String)],
+) -> Vec<(String, String)> {
     let svc = app.services.get(&f.service).cloned().unwrap_or_default();
     let mut env: Vec<(String, String)> = vec![
         ("FC_FUNCTION_NAME".into(), f.name.clone()),
         ("FC_SERVICE_NAME".into(), f.service.clone()),
         ("FC_FUNCTION_HANDLER".into(), f.handler.clone()),
         ("FC_FUNCTION_MEMORY_SIZE".into(), f.memory_mb.to_string()),
-        ("FC_FUNCTION_TIMEOUT".into(), f.timeout.as_secs().to_string()),
+        (
+            "FC_FUNCTION_TIMEOUT".into(),
+            f.timeout.as_secs().to_string(),
+        ),
         ("FC_REGION".into(), app.region.clone()),
         ("FC_ACCOUNT_ID".into(), app.account_id.clone()),
         ("FC_QUALIFIER".into(), "LATEST".into()),
@@ -41,7 +48,10 @@ pub fn base_env(app: &AppPlan, f: &FunctionPlan, extra: &[(String, String)]) -> 
         ("FC_SERVICE_LOG_PROJECT".into(), svc.log_project),
         ("FC_SERVICE_LOG_STORE".into(), svc.log_store),
         ("ALIBABA_CLOUD_ACCESS_KEY_ID".into(), ACCESS_KEY_ID.into()),
-        ("ALIBABA_CLOUD_ACCESS_KEY_SECRET".into(), ACCESS_KEY_SECRET.into()),
+        (
+            "ALIBABA_CLOUD_ACCESS_KEY_SECRET".into(),
+            ACCESS_KEY_SECRET.into(),
+        ),
         ("ALIBABA_CLOUD_SECURITY_TOKEN".into(), SECURITY_TOKEN.into()),
     ];
     env.extend(extra.iter().cloned());

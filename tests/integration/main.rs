@@ -1,0 +1,8 @@
+//! fcemu's black-box suite: the real `fcemu` binary driven the way users drive it.
+//! One test binary, one module per area (see ripgrep's tests/).
+
+mod support;
+
+mod invoke;
+mod runtime;
+mod up;

@@ -1,0 +1,196 @@
+//! Helpers shared by the black-box tests: guest fixtures, running the binary, a server on port 0.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// The WASI flavour a fixture is built for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// A core module.
+    P1,
+    /// A component.
+    P2,
+}
+
+impl Target {
+    pub fn triple(self) -> &'static str {
+        match self {
+            Target::P1 => "wasm32-wasip1",
+            Target::P2 => "wasm32-wasip2",
+        }
+    }
+}
+
+/// Path of a guest fixture, building the fixtures once per test run (cargo makes this a no-op
+/// when they are up to date).
+pub fn fixture(name: &str, target: Target) -> PathBuf {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let root = repo_root();
+        let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .current_dir(root.join("fixtures"))
+            .args(["build", "--release", "--quiet", "--target", "wasm32-wasip1", "--target", "wasm32-wasip2"])
+            .env_remove("CARGO_TARGET_DIR")
+            .env_remove("RUSTFLAGS")
+            .env_remove("CARGO_ENCODED_RUSTFLAGS")
+            .status()
+            .expect("run cargo to build the guest fixtures");
+        assert!(
+            status.success(),
+            "building fixtures/ failed; install the targets with `rustup target add wasm32-wasip1 wasm32-wasip2`"
+        );
+    });
+    repo_root()
+        .join("fixtures/target")
+        .join(target.triple())
+        .join("release")
+        .join(format!("{name}.wasm"))
+}
+
+/// The fcemu binary under test.
+pub fn fcemu() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_fcemu"));
+    cmd.env_remove("FCEMU_MANIFEST").env("NO_COLOR", "1");
+    cmd
+}
+
+/// A directory holding an fcemu.toml; removed when dropped.
+pub struct Project {
+    pub dir: tempfile::TempDir,
+}
+
+impl Project {
+    /// A project whose manifest is `manifest`.
+    pub fn new(manifest: &str) -> Project {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("fcemu.toml"), manifest).unwrap();
+        Project { dir }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// `fcemu <args>` run in the project directory.
+    pub fn fcemu(&self, args: &[&str]) -> Command {
+        let mut cmd = fcemu();
+        cmd.current_dir(self.path()).args(args);
+        cmd
+    }
+
+    /// Runs `fcemu invoke <function>` with `event` on stdin.
+    pub fn invoke(&self, function: &str, event: &[u8], extra: &[&str]) -> Output {
+        let mut args = vec!["invoke", function, "--event", "-"];
+        args.extend_from_slice(extra);
+        run_with_stdin(self.fcemu(&args), event)
+    }
+}
+
+/// Runs `cmd` with `input` on stdin and collects its output.
+pub fn run_with_stdin(mut cmd: Command, input: &[u8]) -> Output {
+    use std::io::Write;
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn fcemu");
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// A manifest line pair declaring `name` with the given fixture.
+pub fn function_toml(name: &str, fixture_name: &str, target: Target, extra: &str) -> String {
+    format!(
+        "[functions.{name}]\ncode = {:?}\n{extra}\n",
+        fixture(fixture_name, target).display().to_string()
+    )
+}
+
+/// A running `fcemu up` on port 0; killed when dropped.
+pub struct Server {
+    pub child: Child,
+    pub services: String,
+    /// Kept open so the server never writes to a closed pipe.
+    _stdout: BufReader<std::process::ChildStdout>,
+}
+
+impl Server {
+    /// Starts `fcemu up --listen 127.0.0.1:0 --in-memory <extra>` in `project` and waits for the
+    /// ready line.
+    pub fn start(project: &Project, extra: &[&str]) -> Server {
+        let mut args = vec!["up", "--listen", "127.0.0.1:0", "--in-memory"];
+        args.extend_from_slice(extra);
+        let mut child = project
+            .fcemu(&args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn fcemu up");
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        loop {
+            line.clear();
+            let n = stdout.read_line(&mut line).unwrap();
+            assert!(
+                n > 0,
+                "fcemu up exited before it was ready: {:?}",
+                child.wait()
+            );
+            if let Some(rest) = line.trim().strip_prefix("fcemu: ready ") {
+                let services = rest
+                    .split_whitespace()
+                    .find_map(|kv| kv.strip_prefix("services="))
+                    .expect("ready line names the services address")
+                    .to_string();
+                return Server {
+                    child,
+                    services,
+                    _stdout: stdout,
+                };
+            }
+        }
+    }
+
+    /// `GET {services}{path}`.
+    pub fn get(&self, path: &str) -> reqwest::blocking::Response {
+        reqwest::blocking::get(format!("{}{path}", self.services)).unwrap()
+    }
+
+    /// Sends SIGTERM and waits for the exit status.
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        self.child.wait().unwrap()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The output's stdout as text.
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// The output's stderr as text.
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
