@@ -36,19 +36,14 @@ impl Target {
 pub fn fixture(name: &str, target: Target) -> PathBuf {
     static BUILT: OnceLock<()> = OnceLock::new();
     BUILT.get_or_init(|| {
-        let root = repo_root();
-        let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-            .current_dir(root.join("fixtures"))
-            .args(["build", "--release", "--quiet", "--target", "wasm32-wasip1", "--target", "wasm32-wasip2"])
-            .env_remove("CARGO_TARGET_DIR")
+        let status = Command::new("bash")
+            .arg(repo_root().join("scripts/build-fixtures"))
             .env_remove("RUSTFLAGS")
             .env_remove("CARGO_ENCODED_RUSTFLAGS")
+            .stdout(Stdio::null())
             .status()
-            .expect("run cargo to build the guest fixtures");
-        assert!(
-            status.success(),
-            "building fixtures/ failed; install the targets with `rustup target add wasm32-wasip1 wasm32-wasip2`"
-        );
+            .expect("run scripts/build-fixtures");
+        assert!(status.success(), "scripts/build-fixtures failed");
     });
     repo_root()
         .join("fixtures/target")
