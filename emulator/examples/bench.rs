@@ -19,15 +19,25 @@ const STARTS: usize = 10;
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
     let fixtures = PathBuf::from(args.get(1).map(String::as_str).unwrap_or("fixtures/target"));
-    let binary = PathBuf::from(args.get(2).map(String::as_str).unwrap_or("target/release/fcemu"));
+    let binary = PathBuf::from(
+        args.get(2)
+            .map(String::as_str)
+            .unwrap_or("target/release/fcemu"),
+    );
     let work = tempfile::tempdir()?;
     println!("| benchmark | figure |");
     println!("|---|---|");
-    for (label, triple) in [("wasip1 module", "wasm32-wasip1"), ("wasip2 component", "wasm32-wasip2")] {
+    for (label, triple) in [
+        ("wasip1 module", "wasm32-wasip1"),
+        ("wasip2 component", "wasm32-wasip2"),
+    ] {
         let wasm = fixtures.join(triple).join("release/hello.wasm");
         invocation_bench(label, &wasm, work.path())?;
     }
-    for (label, triple) in [("wasip1 module", "wasm32-wasip1"), ("wasip2 component", "wasm32-wasip2")] {
+    for (label, triple) in [
+        ("wasip1 module", "wasm32-wasip1"),
+        ("wasip2 component", "wasm32-wasip2"),
+    ] {
         let wasm = fixtures.join(triple).join("release/echo.wasm");
         compile_bench(label, &wasm, work.path())?;
     }
@@ -39,7 +49,10 @@ fn project(dir: &Path, functions: &[(&str, &Path)]) -> anyhow::Result<PathBuf> {
     std::fs::create_dir_all(dir)?;
     let mut toml = String::new();
     for (name, wasm) in functions {
-        toml += &format!("[functions.{name}]\ncode = {:?}\nconcurrency = 1\n", wasm.display().to_string());
+        toml += &format!(
+            "[functions.{name}]\ncode = {:?}\nconcurrency = 1\n",
+            wasm.display().to_string()
+        );
     }
     let path = dir.join("fcemu.toml");
     std::fs::write(&path, toml)?;
@@ -54,6 +67,7 @@ fn runtime(cache: ModuleCache, scratch: &Path) -> anyhow::Result<Runtime> {
         deterministic: false,
         scratch_dir: scratch.to_path_buf(),
         extra_env: Vec::new(),
+        own_endpoints: Vec::new(),
     })
     .map_err(|e| anyhow::anyhow!("{e:#}"))
 }
@@ -68,17 +82,27 @@ fn invocation_bench(label: &str, wasm: &Path, work: &Path) -> anyhow::Result<()>
     let plan = Arc::new(manifest::load(&project(&dir, &[("hello", wasm)])?)?);
     let rt = runtime(ModuleCache::disabled(), &dir)?;
     let f = rt.load(&plan, &plan.functions["hello"])?;
-    let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let tokio = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     let mut lat = Vec::with_capacity(INVOCATIONS);
     let total = tokio.block_on(async {
         let event = bytes::Bytes::from_static(b"{}");
         for i in 0..2_000 {
-            let inv = Invocation { request_id: format!("w{i}"), event: event.clone(), qualifier: "LATEST".into() };
+            let inv = Invocation {
+                request_id: format!("w{i}"),
+                event: event.clone(),
+                qualifier: "LATEST".into(),
+            };
             rt.invoke(&f, inv, WhenBusy::Wait).await.expect("invoke");
         }
         let start = Instant::now();
         for i in 0..INVOCATIONS {
-            let inv = Invocation { request_id: format!("r{i}"), event: event.clone(), qualifier: "LATEST".into() };
+            let inv = Invocation {
+                request_id: format!("r{i}"),
+                event: event.clone(),
+                qualifier: "LATEST".into(),
+            };
             let t = Instant::now();
             let out = rt.invoke(&f, inv, WhenBusy::Wait).await.expect("invoke");
             lat.push(t.elapsed());
@@ -111,8 +135,14 @@ fn compile_bench(label: &str, wasm: &Path, work: &Path) -> anyhow::Result<()> {
     let t = Instant::now();
     rt.load(&plan, &plan.functions["echo"])?;
     let cached = t.elapsed();
-    println!("| first compile, {label} ({size_kb} KB) | {:.1} ms |", first.as_secs_f64() * 1000.0);
-    println!("| cached load, {label} ({size_kb} KB) | {:.2} ms |", cached.as_secs_f64() * 1000.0);
+    println!(
+        "| first compile, {label} ({size_kb} KB) | {:.1} ms |",
+        first.as_secs_f64() * 1000.0
+    );
+    println!(
+        "| cached load, {label} ({size_kb} KB) | {:.2} ms |",
+        cached.as_secs_f64() * 1000.0
+    );
     Ok(())
 }
 
@@ -123,11 +153,18 @@ fn startup_bench(binary: &Path, fixtures: &Path, work: &Path) -> anyhow::Result<
     let wasm: Vec<(String, PathBuf)> = names
         .iter()
         .flat_map(|n| {
-            [("wasm32-wasip1", "p1"), ("wasm32-wasip2", "p2")]
-                .map(|(t, s)| (format!("{n}_{s}"), fixtures.join(t).join(format!("release/{n}.wasm"))))
+            [("wasm32-wasip1", "p1"), ("wasm32-wasip2", "p2")].map(|(t, s)| {
+                (
+                    format!("{n}_{s}"),
+                    fixtures.join(t).join(format!("release/{n}.wasm")),
+                )
+            })
         })
         .collect();
-    let refs: Vec<(&str, &Path)> = wasm.iter().map(|(n, p)| (n.as_str(), p.as_path())).collect();
+    let refs: Vec<(&str, &Path)> = wasm
+        .iter()
+        .map(|(n, p)| (n.as_str(), p.as_path()))
+        .collect();
     project(&dir, &refs)?;
     let cache = dir.join("cache");
     let mut times = Vec::new();
@@ -154,7 +191,10 @@ fn startup_bench(binary: &Path, fixtures: &Path, work: &Path) -> anyhow::Result<
             std::thread::sleep(Duration::from_millis(500));
             rss_kb = std::fs::read_to_string(format!("/proc/{}/status", child.id()))?
                 .lines()
-                .find_map(|l| l.strip_prefix("VmRSS:").map(|v| v.trim().trim_end_matches(" kB").trim().parse::<u64>()))
+                .find_map(|l| {
+                    l.strip_prefix("VmRSS:")
+                        .map(|v| v.trim().trim_end_matches(" kB").trim().parse::<u64>())
+                })
                 .transpose()?
                 .unwrap_or(0);
         }
@@ -169,6 +209,10 @@ fn startup_bench(binary: &Path, fixtures: &Path, work: &Path) -> anyhow::Result<
         times[0].as_secs_f64() * 1000.0,
         times[times.len() - 1].as_secs_f64() * 1000.0
     );
-    println!("| idle RSS after start, {} functions | {:.1} MB |", wasm.len(), rss_kb as f64 / 1024.0);
+    println!(
+        "| idle RSS after start, {} functions | {:.1} MB |",
+        wasm.len(),
+        rss_kb as f64 / 1024.0
+    );
     Ok(())
 }

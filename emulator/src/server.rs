@@ -85,6 +85,10 @@ impl Emulator {
             deterministic: opts.deterministic,
             scratch_dir: scratch.path().to_path_buf(),
             extra_env: vec![("FCEMU_ENDPOINT".into(), endpoint)],
+            own_endpoints: vec![
+                services_addr.to_string(),
+                format!("localhost:{}", services_addr.port()),
+            ],
         })
         .map_err(|e| anyhow::anyhow!("cannot start the WebAssembly runtime: {e:#}"))?;
         let (app, load_failures) = App::new(Arc::new(runtime), plan);

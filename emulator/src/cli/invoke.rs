@@ -65,6 +65,7 @@ pub(super) async fn run(manifest: &Path, args: InvokeArgs) -> anyhow::Result<Exi
         deterministic: args.deterministic,
         scratch_dir: scratch.path().to_path_buf(),
         extra_env: Vec::new(),
+        own_endpoints: Vec::new(),
     })
     .map_err(|e| anyhow::anyhow!("cannot start the WebAssembly runtime: {e:#}"))?;
     let app = Arc::new(plan.clone());

@@ -4,6 +4,7 @@
 
 mod cache;
 mod engine;
+mod http;
 mod limits;
 mod outcome;
 mod slots;
@@ -21,12 +22,16 @@ use wasmtime::{Engine, InstancePre, Linker, Store, Trap, UpdateDeadline};
 use wasmtime_wasi::p1::WasiP1Ctx;
 use wasmtime_wasi::p2::bindings::CommandPre;
 use wasmtime_wasi::{I32Exit, WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::p2::bindings::ProxyPre;
+use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 pub use cache::{CacheOutcome, ModuleCache, WasmKind, content_hash, detect_kind};
 pub use outcome::{FailureKind, FunctionErrorBody, InvocationOutcome, InvocationStatus};
 pub use wasi::{ACCESS_KEY_ID, ACCESS_KEY_SECRET, SECURITY_TOKEN};
 
 use crate::manifest::{AppPlan, FunctionPlan};
+pub use http::OutboundPolicy;
 use limits::MemoryLimiter;
 use slots::Slots;
 
@@ -45,6 +50,8 @@ pub struct RuntimeOptions {
     pub scratch_dir: PathBuf,
     /// Extra environment for every function (e.g. `FCEMU_ENDPOINT`).
     pub extra_env: Vec<(String, String)>,
+    /// fcemu's own endpoints (`host:port`), which functions may always call.
+    pub own_endpoints: Vec<String>,
 }
 
 /// The function runtime. Cheap to share behind an `Arc`.
@@ -53,6 +60,7 @@ pub struct Runtime {
     opts: RuntimeOptions,
     p1_linker: Linker<P1State>,
     p2_linker: wasmtime::component::Linker<P2State>,
+    own_endpoints: Arc<Vec<String>>,
     _ticker: engine::EpochTicker,
 }
 
@@ -94,6 +102,12 @@ pub enum InvokeError {
         /// Its limit.
         concurrency: u32,
     },
+    /// An HTTP request was sent to an event function.
+    #[error("function '{function}' is an event function, not an HTTP function")]
+    NotHttp {
+        /// Function name.
+        function: String,
+    },
     /// The instance's scratch directory could not be prepared.
     #[error("cannot prepare an instance of '{function}': {source}")]
     Scratch {
@@ -127,6 +141,17 @@ pub struct Invocation {
 enum Code {
     Module(InstancePre<P1State>),
     Component(CommandPre<P2State>),
+    Http(ProxyPre<P2State>),
+}
+
+/// How a function is called.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Shape {
+    /// A WASI command: event on stdin, result on stdout.
+    Event,
+    /// A `wasi:http/proxy` component: handed the HTTP request itself.
+    Http,
 }
 
 /// A function ready to run: its plan, compiled code and instance slots. Replaced whole on reload.
@@ -137,6 +162,8 @@ pub struct LoadedFunction {
     pub code_hash: String,
     /// Module or component.
     pub kind: WasmKind,
+    /// Event function or HTTP function.
+    pub shape: Shape,
     /// Whether the compiled code came from the cache.
     pub cache: CacheOutcome,
     /// How long loading took.
@@ -146,7 +173,7 @@ pub struct LoadedFunction {
     app: Arc<AppPlan>,
     code: Code,
     env: Vec<(String, String)>,
-    slots: Slots,
+    slots: Arc<Slots>,
 }
 
 impl LoadedFunction {
@@ -165,6 +192,8 @@ struct P2State {
     ctx: WasiCtx,
     table: ResourceTable,
     limiter: MemoryLimiter,
+    http: WasiHttpCtx,
+    outbound: OutboundPolicy,
 }
 
 impl WasiView for P2State {
@@ -172,6 +201,16 @@ impl WasiView for P2State {
         WasiCtxView {
             ctx: &mut self.ctx,
             table: &mut self.table,
+        }
+    }
+}
+
+impl WasiHttpView for P2State {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.outbound,
         }
     }
 }
@@ -184,12 +223,15 @@ impl Runtime {
         wasmtime_wasi::p1::add_to_linker_async(&mut p1_linker, |s: &mut P1State| &mut s.wasi)?;
         let mut p2_linker = wasmtime::component::Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut p2_linker)?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut p2_linker)?;
         let ticker = engine::EpochTicker::start(&engine);
+        let own_endpoints = Arc::new(opts.own_endpoints.clone());
         Ok(Runtime {
             engine,
             opts,
             p1_linker,
             p2_linker,
+            own_endpoints,
             _ticker: ticker,
         })
     }
@@ -233,26 +275,35 @@ impl Runtime {
             }
             cache::Compiled::Component(c) => {
                 let pre = self.p2_linker.instantiate_pre(&c).map_err(compile_err)?;
-                Code::Component(CommandPre::new(pre).map_err(|e| LoadError::Compile {
-                    path: path.clone(),
-                    message: format!(
-                        "not a WASI command component (no wasi:cli/run export): {e:#}"
-                    ),
-                })?)
+                match ProxyPre::new(pre.clone()) {
+                    Ok(proxy) => Code::Http(proxy),
+                    Err(_) => Code::Component(CommandPre::new(pre).map_err(|e| LoadError::Compile {
+                        path: path.clone(),
+                        message: format!(
+                            "a component must export wasi:cli/run (an event function) or wasi:http/incoming-handler (an HTTP function): {e:#}"
+                        ),
+                    })?),
+                }
             }
+        };
+        let shape = if matches!(code, Code::Http(_)) {
+            Shape::Http
+        } else {
+            Shape::Event
         };
         let scratch = self.opts.scratch_dir.join(&plan.name).join(&hash[..12]);
         Ok(LoadedFunction {
             plan: plan.clone(),
             code_hash: hash,
             kind,
+            shape,
             cache,
             load_time: started.elapsed(),
             loaded_at: self.opts.clock.now(),
             env: wasi::base_env(app, plan, &self.opts.extra_env),
             app: app.clone(),
             code,
-            slots: Slots::new(plan.concurrency, scratch),
+            slots: Arc::new(Slots::new(plan.concurrency, scratch)),
         })
     }
 
@@ -263,23 +314,7 @@ impl Runtime {
         inv: Invocation,
         when_busy: WhenBusy,
     ) -> Result<InvocationOutcome, InvokeError> {
-        let ids = self.opts.ids.clone();
-        let new_id = move || format!("c-{}", ids.uuid());
-        let scratch_err = |source| InvokeError::Scratch {
-            function: f.plan.name.clone(),
-            source,
-        };
-        let guard = match when_busy {
-            WhenBusy::Throttle => f
-                .slots
-                .try_acquire(new_id)
-                .map_err(scratch_err)?
-                .ok_or_else(|| InvokeError::Throttled {
-                    function: f.plan.name.clone(),
-                    concurrency: f.plan.concurrency,
-                })?,
-            WhenBusy::Wait => f.slots.acquire(new_id).await.map_err(scratch_err)?,
-        };
+        let guard = self.acquire(f, when_busy).await?;
         let slot = guard.slot();
         let started_at = self.opts.clock.now();
         let started = Instant::now();
@@ -321,12 +356,22 @@ impl Runtime {
                 return Ok(outcome);
             }
         };
-        let (result, limiter) = match &f.code {
-            Code::Module(pre) => self.run_module(f, pre, builder).await,
+        let (result, limiter, denials) = match &f.code {
+            Code::Module(pre) => {
+                let (r, l) = self.run_module(f, pre, builder).await;
+                (r, l, Vec::new())
+            }
             Code::Component(pre) => self.run_component(f, pre, builder).await,
+            Code::Http(_) => {
+                let failure = FailureKind::StartFailed {
+                    message: "this is an HTTP function (wasi:http/proxy): call it through an http trigger route".into(),
+                };
+                self.finish(f, &mut outcome, Some((failure, Vec::new())), started);
+                return Ok(outcome);
+            }
         };
         outcome.max_memory_bytes = limiter.peak_bytes();
-        outcome.stderr = stdio.stderr.contents();
+        outcome.stderr = with_denials(stdio.stderr.contents(), denials);
         let failure = match result {
             Ok(()) => None,
             Err(e) if is_clean_exit(&e) => None,
@@ -406,12 +451,8 @@ impl Runtime {
         f: &LoadedFunction,
         pre: &CommandPre<P2State>,
         mut builder: wasmtime_wasi::WasiCtxBuilder,
-    ) -> (wasmtime::Result<()>, MemoryLimiter) {
-        let state = P2State {
-            ctx: builder.build(),
-            table: ResourceTable::new(),
-            limiter: MemoryLimiter::new(f.plan.memory_mb),
-        };
+    ) -> (wasmtime::Result<()>, MemoryLimiter, Vec<String>) {
+        let state = self.p2_state(f, &mut builder);
         let mut store = self.new_store(f, state);
         store.limiter(|s| &mut s.limiter);
         let run = async {
@@ -423,8 +464,214 @@ impl Runtime {
         };
         let result = with_timeout(f.plan.timeout, run).await;
         let limiter = std::mem::replace(&mut store.data_mut().limiter, MemoryLimiter::new(0));
-        (result, limiter)
+        let denials = store.data().outbound.take_denials();
+        (result, limiter, denials)
     }
+
+    fn p2_state(&self, f: &LoadedFunction, builder: &mut wasmtime_wasi::WasiCtxBuilder) -> P2State {
+        P2State {
+            ctx: builder.build(),
+            table: ResourceTable::new(),
+            limiter: MemoryLimiter::new(f.plan.memory_mb),
+            http: WasiHttpCtx::new(),
+            outbound: OutboundPolicy::new(
+                &f.plan.name,
+                self.own_endpoints.clone(),
+                &f.plan.allow_hosts,
+            ),
+        }
+    }
+
+    fn blank_outcome(
+        &self,
+        f: &LoadedFunction,
+        request_id: &str,
+        instance_id: &str,
+    ) -> InvocationOutcome {
+        InvocationOutcome {
+            request_id: request_id.to_string(),
+            function: f.plan.name.clone(),
+            instance_id: instance_id.to_string(),
+            status: InvocationStatus::Success,
+            failure: None,
+            body: Bytes::new(),
+            stderr: Bytes::new(),
+            started_at: self.opts.clock.now(),
+            duration: Duration::ZERO,
+            memory_mb: f.plan.memory_mb,
+            max_memory_bytes: 0,
+        }
+    }
+
+    /// Hands an HTTP request to an HTTP function. Returns the response as soon as the function
+    /// sets it (its body streams while the function writes it), and the invocation's outcome
+    /// once the function has finished.
+    pub async fn handle_http<B>(
+        &self,
+        f: &LoadedFunction,
+        request_id: String,
+        req: ::http::Request<B>,
+        when_busy: WhenBusy,
+    ) -> Result<HttpInvocation, InvokeError>
+    where
+        B: http_body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<wasmtime_wasi_http::Error>,
+    {
+        let Code::Http(pre) = &f.code else {
+            return Err(InvokeError::NotHttp {
+                function: f.plan.name.clone(),
+            });
+        };
+        let guard = self.acquire(f, when_busy).await?;
+        let slot = guard.slot().clone();
+        let started = Instant::now();
+        let context = wasi::context_json(&f.app, &f.plan, &request_id, "LATEST");
+        let per_call = [
+            ("FC_REQUEST_ID", request_id.as_str()),
+            ("FC_INSTANCE_ID", slot.instance_id.as_str()),
+            ("FC_CONTEXT", context.as_str()),
+        ];
+        let mut outcome = self.blank_outcome(f, &request_id, &slot.instance_id);
+        let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+        let built = wasi::builder(
+            &f.plan,
+            &f.env,
+            &per_call,
+            &slot,
+            Bytes::new(),
+            &self.opts.clock,
+            self.opts.deterministic,
+        );
+        let (mut builder, stdio) = match built {
+            Ok(b) => b,
+            Err(e) => {
+                let failure = FailureKind::StartFailed {
+                    message: format!("{e:#}"),
+                };
+                self.finish(f, &mut outcome, Some((failure, Vec::new())), started);
+                let _ = done_tx.send(outcome);
+                return Ok(HttpInvocation {
+                    response: Err("the function could not start".into()),
+                    outcome: done_rx,
+                });
+            }
+        };
+        let state = self.p2_state(f, &mut builder);
+        let mut store = self.new_store(f, state);
+        store.limiter(|s| &mut s.limiter);
+        let (resp_tx, resp_rx) = tokio::sync::oneshot::channel();
+        let scheme = wasmtime_wasi_http::p2::bindings::http::types::Scheme::Http;
+        let prepared = store
+            .data_mut()
+            .http()
+            .new_incoming_request(scheme, req)
+            .and_then(|r| Ok((r, store.data_mut().http().new_response_outparam(resp_tx)?)));
+        let (req_res, out_res) = match prepared {
+            Ok(p) => p,
+            Err(e) => {
+                let failure = FailureKind::StartFailed {
+                    message: format!("{e:#}"),
+                };
+                self.finish(f, &mut outcome, Some((failure, Vec::new())), started);
+                let _ = done_tx.send(outcome);
+                return Ok(HttpInvocation {
+                    response: Err(format!("bad request for the function: {e:#}")),
+                    outcome: done_rx,
+                });
+            }
+        };
+        let pre = pre.clone();
+        let timeout = f.plan.timeout;
+        let memory_mb = f.plan.memory_mb;
+        tokio::spawn(async move {
+            let run = async {
+                let proxy = pre.instantiate_async(&mut store).await?;
+                proxy
+                    .wasi_http_incoming_handler()
+                    .call_handle(&mut store, req_res, out_res)
+                    .await
+            };
+            let result = with_timeout(timeout, run).await;
+            let limiter = std::mem::replace(&mut store.data_mut().limiter, MemoryLimiter::new(0));
+            let denials = store.data().outbound.take_denials();
+            drop(store);
+            drop(guard);
+            outcome.max_memory_bytes = limiter.peak_bytes();
+            outcome.stderr = with_denials(stdio.stderr.contents(), denials);
+            outcome.duration = started.elapsed();
+            if let Err(e) = result {
+                let (failure, stack) = classify(e, limiter.hit_limit());
+                outcome.status = InvocationStatus::UnhandledError;
+                outcome.body = FunctionErrorBody::for_failure(
+                    &failure,
+                    &outcome.stderr,
+                    timeout,
+                    memory_mb,
+                    outcome.max_memory_bytes,
+                    stack,
+                )
+                .to_bytes();
+                outcome.failure = Some(failure);
+            }
+            let _ = done_tx.send(outcome);
+        });
+        let response = match resp_rx.await {
+            Ok(Ok(resp)) => Ok(resp),
+            Ok(Err(code)) => Err(format!("the function answered with an error: {code:?}")),
+            Err(_) => Err("the function ended without setting a response".into()),
+        };
+        Ok(HttpInvocation {
+            response,
+            outcome: done_rx,
+        })
+    }
+
+    async fn acquire(
+        &self,
+        f: &LoadedFunction,
+        when_busy: WhenBusy,
+    ) -> Result<slots::SlotGuard, InvokeError> {
+        let ids = self.opts.ids.clone();
+        let new_id = move || format!("c-{}", ids.uuid());
+        let scratch_err = |source| InvokeError::Scratch {
+            function: f.plan.name.clone(),
+            source,
+        };
+        match when_busy {
+            WhenBusy::Throttle => f
+                .slots
+                .try_acquire(new_id)
+                .map_err(scratch_err)?
+                .ok_or_else(|| InvokeError::Throttled {
+                    function: f.plan.name.clone(),
+                    concurrency: f.plan.concurrency,
+                }),
+            WhenBusy::Wait => f.slots.acquire(new_id).await.map_err(scratch_err),
+        }
+    }
+}
+
+/// The result of handing a request to an HTTP function.
+pub struct HttpInvocation {
+    /// The function's response, or why there is none.
+    pub response: Result<::http::Response<HyperOutgoingBody>, String>,
+    /// The invocation's record, once the function has finished.
+    pub outcome: tokio::sync::oneshot::Receiver<InvocationOutcome>,
+}
+
+fn with_denials(stderr: Bytes, denials: Vec<String>) -> Bytes {
+    if denials.is_empty() {
+        return stderr;
+    }
+    let mut out = stderr.to_vec();
+    if !out.is_empty() && !out.ends_with(b"\n") {
+        out.push(b'\n');
+    }
+    for d in denials {
+        out.extend_from_slice(d.as_bytes());
+        out.push(b'\n');
+    }
+    out.into()
 }
 
 /// Backstop for time spent outside wasm code (host calls), where epoch checks do not run.

@@ -27,20 +27,20 @@ pub struct Slot {
 }
 
 /// A slot in use; returns itself to the pool when dropped.
-pub struct SlotGuard<'a> {
-    slots: &'a Slots,
+pub struct SlotGuard {
+    slots: Arc<Slots>,
     slot: Option<Slot>,
     _permit: OwnedSemaphorePermit,
 }
 
-impl SlotGuard<'_> {
+impl SlotGuard {
     /// The slot held.
     pub fn slot(&self) -> &Slot {
         self.slot.as_ref().expect("slot present until drop")
     }
 }
 
-impl Drop for SlotGuard<'_> {
+impl Drop for SlotGuard {
     fn drop(&mut self) {
         if let Some(slot) = self.slot.take() {
             self.slots
@@ -65,9 +65,9 @@ impl Slots {
 
     /// A free slot now, or `None` when all are busy (FC throttles).
     pub fn try_acquire(
-        &self,
+        self: &Arc<Self>,
         new_id: impl FnOnce() -> String,
-    ) -> std::io::Result<Option<SlotGuard<'_>>> {
+    ) -> std::io::Result<Option<SlotGuard>> {
         match self.permits.clone().try_acquire_owned() {
             Ok(permit) => self.take(permit, new_id).map(Some),
             Err(_) => Ok(None),
@@ -75,7 +75,10 @@ impl Slots {
     }
 
     /// A free slot, waiting for one if all are busy.
-    pub async fn acquire(&self, new_id: impl FnOnce() -> String) -> std::io::Result<SlotGuard<'_>> {
+    pub async fn acquire(
+        self: &Arc<Self>,
+        new_id: impl FnOnce() -> String,
+    ) -> std::io::Result<SlotGuard> {
         let permit = self
             .permits
             .clone()
@@ -91,10 +94,10 @@ impl Slots {
     }
 
     fn take(
-        &self,
+        self: &Arc<Self>,
         permit: OwnedSemaphorePermit,
         new_id: impl FnOnce() -> String,
-    ) -> std::io::Result<SlotGuard<'_>> {
+    ) -> std::io::Result<SlotGuard> {
         let existing = self.free.lock().unwrap_or_else(|e| e.into_inner()).pop();
         let slot = match existing {
             Some(s) => s,
@@ -109,7 +112,7 @@ impl Slots {
             }
         };
         Ok(SlotGuard {
-            slots: self,
+            slots: self.clone(),
             slot: Some(slot),
             _permit: permit,
         })

@@ -1,0 +1,131 @@
+//! `wasi:http` for functions: the outbound policy (only fcemu's own endpoints and the manifest's
+//! `allow_hosts`), and serving HTTP functions (`wasi:http/proxy` components).
+
+use std::sync::{Arc, Mutex};
+
+use wasmtime_wasi_http::{RequestOptions, WasiBody, WasiHttpHooks};
+
+/// Decides which hosts a function may call, and remembers the refusals so they can be written
+/// to the invocation's log.
+#[derive(Clone)]
+pub struct OutboundPolicy {
+    function: String,
+    own: Arc<Vec<String>>,
+    allow_hosts: Arc<Vec<String>>,
+    denied: Arc<Mutex<Vec<String>>>,
+}
+
+impl OutboundPolicy {
+    /// A policy for `function`: `own` are fcemu's endpoints (`host:port`), `allow_hosts` the
+    /// manifest's list.
+    pub fn new(function: &str, own: Arc<Vec<String>>, allow_hosts: &[String]) -> Self {
+        OutboundPolicy {
+            function: function.to_string(),
+            own,
+            allow_hosts: Arc::new(allow_hosts.to_vec()),
+            denied: Arc::default(),
+        }
+    }
+
+    /// Whether a request to `authority` (`host[:port]`) may go out.
+    pub fn allows(&self, authority: &str) -> bool {
+        let authority = authority.to_ascii_lowercase();
+        if self.own.iter().any(|o| o.eq_ignore_ascii_case(&authority)) {
+            return true;
+        }
+        let host = authority
+            .rsplit_once(':')
+            .map_or(authority.as_str(), |(h, _)| h);
+        self.allow_hosts.iter().any(|pattern| {
+            let pattern = pattern.to_ascii_lowercase();
+            if let Some(suffix) = pattern.strip_prefix("*.") {
+                host.ends_with(&format!(".{suffix}"))
+            } else if pattern.contains(':') {
+                pattern == authority
+            } else {
+                pattern == host
+            }
+        })
+    }
+
+    /// Log lines explaining each refused request, taken once.
+    pub fn take_denials(&self) -> Vec<String> {
+        std::mem::take(&mut *self.denied.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
+impl WasiHttpHooks for OutboundPolicy {
+    fn send_request(
+        &mut self,
+        request: http::Request<WasiBody>,
+        options: Option<RequestOptions>,
+        fut: Box<dyn Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>,
+    ) -> Box<
+        dyn Future<
+                Output = Result<
+                    (
+                        http::Response<WasiBody>,
+                        Box<dyn Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>,
+                    ),
+                    wasmtime_wasi_http::Error,
+                >,
+            > + Send,
+    > {
+        let authority = request
+            .uri()
+            .authority()
+            .map(|a| a.to_string())
+            .unwrap_or_default();
+        if !self.allows(&authority) {
+            let host = authority
+                .rsplit_once(':')
+                .map_or(authority.as_str(), |(h, _)| h);
+            let line = format!(
+                "fcemu: outbound request to {authority} denied: add \"{host}\" to allow_hosts under [functions.{}] in fcemu.toml",
+                self.function
+            );
+            tracing::warn!("{line}");
+            self.denied
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(line);
+            drop(fut);
+            return Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) });
+        }
+        let mut default = DefaultHooks;
+        default.send_request(request, options, fut)
+    }
+}
+
+/// Wasmtime's own sending, used for allowed requests.
+struct DefaultHooks;
+
+impl WasiHttpHooks for DefaultHooks {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn allows_own_endpoints_and_listed_hosts_only() {
+        let own = Arc::new(vec!["127.0.0.1:9000".to_string()]);
+        let p = OutboundPolicy::new(
+            "f",
+            own,
+            &[
+                "api.example.com".into(),
+                "*.internal.test".into(),
+                "svc:8443".into(),
+            ],
+        );
+        assert!(p.allows("127.0.0.1:9000"));
+        assert!(!p.allows("127.0.0.1:9001"));
+        assert!(p.allows("api.example.com"));
+        assert!(p.allows("api.example.com:443"));
+        assert!(p.allows("a.internal.test:80"));
+        assert!(!p.allows("internal.test"));
+        assert!(p.allows("svc:8443"));
+        assert!(!p.allows("svc:80"));
+        assert!(!p.allows("example.org"));
+    }
+}
