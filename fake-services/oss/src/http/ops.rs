@@ -846,7 +846,7 @@ async fn copy_object(
 ) -> Result<Response, OssError> {
     let h = req.headers();
     let (src_bucket, src_key) =
-        headers::copy_source(h).unwrap_or_else(|| Err(OssError::InvalidObjectName))?;
+        headers::copy_source(h).unwrap_or(Err(OssError::InvalidObjectName))?;
     let directive = match either(h, "metadata-directive") {
         None => MetadataDirective::Copy,
         Some(v) if v.eq_ignore_ascii_case("COPY") => MetadataDirective::Copy,
@@ -923,7 +923,7 @@ async fn upload_part_copy(
     let number = parse_part_number(q)?;
     let upload_id = q.get("uploadId").unwrap_or("");
     let h = req.headers();
-    let (sb, sk) = headers::copy_source(h).unwrap_or_else(|| Err(OssError::InvalidObjectName))?;
+    let (sb, sk) = headers::copy_source(h).unwrap_or(Err(OssError::InvalidObjectName))?;
     let range = match either(h, "copy-source-range") {
         None => None,
         Some(v) => match RangeHeader::parse(v) {

@@ -1,0 +1,492 @@
+//! Black-box tests of the object store's router, served on 127.0.0.1:0 with a deterministic
+//! clock and ids: conformance of listing order, ranges, conditions, multipart, errors, and the
+//! change notifications each write publishes.
+
+use std::sync::Arc;
+
+use fcemu_core::{Clock, DataDir, IdGen};
+use fcemu_oss::{ObjectEvent, Oss, OssConfig};
+use reqwest::StatusCode;
+
+struct Server {
+    oss: Oss,
+    base: String,
+    http: reqwest::Client,
+}
+
+async fn server_with(tweak: impl FnOnce(&mut OssConfig)) -> Server {
+    let mut cfg = OssConfig::new(Arc::new(DataDir::temporary("oss-test").unwrap()));
+    cfg.clock = Clock::deterministic();
+    cfg.ids = IdGen::sequential();
+    tweak(&mut cfg);
+    let oss = Oss::open(cfg).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(fcemu_oss::serve(listener, oss.router()));
+    Server {
+        oss,
+        base,
+        http: reqwest::Client::new(),
+    }
+}
+
+async fn server() -> Server {
+    server_with(|_| {}).await
+}
+
+impl Server {
+    fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    async fn put(&self, path: &str, body: &'static [u8]) -> reqwest::Response {
+        self.http
+            .put(self.url(path))
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn get(&self, path: &str) -> reqwest::Response {
+        self.http.get(self.url(path)).send().await.unwrap()
+    }
+}
+
+fn xml_text<'a>(doc: &'a str, tag: &str) -> Vec<&'a str> {
+    let open = format!("<{tag}>");
+    let close = format!("</{tag}>");
+    doc.split(&open)
+        .skip(1)
+        .filter_map(|s| s.split(&close).next())
+        .collect()
+}
+
+#[tokio::test]
+async fn deterministic_ids_and_error_documents() {
+    let s = server().await;
+    let r = s.get("/nobucket/key").await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let id = r.headers()["x-oss-request-id"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(id, "000000000000000000000001");
+    let body = r.text().await.unwrap();
+    assert!(body.starts_with(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>NoSuchBucket</Code>"
+    ));
+    assert_eq!(xml_text(&body, "RequestId"), vec![id.as_str()]);
+    assert_eq!(xml_text(&body, "BucketName"), vec!["nobucket"]);
+    assert!(!xml_text(&body, "HostId").is_empty());
+
+    let r = s.http.head(s.url("/nobucket/key")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert!(r.headers().contains_key("x-oss-err"));
+    assert!(r.bytes().await.unwrap().is_empty());
+
+    assert_eq!(
+        s.put("/Bad_Bucket/", b"").await.status(),
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(s.put("/ok-bucket/", b"").await.status(), StatusCode::OK);
+    let r = s.put("/ok-bucket/", b"").await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    let r = s
+        .put("/ok-bucket/", b"<CreateBucketConfiguration><StorageClass>")
+        .await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("<Code>MalformedXML</Code>")
+    );
+}
+
+#[tokio::test]
+async fn listing_order_and_pagination() {
+    let s = server().await;
+    s.oss.create_bucket_if_missing("list").await.unwrap();
+    let keys = ["a", "a/b", "a/b/c", "a+b", "a b", "b", "é", "Z", "~"];
+    for k in keys {
+        s.oss
+            .put_bytes("list", k, k.as_bytes().to_vec(), None)
+            .await
+            .unwrap();
+    }
+    let mut expected: Vec<&str> = keys.to_vec();
+    expected.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+
+    // v1, one key per page, following NextMarker.
+    let mut got = Vec::new();
+    let mut marker = String::new();
+    loop {
+        let r = s
+            .get(&format!(
+                "/list/?max-keys=1&encoding-type=url&marker={}",
+                urlenc(&marker)
+            ))
+            .await;
+        let doc = r.text().await.unwrap();
+        for k in xml_text(&doc, "Key") {
+            got.push(urldec(k));
+        }
+        if xml_text(&doc, "IsTruncated") != vec!["true"] {
+            break;
+        }
+        marker = urldec(xml_text(&doc, "NextMarker")[0]);
+    }
+    assert_eq!(got, expected);
+
+    // v2 with a delimiter, two entries per page.
+    let mut entries = Vec::new();
+    let mut token = String::new();
+    loop {
+        let doc = s
+            .get(&format!(
+                "/list/?list-type=2&delimiter=/&max-keys=2&continuation-token={token}"
+            ))
+            .await
+            .text()
+            .await
+            .unwrap();
+        let count: usize = xml_text(&doc, "KeyCount")[0].parse().unwrap();
+        let page: Vec<String> = xml_text(&doc, "Key")
+            .into_iter()
+            .chain(xml_text(&doc, "Prefix").into_iter().skip(1))
+            .map(String::from)
+            .collect();
+        assert_eq!(page.len(), count);
+        entries.extend(page);
+        if xml_text(&doc, "IsTruncated") != vec!["true"] {
+            break;
+        }
+        token = xml_text(&doc, "NextContinuationToken")[0].to_string();
+    }
+    entries.sort();
+    assert_eq!(entries, vec!["Z", "a", "a b", "a+b", "a/", "b", "~", "é"]);
+
+    let r = s.get("/list/?max-keys=1001").await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("<ArgumentName>max-keys</ArgumentName>")
+    );
+}
+
+fn urlenc(s: &str) -> String {
+    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
+fn urldec(s: &str) -> String {
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8()
+        .unwrap()
+        .into_owned()
+}
+
+#[tokio::test]
+async fn ranges_and_conditions() {
+    let s = server().await;
+    s.oss.create_bucket_if_missing("rng").await.unwrap();
+    s.put("/rng/k", b"0123456789").await;
+    let get = |range: &'static str, standard: bool| {
+        let mut req = s.http.get(s.url("/rng/k")).header("Range", range);
+        if standard {
+            req = req.header("x-oss-range-behavior", "standard");
+        }
+        req.send()
+    };
+    let r = get("bytes=0-0", false).await.unwrap();
+    assert_eq!(r.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(r.headers()["content-range"], "bytes 0-0/10");
+    assert_eq!(r.bytes().await.unwrap(), "0");
+    let r = get("bytes=9-", false).await.unwrap();
+    assert_eq!(r.bytes().await.unwrap(), "9");
+    for whole in [
+        "bytes=5-10",
+        "bytes=10-",
+        "bytes=-11",
+        "bytes=1-2,4-5",
+        "items=1-2",
+        "bytes=3-1",
+    ] {
+        let r = get(whole, false).await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{whole}");
+        assert_eq!(r.bytes().await.unwrap(), "0123456789");
+    }
+    let r = get("bytes=5-10", true).await.unwrap();
+    assert_eq!(r.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(r.bytes().await.unwrap(), "56789");
+    let r = get("bytes=10-", true).await.unwrap();
+    assert_eq!(r.status(), StatusCode::RANGE_NOT_SATISFIABLE);
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("<Code>InvalidRange</Code>")
+    );
+    // The CRC header describes the whole object even on a range.
+    let r = get("bytes=0-1", false).await.unwrap();
+    assert_eq!(r.headers()["x-oss-hash-crc64ecma"], "2838902930144391966");
+
+    let etag = s.oss.head_object("rng", "k").await.unwrap().etag;
+    let cond =
+        |name: &'static str, value: String| s.http.get(s.url("/rng/k")).header(name, value).send();
+    assert_eq!(
+        cond("if-match", etag.clone()).await.unwrap().status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        cond("if-match", "\"x\"".into()).await.unwrap().status(),
+        StatusCode::PRECONDITION_FAILED
+    );
+    assert_eq!(
+        cond("if-none-match", format!("\"{etag}\""))
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::NOT_MODIFIED
+    );
+    assert_eq!(
+        cond("if-none-match", "*".into()).await.unwrap().status(),
+        StatusCode::NOT_MODIFIED
+    );
+    // The deterministic clock stands at 2024-01-01 00:00:00.
+    let at = "Mon, 01 Jan 2024 00:00:00 GMT".to_string();
+    assert_eq!(
+        cond("if-modified-since", at.clone())
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::NOT_MODIFIED
+    );
+    assert_eq!(
+        cond("if-unmodified-since", at).await.unwrap().status(),
+        StatusCode::OK
+    );
+    let before = "Sun, 31 Dec 2023 23:59:59 GMT".to_string();
+    assert_eq!(
+        cond("if-unmodified-since", before).await.unwrap().status(),
+        StatusCode::PRECONDITION_FAILED
+    );
+}
+
+#[tokio::test]
+async fn multipart_validation() {
+    let s = server_with(|c| c.enforce_min_part_size = false).await;
+    s.oss.create_bucket_if_missing("mpu").await.unwrap();
+    let doc = s
+        .http
+        .post(s.url("/mpu/obj?uploads"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let id = xml_text(&doc, "UploadId")[0].to_string();
+    let e1 = s
+        .put(&format!("/mpu/obj?partNumber=1&uploadId={id}"), b"one")
+        .await
+        .headers()["etag"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let e2 = s
+        .put(&format!("/mpu/obj?partNumber=2&uploadId={id}"), b"two")
+        .await
+        .headers()["etag"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let complete = |body: String| {
+        s.http
+            .post(s.url(&format!("/mpu/obj?uploadId={id}")))
+            .body(body)
+            .send()
+    };
+    let part =
+        |n: u32, e: &str| format!("<Part><PartNumber>{n}</PartNumber><ETag>{e}</ETag></Part>");
+    let r = complete(format!(
+        "<CompleteMultipartUpload>{}{}</CompleteMultipartUpload>",
+        part(2, &e2),
+        part(1, &e1)
+    ))
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(r.text().await.unwrap().contains("InvalidPartOrder"));
+    let r = complete(format!(
+        "<CompleteMultipartUpload>{}</CompleteMultipartUpload>",
+        part(3, &e1)
+    ))
+    .await
+    .unwrap();
+    assert!(r.text().await.unwrap().contains("<Code>InvalidPart</Code>"));
+    let r = complete("<CompleteMultipartUpload><Part>".into())
+        .await
+        .unwrap();
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("<Code>MalformedXML</Code>")
+    );
+    let r = s
+        .http
+        .post(s.url("/mpu/obj?uploadId=0000"))
+        .body(format!(
+            "<CompleteMultipartUpload>{}</CompleteMultipartUpload>",
+            part(1, &e1)
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("<UploadId>0000</UploadId>")
+    );
+    // Only the listed parts make the object; an S3-style body (namespace, ETag first) works.
+    let r = complete(format!(
+        "<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Part><ETag>{e2}</ETag><PartNumber>2</PartNumber></Part></CompleteMultipartUpload>"
+    ))
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.headers()["etag"].to_str().unwrap().ends_with("-1\""));
+    assert_eq!(s.oss.get_bytes("mpu", "obj").await.unwrap(), b"two");
+}
+
+#[tokio::test]
+async fn writes_publish_changes_after_they_are_durable() {
+    let s = server().await;
+    let mut rx = s.oss.changes().subscribe();
+    s.oss.create_bucket_if_missing("evt").await.unwrap();
+    let r = s
+        .http
+        .put(s.url("/evt/a.txt"))
+        .header("content-type", "text/plain")
+        .header("x-oss-meta-k", "v")
+        .body("hello")
+        .send()
+        .await
+        .unwrap();
+    let put_id = r.headers()["x-oss-request-id"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let c = rx.recv().await.unwrap();
+    assert_eq!(c.event, ObjectEvent::PutObject);
+    assert_eq!(c.event.name(), "ObjectCreated:PutObject");
+    assert_eq!(
+        (c.bucket.as_str(), c.key.as_str(), c.size, c.delta_size),
+        ("evt", "a.txt", 5, 5)
+    );
+    assert_eq!(c.etag, "5D41402ABC4B2A76B9719D911017C592");
+    assert_eq!(c.content_type, "text/plain");
+    assert_eq!(c.user_meta.get("k").map(String::as_str), Some("v"));
+    assert_eq!(c.request_id, put_id);
+    assert_eq!(c.source_ip, "127.0.0.1");
+    assert_eq!(c.time, fcemu_core::clock::VIRTUAL_EPOCH);
+    // The object is readable by the time the notification arrives.
+    assert_eq!(s.oss.get_bytes("evt", &c.key).await.unwrap(), b"hello");
+
+    s.http
+        .put(s.url("/evt/b.txt"))
+        .header("x-oss-copy-source", "/evt/a.txt")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        rx.recv().await.unwrap().event.name(),
+        "ObjectCreated:CopyObject"
+    );
+    s.http
+        .post(s.url("/evt/log?append&position=0"))
+        .body("x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        rx.recv().await.unwrap().event.name(),
+        "ObjectCreated:AppendObject"
+    );
+    let doc = s
+        .http
+        .post(s.url("/evt/m?uploads"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let id = xml_text(&doc, "UploadId")[0].to_string();
+    s.put(&format!("/evt/m?partNumber=1&uploadId={id}"), b"p")
+        .await;
+    s.http
+        .post(s.url(&format!("/evt/m?uploadId={id}")))
+        .header("x-oss-complete-all", "yes")
+        .send()
+        .await
+        .unwrap();
+    let c = rx.recv().await.unwrap();
+    assert_eq!(c.event.name(), "ObjectCreated:CompleteMultipartUpload");
+    assert_eq!(c.size, 1);
+    let r = s.http.delete(s.url("/evt/a.txt")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    let c = rx.recv().await.unwrap();
+    assert_eq!(
+        (c.event.name(), c.key.as_str(), c.delta_size),
+        ("ObjectRemoved:DeleteObject", "a.txt", -5)
+    );
+    // Deleting a missing key succeeds and publishes nothing; a failed write publishes nothing.
+    s.http.delete(s.url("/evt/a.txt")).send().await.unwrap();
+    let r = s
+        .http
+        .put(s.url("/evt/bad"))
+        .header("content-md5", "AAAAAAAAAAAAAAAAAAAAAA==")
+        .body("x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    s.put("/evt/last", b"").await;
+    assert_eq!(rx.recv().await.unwrap().key, "last");
+}
+
+#[tokio::test]
+async fn domain_api_and_virtual_hosts() {
+    let s = server().await;
+    assert!(s.oss.create_bucket_if_missing("vhost").await.unwrap());
+    assert!(!s.oss.create_bucket_if_missing("vhost").await.unwrap());
+    s.oss
+        .put_bytes("vhost", "dir/x", "body", Some("text/plain"))
+        .await
+        .unwrap();
+    let addr = s.base.trim_start_matches("http://").to_string();
+    for host in [
+        format!("vhost.{addr}"),
+        "vhost.localhost".into(),
+        "vhost.oss-cn-hangzhou.aliyuncs.com".into(),
+    ] {
+        let r = s
+            .http
+            .get(s.url("/dir/x"))
+            .header("host", host.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{host}");
+        assert_eq!(r.text().await.unwrap(), "body");
+    }
+    let meta = s.oss.head_object("vhost", "dir/x").await.unwrap();
+    assert_eq!(meta.size, 4);
+    assert_eq!(meta.attrs.content_type(), "text/plain");
+}
