@@ -7,6 +7,7 @@ use std::sync::{Arc, RwLock};
 use tokio::sync::watch;
 
 use crate::manifest::AppPlan;
+use crate::report::Reporter;
 use crate::runtime::{
     Invocation, InvocationOutcome, InvokeError, LoadError, LoadedFunction, Runtime, WhenBusy,
 };
@@ -17,7 +18,8 @@ pub struct App {
     runtime: Arc<Runtime>,
     plan: RwLock<Arc<AppPlan>>,
     functions: RwLock<BTreeMap<String, Arc<LoadedFunction>>>,
-    in_flight: watch::Sender<usize>,
+    in_flight: Arc<watch::Sender<usize>>,
+    reporter: Option<Reporter>,
 }
 
 /// Functions that failed to load, with why.
@@ -25,7 +27,11 @@ pub type LoadFailures = Vec<(String, LoadError)>;
 
 impl App {
     /// Loads every function of `plan`. Functions that fail to load are returned, not fatal.
-    pub fn new(runtime: Arc<Runtime>, plan: AppPlan) -> (Arc<App>, LoadFailures) {
+    pub fn new(
+        runtime: Arc<Runtime>,
+        plan: AppPlan,
+        reporter: Option<Reporter>,
+    ) -> (Arc<App>, LoadFailures) {
         let plan = Arc::new(plan);
         let (functions, failures) = load_all(&runtime, &plan);
         let (in_flight, _) = watch::channel(0);
@@ -33,7 +39,8 @@ impl App {
             runtime,
             plan: RwLock::new(plan),
             functions: RwLock::new(functions),
-            in_flight,
+            in_flight: Arc::new(in_flight),
+            reporter,
         };
         (Arc::new(app), failures)
     }
@@ -92,9 +99,18 @@ impl App {
     }
 
     /// Marks one unit of work in flight until the guard is dropped.
-    pub fn begin_work(&self) -> WorkGuard<'_> {
+    pub fn begin_work(&self) -> WorkGuard {
         self.in_flight.send_modify(|n| *n += 1);
-        WorkGuard { app: self }
+        WorkGuard {
+            in_flight: self.in_flight.clone(),
+        }
+    }
+
+    /// Shows an invocation on the terminal (when `fcemu up` runs with one).
+    pub fn report(&self, outcome: &InvocationOutcome, trigger: &str) {
+        if let Some(r) = &self.reporter {
+            r.invocation(outcome, trigger);
+        }
     }
 
     /// Returns when no work is in flight, or `false` if `timeout` passes first.
@@ -107,13 +123,13 @@ impl App {
 }
 
 /// One unit of work in flight; see [`App::begin_work`].
-pub struct WorkGuard<'a> {
-    app: &'a App,
+pub struct WorkGuard {
+    in_flight: Arc<watch::Sender<usize>>,
 }
 
-impl Drop for WorkGuard<'_> {
+impl Drop for WorkGuard {
     fn drop(&mut self) {
-        self.app.in_flight.send_modify(|n| *n = n.saturating_sub(1));
+        self.in_flight.send_modify(|n| *n = n.saturating_sub(1));
     }
 }
 

@@ -7,7 +7,6 @@ use std::sync::Arc;
 
 use fcemu_core::{Clock, DataDir, IdGen};
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::app::{App, LoadFailures};
@@ -26,6 +25,8 @@ pub struct StartOptions {
     pub data_dir: Option<PathBuf>,
     /// Compiled-code cache.
     pub cache: ModuleCache,
+    /// Print each invocation on the terminal.
+    pub report: bool,
 }
 
 impl Default for StartOptions {
@@ -35,6 +36,7 @@ impl Default for StartOptions {
             deterministic: false,
             data_dir: None,
             cache: ModuleCache::from_env(),
+            report: false,
         }
     }
 }
@@ -45,10 +47,12 @@ pub struct Emulator {
     pub app: Arc<App>,
     /// Where the services edge listens.
     pub services_addr: SocketAddr,
+    /// Where the gateway listens.
+    pub gateway_addr: SocketAddr,
     /// Functions that failed to load at start.
     pub load_failures: LoadFailures,
-    shutdown: Option<oneshot::Sender<()>>,
-    server: JoinHandle<std::io::Result<()>>,
+    shutdown: Option<tokio::sync::watch::Sender<bool>>,
+    servers: Vec<JoinHandle<std::io::Result<()>>>,
     _data: DataDir,
     _scratch: DataDir,
 }
@@ -59,9 +63,11 @@ impl Emulator {
     pub async fn start(
         plan: AppPlan,
         services: TcpListener,
+        gateway: TcpListener,
         opts: StartOptions,
     ) -> anyhow::Result<Emulator> {
         let services_addr = services.local_addr()?;
+        let gateway_addr = gateway.local_addr()?;
         let data = if opts.in_memory {
             DataDir::temporary("data")?
         } else {
@@ -78,41 +84,62 @@ impl Emulator {
             (Clock::system(), IdGen::random())
         };
         let endpoint = format!("http://{services_addr}");
+        let own = |a: SocketAddr| [a.to_string(), format!("localhost:{}", a.port())];
         let runtime = Runtime::new(RuntimeOptions {
             cache: opts.cache.clone(),
             clock,
             ids,
             deterministic: opts.deterministic,
             scratch_dir: scratch.path().to_path_buf(),
-            extra_env: vec![("FCEMU_ENDPOINT".into(), endpoint)],
-            own_endpoints: vec![
-                services_addr.to_string(),
-                format!("localhost:{}", services_addr.port()),
+            extra_env: vec![
+                ("FCEMU_ENDPOINT".into(), endpoint),
+                ("FCEMU_GATEWAY".into(), format!("http://{gateway_addr}")),
             ],
+            own_endpoints: own(services_addr)
+                .into_iter()
+                .chain(own(gateway_addr))
+                .collect(),
         })
         .map_err(|e| anyhow::anyhow!("cannot start the WebAssembly runtime: {e:#}"))?;
-        let (app, load_failures) = App::new(Arc::new(runtime), plan);
-        let router = edge::router(edge::Services {
+        let reporter = opts.report.then(crate::report::Reporter::detect);
+        let (app, load_failures) = App::new(Arc::new(runtime), plan, reporter);
+        let services_router = edge::router(edge::Services {
             admin: crate::admin::router(app.clone()),
             object_store: None,
             fc_api: None,
             table_store: None,
             log_service: None,
         });
-        let (tx, rx) = oneshot::channel::<()>();
-        let server = tokio::spawn(async move {
-            axum::serve(services, router)
-                .with_graceful_shutdown(async move {
-                    let _ = rx.await;
-                })
-                .await
-        });
+        let gateway_router = crate::gateway::router(crate::gateway::Gateway::new(app.clone()));
+        let (tx, rx) = tokio::sync::watch::channel(false);
+        let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+            let _ = rx.wait_for(|stop| *stop).await;
+        };
+        let servers = vec![
+            tokio::spawn(
+                axum::serve(
+                    services,
+                    services_router.into_make_service_with_connect_info::<SocketAddr>(),
+                )
+                .with_graceful_shutdown(stopped(rx.clone()))
+                .into_future(),
+            ),
+            tokio::spawn(
+                axum::serve(
+                    gateway,
+                    gateway_router.into_make_service_with_connect_info::<SocketAddr>(),
+                )
+                .with_graceful_shutdown(stopped(rx))
+                .into_future(),
+            ),
+        ];
         Ok(Emulator {
             app,
             services_addr,
+            gateway_addr,
             load_failures,
             shutdown: Some(tx),
-            server,
+            servers,
             _data: data,
             _scratch: scratch,
         })
@@ -123,12 +150,19 @@ impl Emulator {
         format!("http://{}", self.services_addr)
     }
 
+    /// The gateway endpoint, `http://127.0.0.1:PORT`.
+    pub fn gateway_url(&self) -> String {
+        format!("http://{}", self.gateway_addr)
+    }
+
     /// Stops accepting requests, lets those in flight finish, and stops.
     pub async fn shutdown(mut self) -> anyhow::Result<()> {
         if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
+            let _ = tx.send(true);
         }
-        (&mut self.server).await??;
+        for server in self.servers.drain(..) {
+            server.await??;
+        }
         Ok(())
     }
 }

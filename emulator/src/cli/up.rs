@@ -13,6 +13,8 @@ use crate::server::{Emulator, StartOptions};
 
 /// Default services (edge) port.
 const DEFAULT_SERVICES_PORT: u16 = 9000;
+/// Default gateway port.
+const DEFAULT_GATEWAY_PORT: u16 = 8080;
 
 /// Options of `fcemu up`.
 #[derive(Debug, Args)]
@@ -21,6 +23,11 @@ pub struct UpArgs {
     /// Port 0 picks a free port; the ready line says which.
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<SocketAddr>,
+
+    /// Address of the API Gateway (the app's HTTP routes). Defaults to port 8080, or to port 0
+    /// when --listen uses port 0.
+    #[arg(long, value_name = "ADDR")]
+    pub gateway: Option<SocketAddr>,
 
     /// Interface to listen on when --listen is not given. Anything but loopback exposes the
     /// emulator to the network.
@@ -56,16 +63,24 @@ pub(super) async fn run(manifest: &Path, args: UpArgs) -> anyhow::Result<ExitCod
     let addr = args
         .listen
         .unwrap_or(SocketAddr::new(args.host, DEFAULT_SERVICES_PORT));
-    let listener = TcpListener::bind(addr).await.with_context(|| {
-        format!("cannot listen on {addr} (is another fcemu running? try --listen 127.0.0.1:0)")
-    })?;
+    let listener = bind(addr, "--listen").await?;
+    let gateway_addr = args.gateway.unwrap_or_else(|| {
+        let port = if addr.port() == 0 {
+            0
+        } else {
+            DEFAULT_GATEWAY_PORT
+        };
+        SocketAddr::new(addr.ip(), port)
+    });
+    let gateway_listener = bind(gateway_addr, "--gateway").await?;
     let opts = StartOptions {
         in_memory: args.in_memory,
         deterministic: args.deterministic,
         data_dir: args.data_dir,
+        report: true,
         ..StartOptions::default()
     };
-    let emulator = Emulator::start(plan, listener, opts).await?;
+    let emulator = Emulator::start(plan, listener, gateway_listener, opts).await?;
     for f in emulator.app.functions().values() {
         eprintln!(
             "fcemu: loaded {} ({:?}, {}, {:.1} ms)",
@@ -82,19 +97,38 @@ pub(super) async fn run(manifest: &Path, args: UpArgs) -> anyhow::Result<ExitCod
         eprintln!("fcemu: function {name} is not available: {err}");
     }
     let services = emulator.services_url();
+    let gateway = emulator.gateway_url();
+    let routes = crate::gateway::RouteTable::from_plan(&emulator.app.plan());
+    for r in routes.routes() {
+        let methods = if r.methods.is_empty() {
+            "ANY".to_string()
+        } else {
+            r.methods.join(",")
+        };
+        eprintln!(
+            "fcemu: route {methods} {gateway}{} -> {}",
+            r.template, r.function
+        );
+    }
     if let Some(path) = &args.ready_file {
-        let body = json!({ "services": services, "pid": std::process::id() });
+        let body = json!({ "gateway": gateway, "services": services, "pid": std::process::id() });
         write_ready_file(path, &body.to_string())
             .with_context(|| format!("cannot write --ready-file {}", path.display()))?;
     }
     eprintln!(
         "fcemu: SDKs that put names in the host (Log Service, OSS virtual-host) work with HTTP_PROXY={services}"
     );
-    println!("fcemu: ready services={services}");
+    println!("fcemu: ready gateway={gateway} services={services}");
     shutdown_signal().await;
     eprintln!("fcemu: shutting down");
     emulator.shutdown().await?;
     Ok(ExitCode::SUCCESS)
+}
+
+async fn bind(addr: SocketAddr, flag: &str) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr} (is another fcemu running? pass {flag} with another port, or port 0)"))
 }
 
 /// Writes the file whole, then renames it into place, so a reader never sees half of it.
