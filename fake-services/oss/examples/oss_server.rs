@@ -1,6 +1,7 @@
 //! Serves the object store alone on 127.0.0.1:0 and prints `listening http://ADDR`.
 //!
-//! Environment: `FCEMU_OSS_DATA=<dir>` keeps state in that directory (otherwise a temporary one),
+//! Environment: `FCEMU_OSS_DATA=<dir>` keeps state durably in that directory (otherwise in a
+//! temporary one, without fsync),
 //! `FCEMU_OSS_STRICT=<id>:<secret>` turns on signature checks with that key pair,
 //! `FCEMU_OSS_MIN_PART_SIZE=0` lets multipart uploads use parts under 100 KB.
 
@@ -19,11 +20,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
         .with_writer(std::io::stderr)
         .init();
-    let data = match std::env::var("FCEMU_OSS_DATA") {
-        Ok(dir) => DataDir::persistent(dir)?,
-        Err(_) => DataDir::temporary("oss-server")?,
+    let persistent = std::env::var("FCEMU_OSS_DATA").ok();
+    let data = match &persistent {
+        Some(dir) => DataDir::persistent(dir)?,
+        None => DataDir::temporary("oss-server")?,
     };
     let mut cfg = OssConfig::new(Arc::new(data));
+    // A temporary directory dies with the process: no point in fsyncing it.
+    cfg.durable = persistent.is_some();
     if let Ok(pair) = std::env::var("FCEMU_OSS_STRICT")
         && let Some((id, secret)) = pair.split_once(':')
     {

@@ -76,6 +76,9 @@ pub struct OssConfig {
     /// Whether CompleteMultipartUpload rejects parts (other than the last) under 100 KB, as OSS
     /// does. Tests that upload tiny parts can turn it off.
     pub enforce_min_part_size: bool,
+    /// Whether a write is acknowledged only once durable (fsync of blob, directory and SQLite
+    /// WAL). `false` suits a temporary data directory (`--in-memory`) that dies with the process.
+    pub durable: bool,
 }
 
 impl OssConfig {
@@ -90,12 +93,16 @@ impl OssConfig {
             strict_auth: None,
             base_domains: vec!["localhost".into(), "127.0.0.1".into()],
             enforce_min_part_size: true,
+            durable: true,
         }
     }
 
-    /// Defaults over a temporary directory removed when the last [`Oss`] clone is dropped.
+    /// Defaults over a temporary directory removed when the last [`Oss`] clone is dropped;
+    /// nothing is fsynced.
     pub fn in_memory() -> std::io::Result<Self> {
-        Ok(Self::new(Arc::new(DataDir::temporary("oss")?)))
+        let mut cfg = Self::new(Arc::new(DataDir::temporary("oss")?));
+        cfg.durable = false;
+        Ok(cfg)
     }
 }
 
@@ -117,7 +124,7 @@ impl Oss {
     /// call it at start-up, not from inside a request.
     pub fn open(cfg: OssConfig) -> Result<Self, OssError> {
         let dir = cfg.data.service_dir("oss")?;
-        let store = store::Store::open(&dir)?;
+        let store = store::Store::open(&dir, cfg.durable)?;
         tracing::debug!(dir = %dir.display(), "object store opened");
         Ok(Self {
             inner: Arc::new(Inner {

@@ -247,6 +247,73 @@ fn e_detail(e: &OssError) -> String {
 }
 
 #[cfg(test)]
+mod proptests {
+    //! The wire parsers take any input without panicking.
+
+    use super::*;
+    use crate::conditions::RangeHeader;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn xml_parser_never_panics(body in proptest::collection::vec(any::<u8>(), 0..512)) {
+            let _ = xml::parse(&body);
+        }
+
+        #[test]
+        fn xml_parser_on_tag_soup(body in "(<[A-Za-z:]{1,6}( xmlns=\"x\")?/?>|</[A-Za-z:]{1,6}>|&[a-z#x0-9]{0,6};|[^<&]{0,6}|<\\?xml version=\"1.0\"\\?>|<!--x-->){0,40}") {
+            let _ = xml::parse(body.as_bytes());
+        }
+
+        #[test]
+        fn aws_chunked_round_trips(payload in proptest::collection::vec(any::<u8>(), 0..3000),
+                                   chunk in 1usize..700, split in 1usize..50) {
+            let mut wire = Vec::new();
+            for c in payload.chunks(chunk) {
+                wire.extend_from_slice(format!("{:x};chunk-signature=ab\r\n", c.len()).as_bytes());
+                wire.extend_from_slice(c);
+                wire.extend_from_slice(b"\r\n");
+            }
+            wire.extend_from_slice(b"0\r\nx-amz-checksum-crc32:AAAA\r\n\r\n");
+            let mut d = chunked::AwsChunkedDecoder::new();
+            let mut out = Vec::new();
+            for piece in wire.chunks(split) {
+                for b in d.push(piece).unwrap() {
+                    out.extend_from_slice(&b);
+                }
+            }
+            d.finish().unwrap();
+            prop_assert_eq!(out, payload);
+        }
+
+        #[test]
+        fn aws_chunked_never_panics(wire in proptest::collection::vec(any::<u8>(), 0..512)) {
+            let mut d = chunked::AwsChunkedDecoder::new();
+            let _ = d.push(&wire);
+            let _ = d.finish();
+        }
+
+        #[test]
+        fn header_and_address_parsers_never_panic(s in "\\PC{0,40}", size in 0u64..100) {
+            let _ = Query::parse(&s);
+            let _ = RangeHeader::parse(&s).resolve(size, true);
+            let _ = RangeHeader::parse(&s).resolve(size, false);
+            let _ = bucket_from_host(&s, &["localhost".into()]);
+            let _ = parse_target(&s, None);
+        }
+
+        #[test]
+        fn ranges_stay_inside_the_object(a in 0u64..50, b in 0u64..50, size in 0u64..40, standard in any::<bool>()) {
+            for h in [format!("bytes={a}-{b}"), format!("bytes={a}-"), format!("bytes=-{b}")] {
+                if let Ok(Some((x, y))) = RangeHeader::parse(&h).resolve(size, standard) {
+                    prop_assert!(x <= y && y < size);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

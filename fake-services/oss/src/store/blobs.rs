@@ -12,16 +12,23 @@ use crate::OssError;
 #[derive(Debug)]
 pub struct BlobDir {
     root: PathBuf,
+    durable: bool,
 }
 
 impl BlobDir {
-    /// Opens (creating) the blob directory.
-    pub fn open(root: PathBuf) -> std::io::Result<Self> {
+    /// Opens (creating) the blob directory. With `durable: false` (in-memory mode) nothing is
+    /// fsynced.
+    pub fn open(root: PathBuf, durable: bool) -> std::io::Result<Self> {
         for i in 0..=255u8 {
             std::fs::create_dir_all(root.join(format!("{i:02x}")))?;
         }
-        fcemu_core::storage::sync_dir(&root)?;
-        Ok(Self { root })
+        if durable {
+            fcemu_core::storage::sync_dir(&root)?;
+            if let Some(parent) = root.parent() {
+                fcemu_core::storage::sync_dir(parent)?;
+            }
+        }
+        Ok(Self { root, durable })
     }
 
     /// A fresh blob name. Random even in deterministic runs: names must not repeat across
@@ -50,6 +57,7 @@ impl BlobDir {
             path,
             file: Some(file),
             written: 0,
+            durable: self.durable,
         })
     }
 
@@ -88,6 +96,7 @@ pub struct BlobWriter {
     path: PathBuf,
     file: Option<tokio::fs::File>,
     written: u64,
+    durable: bool,
 }
 
 impl BlobWriter {
@@ -109,14 +118,16 @@ impl BlobWriter {
     pub async fn finish(mut self) -> Result<String, OssError> {
         let mut file = self.file.take().expect("finish called once");
         file.flush().await?;
-        file.sync_all().await?;
-        drop(file);
-        let dir = self
-            .path
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_default();
-        tokio::task::spawn_blocking(move || fcemu_core::storage::sync_dir(&dir)).await??;
+        if self.durable {
+            file.sync_all().await?;
+            drop(file);
+            let dir = self
+                .path
+                .parent()
+                .map(Path::to_path_buf)
+                .unwrap_or_default();
+            tokio::task::spawn_blocking(move || fcemu_core::storage::sync_dir(&dir)).await??;
+        }
         Ok(std::mem::take(&mut self.name))
     }
 }

@@ -85,11 +85,15 @@ pub struct Db {
 
 impl Store {
     /// Opens the store in `dir` (`meta.db` and `blobs/`), and removes blob files that no metadata
-    /// refers to (left by writes interrupted by a crash).
-    pub fn open(dir: &Path) -> Result<Self, OssError> {
+    /// refers to (left by writes interrupted by a crash). `durable: false` skips every fsync
+    /// (for a temporary directory that does not outlive the process).
+    pub fn open(dir: &Path, durable: bool) -> Result<Self, OssError> {
         std::fs::create_dir_all(dir)?;
-        let blobs = Arc::new(BlobDir::open(dir.join("blobs"))?);
+        let blobs = Arc::new(BlobDir::open(dir.join("blobs"), durable)?);
         let conn = fcemu_core::storage::open_sqlite(&dir.join("meta.db"), MIGRATIONS)?;
+        if !durable {
+            conn.pragma_update(None, "synchronous", "OFF")?;
+        }
         let db = Db {
             conn,
             blobs: blobs.clone(),
