@@ -106,7 +106,7 @@ impl Emulator {
         let services_router = edge::router(edge::Services {
             admin: crate::admin::router(app.clone()),
             object_store: None,
-            fc_api: None,
+            fc_api: Some(crate::fcapi::router(app.clone())),
             table_store: None,
             log_service: None,
         });
