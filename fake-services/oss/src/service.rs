@@ -179,7 +179,11 @@ impl Oss {
             user_meta: meta.attrs.user_meta.clone(),
             request_id: info.request_id.clone(),
             source_ip: info.source_ip.clone(),
-            time: meta.last_modified,
+            time: if event.is_created() {
+                meta.last_modified
+            } else {
+                ms_now(self)
+            },
         });
     }
 
@@ -745,9 +749,17 @@ impl Oss {
             initiated: ms_now(self),
             attrs,
         };
-        let u2 = u.clone();
-        self.store().call(move |db| db.insert_upload(&u2)).await?;
-        Ok(u)
+        self.store()
+            .call(move |db| {
+                let mut u = u;
+                // Sequential ids restart with the process; an old unfinished upload over the same
+                // data directory may hold the id already.
+                while !db.insert_upload(&u)? {
+                    u.upload_id = uuid::Uuid::new_v4().simple().to_string().to_uppercase();
+                }
+                Ok(u)
+            })
+            .await
     }
 
     async fn require_upload(

@@ -622,3 +622,53 @@ mod fuzz {
         }
     }
 }
+
+#[tokio::test]
+async fn state_survives_reopening_and_orphans_are_collected() {
+    let root = DataDir::temporary("oss-reopen").unwrap();
+    let dir = root.path().join("data");
+    let open = || {
+        let mut cfg = OssConfig::new(Arc::new(DataDir::persistent(&dir).unwrap()));
+        cfg.enforce_min_part_size = false;
+        Oss::open(cfg).unwrap()
+    };
+    let oss = open();
+    oss.create_bucket_if_missing("keep").await.unwrap();
+    oss.put_bytes("keep", "a", "first", None).await.unwrap();
+    oss.put_bytes("keep", "a", "second", None).await.unwrap();
+    let info = oss.request_info();
+    let u = oss
+        .initiate_upload("keep", "m", fcemu_oss::ObjectAttrs::default())
+        .await
+        .unwrap();
+    oss.upload_part(
+        "keep",
+        "m",
+        &u.upload_id,
+        1,
+        None,
+        fcemu_oss::body_from_bytes("p1"),
+    )
+    .await
+    .unwrap();
+    drop(oss);
+    // A blob written by an upload that crashed before its metadata was committed.
+    let orphan = dir.join("oss/blobs/ab/abandoned");
+    std::fs::write(&orphan, b"lost").unwrap();
+
+    let oss = open();
+    assert!(!orphan.exists());
+    assert_eq!(oss.get_bytes("keep", "a").await.unwrap(), b"second");
+    let m = oss
+        .complete_upload("keep", "m", &u.upload_id, None, false, &info)
+        .await
+        .unwrap();
+    assert_eq!(m.size, 2);
+    assert_eq!(oss.get_bytes("keep", "m").await.unwrap(), b"p1");
+    // Overwritten and completed-away blobs are gone: one file per live object.
+    let files: usize = std::fs::read_dir(dir.join("oss/blobs"))
+        .unwrap()
+        .map(|d| std::fs::read_dir(d.unwrap().path()).unwrap().count())
+        .sum();
+    assert_eq!(files, 2);
+}

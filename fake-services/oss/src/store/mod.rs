@@ -476,14 +476,14 @@ impl Db {
 
     // ---- multipart ----
 
-    /// Records a new upload.
-    pub fn insert_upload(&mut self, u: &Upload) -> Result<(), OssError> {
+    /// Records a new upload; `false` when the upload id is taken.
+    pub fn insert_upload(&mut self, u: &Upload) -> Result<bool, OssError> {
         self.require_bucket(&u.bucket)?;
-        self.conn.execute(
-            "INSERT INTO uploads (upload_id, bucket, key, initiated_ms, attrs) VALUES (?1, ?2, ?3, ?4, ?5)",
+        let n = self.conn.execute(
+            "INSERT OR IGNORE INTO uploads (upload_id, bucket, key, initiated_ms, attrs) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![u.upload_id, u.bucket, u.key, ms(u.initiated), attrs_json(&u.attrs)],
         )?;
-        Ok(())
+        Ok(n == 1)
     }
 
     /// An upload of `bucket`/`key`, or `NoSuchUpload`.
