@@ -18,12 +18,13 @@ const STARTS: usize = 10;
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
-    let fixtures = PathBuf::from(args.get(1).map(String::as_str).unwrap_or("fixtures/target"));
-    let binary = PathBuf::from(
+    let fixtures =
+        std::fs::canonicalize(args.get(1).map(String::as_str).unwrap_or("fixtures/target"))?;
+    let binary = std::fs::canonicalize(
         args.get(2)
             .map(String::as_str)
             .unwrap_or("target/release/fcemu"),
-    );
+    )?;
     let work = tempfile::tempdir()?;
     println!("| benchmark | figure |");
     println!("|---|---|");

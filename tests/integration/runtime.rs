@@ -20,6 +20,7 @@ fn runtime(cache: ModuleCache, scratch: &std::path::Path) -> Runtime {
         deterministic: false,
         scratch_dir: scratch.to_path_buf(),
         extra_env: Vec::new(),
+        own_endpoints: Vec::new(),
     })
     .unwrap()
 }
