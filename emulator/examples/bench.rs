@@ -18,6 +18,9 @@ const STARTS: usize = 10;
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("hello-server") {
+        return hello_server();
+    }
     let fixtures =
         std::fs::canonicalize(args.get(1).map(String::as_str).unwrap_or("fixtures/target"))?;
     let binary = std::fs::canonicalize(
@@ -216,4 +219,16 @@ fn startup_bench(binary: &Path, fixtures: &Path, work: &Path) -> anyhow::Result<
         rss_kb as f64 / 1024.0
     );
     Ok(())
+}
+
+/// A plain axum "hello" server on 127.0.0.1:0, the baseline the gateway is compared with.
+fn hello_server() -> anyhow::Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    rt.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        println!("listening http://{}", listener.local_addr()?);
+        let app = axum::Router::new().route("/", axum::routing::get(|| async { "hello" }));
+        axum::serve(listener, app).await?;
+        Ok(())
+    })
 }
