@@ -263,3 +263,17 @@ def test_s3_errors_are_s3_shaped(s3, bucket):
     with pytest.raises(ClientError) as e:
         s3.get_object(Bucket="no-such-bucket-x", Key="k")
     assert code(e) == "NoSuchBucket"
+
+
+def test_virtual_addressing_through_http_proxy(endpoint, bucket):
+    """boto3 with addressing_style=virtual sends Host: <bucket>.127.0.0.1:PORT; through the
+    emulator as HTTP proxy it reaches the bucket."""
+    host = endpoint.split("//", 1)[1]
+    s3v = boto3.client(
+        "s3", endpoint_url=f"http://{host}", aws_access_key_id=AK, aws_secret_access_key=SK,
+        region_name="us-east-1",
+        config=Config(s3={"addressing_style": "virtual"}, proxies={"http": endpoint}),
+    )
+    s3v.put_object(Bucket=bucket, Key="v/k", Body=b"virtual")
+    assert s3v.get_object(Bucket=bucket, Key="v/k")["Body"].read() == b"virtual"
+    assert [o["Key"] for o in s3v.list_objects_v2(Bucket=bucket)["Contents"]] == ["v/k"]
