@@ -157,6 +157,9 @@ pub enum OssError {
     /// A form field longer than the limit.
     #[error("Your form field is too long.")]
     FieldItemTooLong,
+    /// The request body ended early or could not be read (client went away, bad framing).
+    #[error("You did not provide the number of bytes specified by the Content-Length HTTP header.")]
+    IncompleteBody(String),
     /// Something failed inside the emulator (I/O, database). Logged; the client sees only this.
     #[error("We encountered an internal error. Please try again.")]
     Internal(String),
@@ -198,6 +201,7 @@ impl OssError {
             IncorrectNumberOfFilesInPostRequest => "IncorrectNumberOfFilesInPOSTRequest",
             InvalidPostRequest(_) => "InvalidArgument",
             FieldItemTooLong => "FieldItemTooLong",
+            IncompleteBody(_) => "IncompleteBody",
             Internal(_) => "InternalError",
         }
     }

@@ -113,7 +113,7 @@ fn with_header(mut r: Response, name: &'static str, value: &str) -> Response {
 fn body_stream(body: AxumBody, h: &HeaderMap) -> Body {
     let raw: Body = body
         .into_data_stream()
-        .map_err(|e| OssError::Internal(format!("reading request body: {e}")))
+        .map_err(|e| OssError::IncompleteBody(e.to_string()))
         .boxed();
     let aws_chunked = get(h, "content-encoding").is_some_and(|v| v.contains("aws-chunked"))
         || get(h, "x-amz-content-sha256").is_some_and(|v| v.starts_with("STREAMING-"));
