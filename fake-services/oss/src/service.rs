@@ -585,7 +585,11 @@ impl Oss {
         };
         check_position(existing.as_ref(), position)?;
         let (segment, d) = self
-            .write_body(body, req.content_md5.as_deref(), MAX_OBJECT_SIZE - position)
+            .write_body(
+                body,
+                req.content_md5.as_deref(),
+                MAX_OBJECT_SIZE.saturating_sub(position),
+            )
             .await?;
         let now = ms_now(self);
         let seg = segment.clone();

@@ -199,10 +199,11 @@ pub fn copy_source(h: &HeaderMap) -> Option<Result<(String, String), OssError>> 
     Some(Ok((dec(b), dec(k))))
 }
 
+/// Sets a header; values are bytes because stored metadata may hold UTF-8.
 fn put(h: &mut HeaderMap, name: &str, value: &str) {
     if let (Ok(n), Ok(v)) = (
         HeaderName::from_bytes(name.as_bytes()),
-        HeaderValue::from_str(value),
+        HeaderValue::from_bytes(value.as_bytes()),
     ) {
         h.insert(n, v);
     }
