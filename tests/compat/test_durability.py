@@ -104,4 +104,5 @@ def test_large_upload_is_streamed(start_server, tmp_path):
         down.update(piece)
     assert down.hexdigest() == md5.hexdigest()
     peak = rss_peak_kib(server.proc.pid)
+    print(f"server peak RSS after {size >> 20} MiB up and down: {peak} KiB")
     assert peak < 100 * 1024, f"peak RSS {peak} KiB"
