@@ -223,4 +223,65 @@ mod tests {
         assert_eq!(names(&p).0, vec!["b/c/3", "c"]);
         assert!(p.truncated);
     }
+
+    mod model {
+        //! Paging through any key set with any prefix, delimiter and page size yields exactly
+        //! what a naive model says, in order, each entry once.
+
+        use super::*;
+        use proptest::prelude::*;
+
+        fn naive(keys: &[String], prefix: &str, delimiter: &str) -> Vec<String> {
+            let mut out: Vec<String> = keys
+                .iter()
+                .filter(|k| k.starts_with(prefix))
+                .map(|k| {
+                    let rest = &k[prefix.len()..];
+                    match (!delimiter.is_empty())
+                        .then(|| rest.find(delimiter))
+                        .flatten()
+                    {
+                        Some(i) => k[..prefix.len() + i + delimiter.len()].to_string(),
+                        None => k.clone(),
+                    }
+                })
+                .collect();
+            out.sort();
+            out.dedup();
+            out
+        }
+
+        proptest! {
+            #[test]
+            fn pages_match_the_model(
+                keys in proptest::collection::btree_set("[ab/é]{1,5}", 0..30),
+                prefix in "[ab/]{0,2}",
+                delimiter in prop::sample::select(vec!["", "/", "b", "/a"]),
+                max in 1usize..5,
+            ) {
+                let keys: Vec<String> = keys.into_iter().collect();
+                let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+                let mut got = Vec::new();
+                let mut after: Option<String> = None;
+                for _ in 0..100 {
+                    let p = run(&refs, &ListParams {
+                        prefix: prefix.clone(),
+                        delimiter: delimiter.to_string(),
+                        start_after: after.clone(),
+                        max,
+                    });
+                    prop_assert!(p.contents.len() + p.common_prefixes.len() <= max);
+                    let mut page: Vec<String> = p.contents.iter().map(|m| m.key.clone()).collect();
+                    page.extend(p.common_prefixes.iter().cloned());
+                    page.sort();
+                    got.extend(page);
+                    if !p.truncated {
+                        break;
+                    }
+                    after = p.last.clone();
+                }
+                prop_assert_eq!(got, naive(&keys, &prefix, delimiter));
+            }
+        }
+    }
 }
