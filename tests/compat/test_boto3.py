@@ -9,7 +9,7 @@ import requests
 from botocore.client import Config
 from botocore.exceptions import ClientError
 
-from conftest import AK, SK
+from osscompat import AK, SK
 
 PART = 5 * 1024 * 1024
 

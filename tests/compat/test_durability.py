@@ -9,7 +9,7 @@ import threading
 import oss2
 import pytest
 
-from conftest import AK, SK
+from osscompat import AK, SK
 
 
 def rss_peak_kib(pid):

@@ -13,7 +13,7 @@ import pytest
 import requests
 from oss2.models import PartInfo, Tagging, TaggingRule
 
-from conftest import AK, SK
+from osscompat import AK, SK
 
 
 @pytest.fixture(scope="module")

@@ -15,13 +15,11 @@ import requests
 from botocore.client import Config
 from botocore.exceptions import ClientError
 
-from conftest import AK, SK
+from osscompat import AK, SK, Server
 
 
 @pytest.fixture(scope="module")
 def strict(request):
-    from conftest import Server
-
     server = Server({"FCEMU_OSS_STRICT": f"{AK}:{SK}"})
     request.addfinalizer(server.stop)
     return server.endpoint
