@@ -9,7 +9,7 @@ pub mod clock;
 pub mod ids;
 pub mod storage;
 
-pub use changes::{ChangeFeed, ChangeReceiver};
+pub use changes::{ChangeFeed, ChangeReceiver, Unhandled};
 pub use clock::Clock;
 pub use ids::IdGen;
 pub use storage::DataDir;
