@@ -277,3 +277,23 @@ def test_virtual_addressing_through_http_proxy(endpoint, bucket):
     s3v.put_object(Bucket=bucket, Key="v/k", Body=b"virtual")
     assert s3v.get_object(Bucket=bucket, Key="v/k")["Body"].read() == b"virtual"
     assert [o["Key"] for o in s3v.list_objects_v2(Bucket=bucket)["Contents"]] == ["v/k"]
+
+
+def test_checksums_are_verified(endpoint, s3, bucket):
+    """A checksum that does not match the body (header or aws-chunked trailer) stores nothing."""
+    with pytest.raises(ClientError) as e:
+        s3.put_object(Bucket=bucket, Key="bad", Body=b"hello", ChecksumCRC32="AAAAAA==")
+    assert code(e) == "BadDigest"
+    r = requests.put(
+        f"{endpoint}/{bucket}/bad",
+        data=b"5\r\nhello\r\n0\r\nx-amz-checksum-crc32:AAAAAA==\r\n\r\n",
+        headers={
+            "Content-Encoding": "aws-chunked",
+            "X-Amz-Content-SHA256": "STREAMING-UNSIGNED-PAYLOAD-TRAILER",
+            "X-Amz-Trailer": "x-amz-checksum-crc32",
+        },
+    )
+    assert r.status_code == 400 and "<Code>BadDigest</Code>" in r.text
+    assert "Contents" not in s3.list_objects_v2(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="good", Body=b"hello", ChecksumAlgorithm="SHA256")
+    assert s3.get_object(Bucket=bucket, Key="good")["Body"].read() == b"hello"

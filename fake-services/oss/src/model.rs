@@ -219,6 +219,9 @@ pub struct ObjectChange {
     pub request_id: String,
     /// The client's IP address (`127.0.0.1` when unknown).
     pub source_ip: String,
+    /// How many change-triggered invocations led to this change (see
+    /// [`crate::service::CHAIN_DEPTH_HEADER`]).
+    pub chain_depth: u32,
     /// When the change was made (the emulator's clock).
     pub time: OffsetDateTime,
 }

@@ -34,7 +34,14 @@ pub struct RequestInfo {
     pub request_id: String,
     /// The client's IP.
     pub source_ip: String,
+    /// How many change-triggered invocations led to this request (from the
+    /// [`CHAIN_DEPTH_HEADER`] header; 0 for requests from outside).
+    pub chain_depth: u32,
 }
+
+/// Request header carrying [`RequestInfo::chain_depth`]: the emulator sets it on requests its
+/// functions make, so a change caused by a function can be told from one made by a user.
+pub const CHAIN_DEPTH_HEADER: &str = "x-fcemu-chain-depth";
 
 /// A write of a whole object (PutObject, PostObject).
 #[derive(Clone, Debug)]
@@ -148,6 +155,7 @@ impl Oss {
         RequestInfo {
             request_id: self.new_request_id(),
             source_ip: "127.0.0.1".into(),
+            chain_depth: 0,
         }
     }
 
@@ -179,6 +187,7 @@ impl Oss {
             user_meta: meta.attrs.user_meta.clone(),
             request_id: info.request_id.clone(),
             source_ip: info.source_ip.clone(),
+            chain_depth: info.chain_depth,
             time: if event.is_created() {
                 meta.last_modified
             } else {

@@ -21,6 +21,7 @@ enum State {
 pub struct AwsChunkedDecoder {
     buf: BytesMut,
     state: State,
+    trailers: Vec<(String, String)>,
 }
 
 const MAX_LINE: usize = 4096;
@@ -45,6 +46,7 @@ impl AwsChunkedDecoder {
         Self {
             buf: BytesMut::new(),
             state: State::Header,
+            trailers: Vec::new(),
         }
     }
 
@@ -104,6 +106,11 @@ impl AwsChunkedDecoder {
                     let Some(line) = self.take_line()? else { break };
                     if line.is_empty() {
                         self.state = State::Done;
+                    } else if let Some((k, v)) = String::from_utf8_lossy(&line).split_once(':')
+                        && self.trailers.len() < 16
+                    {
+                        self.trailers
+                            .push((k.trim().to_string(), v.trim().to_string()));
                     }
                 }
                 State::Done => {
@@ -113,6 +120,11 @@ impl AwsChunkedDecoder {
             }
         }
         Ok(out)
+    }
+
+    /// Trailer lines read so far (`x-amz-checksum-crc32: ...`).
+    pub fn trailers(&self) -> &[(String, String)] {
+        &self.trailers
     }
 
     /// Checks the body ended where the encoding says it ends. A body cut right after the final
@@ -125,32 +137,39 @@ impl AwsChunkedDecoder {
     }
 }
 
-/// Wraps a raw body in the decoder.
-pub fn decode_stream(raw: Body) -> Body {
+/// Wraps a raw body in the decoder; the trailers are stored in `trailers` when the body ends.
+pub fn decode_stream(raw: Body, trailers: super::s3checksum::Trailers) -> Body {
     let state = (raw, AwsChunkedDecoder::new(), false);
-    futures::stream::unfold(state, |(mut raw, mut dec, ended)| async move {
-        if ended {
-            return None;
-        }
-        loop {
-            match raw.next().await {
-                Some(Ok(chunk)) => match dec.push(&chunk) {
-                    Ok(out) if out.is_empty() => continue,
-                    Ok(out) => {
-                        let joined: Vec<Result<Bytes, OssError>> =
-                            out.into_iter().map(Ok).collect();
-                        return Some((futures::stream::iter(joined), (raw, dec, false)));
+    futures::stream::unfold(state, move |(mut raw, mut dec, ended)| {
+        let trailers = trailers.clone();
+        async move {
+            if ended {
+                return None;
+            }
+            loop {
+                match raw.next().await {
+                    Some(Ok(chunk)) => match dec.push(&chunk) {
+                        Ok(out) if out.is_empty() => continue,
+                        Ok(out) => {
+                            let joined: Vec<Result<Bytes, OssError>> =
+                                out.into_iter().map(Ok).collect();
+                            return Some((futures::stream::iter(joined), (raw, dec, false)));
+                        }
+                        Err(e) => {
+                            return Some((futures::stream::iter(vec![Err(e)]), (raw, dec, true)));
+                        }
+                    },
+                    Some(Err(e)) => {
+                        return Some((futures::stream::iter(vec![Err(e)]), (raw, dec, true)));
                     }
-                    Err(e) => return Some((futures::stream::iter(vec![Err(e)]), (raw, dec, true))),
-                },
-                Some(Err(e)) => {
-                    return Some((futures::stream::iter(vec![Err(e)]), (raw, dec, true)));
-                }
-                None => {
-                    return match dec.finish() {
-                        Ok(()) => None,
-                        Err(e) => Some((futures::stream::iter(vec![Err(e)]), (raw, dec, true))),
-                    };
+                    None => {
+                        *trailers.lock().unwrap_or_else(|e| e.into_inner()) =
+                            dec.trailers().to_vec();
+                        return match dec.finish() {
+                            Ok(()) => None,
+                            Err(e) => Some((futures::stream::iter(vec![Err(e)]), (raw, dec, true))),
+                        };
+                    }
                 }
             }
         }
@@ -171,6 +190,10 @@ mod tests {
         let out: Vec<u8> = d.push(WIRE).unwrap().concat();
         assert_eq!(out, b"hello");
         d.finish().unwrap();
+        assert_eq!(
+            d.trailers(),
+            &[("x-amz-checksum-crc32".to_string(), "NhCmhg==".to_string())]
+        );
 
         let mut d = AwsChunkedDecoder::new();
         let mut out = Vec::new();

@@ -19,6 +19,7 @@ mod headers;
 mod ops;
 mod post;
 pub mod query;
+mod s3checksum;
 pub mod xml;
 
 use std::net::{IpAddr, SocketAddr};
@@ -52,6 +53,7 @@ pub(crate) struct Ctx {
     pub head: bool,
     pub source_ip: String,
     pub date: String,
+    pub chain_depth: u32,
 }
 
 impl Ctx {
@@ -59,6 +61,7 @@ impl Ctx {
         RequestInfo {
             request_id: self.request_id.clone(),
             source_ip: self.source_ip.clone(),
+            chain_depth: self.chain_depth,
         }
     }
 }
@@ -197,6 +200,12 @@ async fn dispatch(oss: Oss, req: Request) -> Response {
         head: req.method() == Method::HEAD,
         source_ip: source_ip(&req),
         date: http_date(oss.config().clock.now()),
+        chain_depth: req
+            .headers()
+            .get(crate::service::CHAIN_DEPTH_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0),
     };
     let span = tracing::debug_span!("oss", method = %req.method(), uri = %req.uri(), request_id = %ctx.request_id);
     let host_bucket = bucket_from_host(&host, &oss.config().base_domains);

@@ -109,7 +109,7 @@ fn with_header(mut r: Response, name: &'static str, value: &str) -> Response {
     r
 }
 
-/// The request body as a stream, with aws-chunked framing removed.
+/// The request body as a stream, with aws-chunked framing removed and any S3 checksum checked.
 fn body_stream(body: AxumBody, h: &HeaderMap) -> Body {
     let raw: Body = body
         .into_data_stream()
@@ -117,11 +117,13 @@ fn body_stream(body: AxumBody, h: &HeaderMap) -> Body {
         .boxed();
     let aws_chunked = get(h, "content-encoding").is_some_and(|v| v.contains("aws-chunked"))
         || get(h, "x-amz-content-sha256").is_some_and(|v| v.starts_with("STREAMING-"));
-    if aws_chunked {
-        super::chunked::decode_stream(raw)
+    let trailers = super::s3checksum::Trailers::default();
+    let decoded = if aws_chunked {
+        super::chunked::decode_stream(raw, trailers.clone())
     } else {
         raw
-    }
+    };
+    super::s3checksum::verify(decoded, h, &trailers)
 }
 
 async fn read_small(body: AxumBody, h: &HeaderMap) -> Result<Bytes, OssError> {
