@@ -223,7 +223,9 @@ fn startup_bench(binary: &Path, fixtures: &Path, work: &Path) -> anyhow::Result<
 
 /// A plain axum "hello" server on 127.0.0.1:0, the baseline the gateway is compared with.
 fn hello_server() -> anyhow::Result<()> {
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     rt.block_on(async {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         println!("listening http://{}", listener.local_addr()?);

@@ -7,6 +7,7 @@ use std::sync::{Arc, RwLock};
 use tokio::sync::watch;
 
 use crate::manifest::AppPlan;
+use crate::records::Records;
 use crate::report::Reporter;
 use crate::runtime::{
     Invocation, InvocationOutcome, InvokeError, LoadError, LoadedFunction, Runtime, WhenBusy,
@@ -20,7 +21,13 @@ pub struct App {
     functions: RwLock<BTreeMap<String, Arc<LoadedFunction>>>,
     in_flight: Arc<watch::Sender<usize>>,
     reporter: Option<Reporter>,
+    records: Records,
+    pending_sources: std::sync::Mutex<Vec<PendingSource>>,
 }
+
+/// Counts work a source has accepted but not yet handed over (e.g. change notifications not
+/// yet routed to triggers); `idle` waits for it to reach zero too.
+pub type PendingSource = Box<dyn Fn() -> usize + Send + Sync>;
 
 /// Functions that failed to load, with why.
 pub type LoadFailures = Vec<(String, LoadError)>;
@@ -41,6 +48,8 @@ impl App {
             functions: RwLock::new(functions),
             in_flight: Arc::new(in_flight),
             reporter,
+            records: Records::default(),
+            pending_sources: std::sync::Mutex::new(Vec::new()),
         };
         (Arc::new(app), failures)
     }
@@ -106,19 +115,52 @@ impl App {
         }
     }
 
-    /// Shows an invocation on the terminal (when `fcemu up` runs with one).
-    pub fn report(&self, outcome: &InvocationOutcome, trigger: &str) {
+    /// Records a finished invocation and shows it on the terminal (when `fcemu up` runs with
+    /// one). `attempt` counts async retries from 0.
+    pub fn finish(&self, outcome: &InvocationOutcome, trigger: &str, attempt: u32) {
+        self.records.push(outcome, trigger, attempt);
         if let Some(r) = &self.reporter {
             r.invocation(outcome, trigger);
         }
     }
 
+    /// The invocation records.
+    pub fn records(&self) -> &Records {
+        &self.records
+    }
+
+    /// Registers a source of pending work for [`App::idle`].
+    pub fn add_pending_source(&self, source: PendingSource) {
+        self.pending_sources
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(source);
+    }
+
+    fn pending(&self) -> usize {
+        self.pending_sources
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|s| s())
+            .sum()
+    }
+
     /// Returns when no work is in flight, or `false` if `timeout` passes first.
     pub async fn idle(&self, timeout: std::time::Duration) -> bool {
-        let mut rx = self.in_flight.subscribe();
-        tokio::time::timeout(timeout, rx.wait_for(|n| *n == 0))
-            .await
-            .is_ok()
+        let wait = async {
+            let mut rx = self.in_flight.subscribe();
+            loop {
+                let _ = rx.wait_for(|n| *n == 0).await;
+                if self.pending() == 0 && *rx.borrow() == 0 {
+                    return;
+                }
+                // Work was accepted by a source but not yet counted; it is handed over within
+                // microseconds, so a short pause is enough.
+                tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+            }
+        };
+        tokio::time::timeout(timeout, wait).await.is_ok()
     }
 }
 

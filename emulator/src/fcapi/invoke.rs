@@ -81,7 +81,7 @@ pub async fn invoke(
         tokio::spawn(async move {
             let _work = work;
             match app.runtime().invoke(&f, inv, WhenBusy::Wait).await {
-                Ok(outcome) => app.report(&outcome, "async"),
+                Ok(outcome) => app.finish(&outcome, "async", 0),
                 Err(e) => {
                     tracing::warn!(function = %f.plan.name, error = %e, "async invocation did not run")
                 }
@@ -95,7 +95,7 @@ pub async fn invoke(
         Ok(o) => o,
         Err(e) => return err(e.into()),
     };
-    app.report(&outcome, "api");
+    app.finish(&outcome, "api", 0);
     sync_response(&f, &outcome, tail)
 }
 

@@ -209,7 +209,7 @@ async fn pass_through(
         let _work = work;
         let outcome = outcome_rx.await.ok();
         if let Some(o) = &outcome {
-            app2.report(o, &trigger);
+            app2.finish(o, &trigger, 0);
         }
         outcome
     });
@@ -313,7 +313,7 @@ async fn event_call(
         qualifier: "LATEST".into(),
     };
     let outcome = app.invoke(f, inv, WhenBusy::Throttle).await?;
-    app.report(&outcome, trigger);
+    app.finish(&outcome, trigger, 0);
     if outcome.status != InvocationStatus::Success {
         return Ok(error_response(&outcome));
     }

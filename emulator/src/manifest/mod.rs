@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 pub use error::ManifestError;
 pub use plan::{
-    AppPlan, BucketPlan, FunctionPlan, HttpFormat, ServicePlan, TriggerKind, TriggerPlan,
+    AppPlan, AsyncPlan, BucketPlan, FunctionPlan, HttpFormat, ServicePlan, TriggerKind, TriggerPlan,
 };
 
 /// The file name `fcemu up` looks for.

@@ -104,6 +104,37 @@ pub struct FunctionPlan {
     pub description: String,
     /// What invokes this function besides direct calls.
     pub triggers: Vec<TriggerPlan>,
+    /// How asynchronous invocations of it are retried and where their results go.
+    pub async_invoke: AsyncPlan,
+}
+
+/// FC's async invocation config (reference/fc.md §7).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct AsyncPlan {
+    /// Retries after a function error (0-8, default 3).
+    pub max_retries: u32,
+    /// Events older than this are dropped (default 86400 s).
+    #[serde(serialize_with = "as_whole_secs")]
+    pub max_event_age: time::Duration,
+    /// Function invoked with the destination payload after a success.
+    pub on_success: Option<String>,
+    /// Function invoked with the destination payload after the last failure.
+    pub on_failure: Option<String>,
+}
+
+impl Default for AsyncPlan {
+    fn default() -> Self {
+        AsyncPlan {
+            max_retries: 3,
+            max_event_age: time::Duration::seconds(86400),
+            on_success: None,
+            on_failure: None,
+        }
+    }
+}
+
+fn as_whole_secs<S: serde::Serializer>(d: &time::Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_i64(d.whole_seconds())
 }
 
 fn as_secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {

@@ -52,6 +52,17 @@ pub struct RawFunction {
     pub description: Option<String>,
     #[serde(default)]
     pub triggers: Vec<Spanned<RawTrigger>>,
+    #[serde(rename = "async")]
+    pub async_invoke: Option<RawAsync>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAsync {
+    pub max_retries: Option<Spanned<i64>>,
+    pub max_event_age: Option<Spanned<i64>>,
+    pub on_success: Option<Spanned<String>>,
+    pub on_failure: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

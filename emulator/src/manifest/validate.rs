@@ -98,14 +98,24 @@ pub(super) fn resolve(
         .map(|(k, v)| (k.into_inner(), v))
         .collect();
     let service_names: Vec<String> = plan.services.keys().cloned().collect();
+    let mut destination_spans = Vec::new();
     for (name, raw_fn) in raw.functions {
         let span = name.span();
         let name = name.into_inner();
         check_name(&mut sink, span.clone(), "function", &name);
-        let f = resolve_function(&mut sink, root, &name, span, raw_fn, &service_names);
+        let f = resolve_function(
+            &mut sink,
+            root,
+            &name,
+            span,
+            raw_fn,
+            &service_names,
+            &mut destination_spans,
+        );
         plan.functions.insert(name, f);
     }
     check_routes(&mut sink, &plan);
+    check_destinations(&mut sink, &plan, &destination_spans);
     sink.finish()?;
     Ok(plan)
 }
@@ -138,6 +148,7 @@ fn resolve_function(
     name_span: Range<usize>,
     raw: RawFunction,
     services: &[String],
+    destination_spans: &mut Vec<(String, Range<usize>)>,
 ) -> FunctionPlan {
     let service = match raw.service {
         Some(s) => {
@@ -253,6 +264,7 @@ fn resolve_function(
         None => DEFAULT_CONCURRENCY,
     };
     let env = resolve_env(sink, name, raw.env);
+    let async_invoke = resolve_async(sink, name, raw.async_invoke, destination_spans);
     let triggers = raw
         .triggers
         .into_iter()
@@ -274,6 +286,72 @@ fn resolve_function(
         allow_hosts: raw.allow_hosts,
         description: raw.description.unwrap_or_default(),
         triggers,
+        async_invoke,
+    }
+}
+
+fn resolve_async(
+    sink: &mut Sink,
+    name: &str,
+    raw: Option<RawAsync>,
+    destination_spans: &mut Vec<(String, Range<usize>)>,
+) -> AsyncPlan {
+    let mut plan = AsyncPlan::default();
+    let Some(raw) = raw else { return plan };
+    if let Some(r) = raw.max_retries {
+        let v = *r.get_ref();
+        if !(0..=8).contains(&v) {
+            sink.push(
+                Some(r.span()),
+                format!("function `{name}`: async max_retries {v} is outside FC's range"),
+                "invalid max_retries",
+                "use a number from 0 to 8 (FC's default is 3)",
+            );
+        }
+        plan.max_retries = v.clamp(0, 8) as u32;
+    }
+    if let Some(a) = raw.max_event_age {
+        let v = *a.get_ref();
+        if !(1..=2_592_000).contains(&v) {
+            sink.push(
+                Some(a.span()),
+                format!("function `{name}`: async max_event_age {v} s is outside FC's range"),
+                "invalid max_event_age",
+                "use a number of seconds from 1 to 2592000 (FC's default is 86400)",
+            );
+        }
+        plan.max_event_age = time::Duration::seconds(v.clamp(1, 2_592_000));
+    }
+    for (target, slot) in [
+        (raw.on_success, &mut plan.on_success),
+        (raw.on_failure, &mut plan.on_failure),
+    ] {
+        if let Some(t) = target {
+            destination_spans.push((t.get_ref().clone(), t.span()));
+            *slot = Some(t.into_inner());
+        }
+    }
+    plan
+}
+
+/// Destinations must name functions of this app.
+fn check_destinations(sink: &mut Sink, plan: &AppPlan, spans: &[(String, Range<usize>)]) {
+    let names: Vec<String> = plan.functions.keys().cloned().collect();
+    for (target, span) in spans {
+        if !plan.functions.contains_key(target) {
+            let help = match nearest(target, &names) {
+                Some(best) => format!(
+                    "did you mean `{best}`? destinations name functions declared in this manifest"
+                ),
+                None => "name a function declared in this manifest".to_string(),
+            };
+            sink.push(
+                Some(span.clone()),
+                format!("async destination `{target}` is not a function of this app"),
+                "unknown function",
+                help,
+            );
+        }
     }
 }
 
@@ -437,7 +515,9 @@ fn resolve_trigger(
         }
         RawTrigger::Timer(t) => {
             let cron = t.cron.trim().to_string();
-            if cron.is_empty() {
+            if let Err(why) = crate::triggers::timer::Schedule::parse(&cron) {
+                sink.push(Some(span.clone()), format!("function `{fn_name}`: cron {cron:?} is not valid: {why}"), "invalid schedule", "use FC's syntax: six fields with seconds (\"0 */15 * * * *\"), optionally \"CRON_TZ=Asia/Shanghai \" before them, or \"@every 5m\"");
+            } else if cron.is_empty() {
                 sink.push(Some(span.clone()), format!("function `{fn_name}`: empty cron expression"), "empty", "use a cron expression with seconds such as \"0 */15 * * * *\", or \"@every 5m\"");
             }
             let kind = TriggerKind::Timer {

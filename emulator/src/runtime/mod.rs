@@ -327,6 +327,7 @@ impl Runtime {
         let mut outcome = InvocationOutcome {
             request_id: inv.request_id.clone(),
             function: f.plan.name.clone(),
+            event: inv.event.clone(),
             instance_id: slot.instance_id.clone(),
             status: InvocationStatus::Success,
             failure: None,
@@ -491,6 +492,7 @@ impl Runtime {
         InvocationOutcome {
             request_id: request_id.to_string(),
             function: f.plan.name.clone(),
+            event: Bytes::new(),
             instance_id: instance_id.to_string(),
             status: InvocationStatus::Success,
             failure: None,

@@ -69,6 +69,8 @@ pub struct InvocationOutcome {
     pub request_id: String,
     /// Function name.
     pub function: String,
+    /// The event it was given (empty for HTTP functions).
+    pub event: Bytes,
     /// Instance that ran it.
     pub instance_id: String,
     /// How it ended.

@@ -95,13 +95,17 @@ fn is_endpoint_host(host: &str, base_domains: &[String]) -> bool {
 /// The bucket named by a virtual-hosted Host header, if any.
 pub fn bucket_from_host(host: &str, base_domains: &[String]) -> Option<String> {
     let host = host.trim().to_ascii_lowercase();
+    if host.starts_with('[') {
+        return None; // IPv6 literal: path style
+    }
     let host = match host.rsplit_once(':') {
         Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) && !h.contains(':') => {
             h.to_string()
         }
         _ => host,
     };
-    if host.is_empty() || is_endpoint_host(&host, base_domains) {
+    let host = host.trim_end_matches('.');
+    if host.is_empty() || is_endpoint_host(host, base_domains) {
         return None;
     }
     let (first, rest) = host.split_once('.')?;
@@ -352,6 +356,10 @@ mod tests {
         assert_eq!(bucket_from_host("oss-emulator:9000", &b), None);
         assert_eq!(bucket_from_host("a.b.example.com", &b), None);
         assert_eq!(bucket_from_host("[::1]:9000", &b), None);
+        assert_eq!(
+            bucket_from_host("pics.localhost.:80", &b).as_deref(),
+            Some("pics")
+        );
     }
 
     #[test]

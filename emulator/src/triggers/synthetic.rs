@@ -1,0 +1,415 @@
+//! Synthetic events: the exact event a trigger would deliver, built from a few fields, for
+//! `fcemu events generate` and `POST /_fcemu/events`. Injected events go through the same
+//! matching and delivery as real service changes.
+
+use std::collections::BTreeMap;
+
+use base64::Engine as _;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+
+use super::Triggers;
+use super::http_event::{self, Fc3Context, HttpRequest};
+use super::oss_event::{self, ObjectEventInput};
+use super::timer;
+use crate::manifest::{AppPlan, TriggerKind};
+
+/// A synthetic event, as JSON (`{"type": "oss", ...}`) or from CLI flags.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
+pub enum SyntheticEvent {
+    /// An object change.
+    Oss {
+        /// Bucket.
+        bucket: String,
+        /// Object key.
+        key: String,
+        /// Event name, default `ObjectCreated:PutObject` (the `oss:` prefix is optional).
+        #[serde(default)]
+        event: Option<String>,
+        /// Object size (default 0).
+        #[serde(default)]
+        size: Option<u64>,
+        /// ETag (default: MD5 of nothing).
+        #[serde(default)]
+        etag: Option<String>,
+        /// Content type.
+        #[serde(default)]
+        content_type: Option<String>,
+    },
+    /// A timer firing.
+    Timer {
+        /// Function whose timer fires (default: the only timer in the app).
+        #[serde(default)]
+        function: Option<String>,
+        /// Trigger name.
+        #[serde(default)]
+        trigger: Option<String>,
+        /// Payload (default: the trigger's).
+        #[serde(default)]
+        payload: Option<String>,
+    },
+    /// An HTTP request through the gateway (generate only: the gateway is synchronous).
+    Http {
+        /// Method, default GET.
+        #[serde(default)]
+        method: Option<String>,
+        /// Path, default `/`.
+        #[serde(default)]
+        path: Option<String>,
+        /// Query string without `?`.
+        #[serde(default)]
+        query: Option<String>,
+        /// Headers.
+        #[serde(default)]
+        headers: BTreeMap<String, String>,
+        /// Body text.
+        #[serde(default)]
+        body: Option<String>,
+        /// `apigw` (default) or `fc3`.
+        #[serde(default)]
+        format: Option<String>,
+    },
+    /// New logs in a logstore.
+    Log {
+        /// Project.
+        project: String,
+        /// Logstore.
+        logstore: String,
+        /// Shard (default 0).
+        #[serde(default)]
+        shard: Option<u32>,
+    },
+    /// Row changes in a Table Store table.
+    Tablestore {
+        /// Instance.
+        instance: String,
+        /// Table.
+        table: String,
+        /// Records in the decoded `Sync-v1` shape (default: one PutRow).
+        #[serde(default)]
+        records: Option<Vec<Value>>,
+    },
+}
+
+/// The ETag of an empty object.
+const EMPTY_ETAG: &str = "D41D8CD98F00B204E9800998ECF8427E";
+
+fn object_input(
+    bucket: &str,
+    key: &str,
+    event: &Option<String>,
+    size: Option<u64>,
+    etag: &Option<String>,
+    content_type: &Option<String>,
+    now: OffsetDateTime,
+    request_id: String,
+) -> ObjectEventInput {
+    let name = event
+        .clone()
+        .unwrap_or_else(|| "ObjectCreated:PutObject".into());
+    let name = name.strip_prefix("oss:").unwrap_or(&name).to_string();
+    let size = size.unwrap_or(0);
+    ObjectEventInput {
+        delta_size: if name.starts_with("ObjectRemoved") {
+            -(size as i64)
+        } else {
+            size as i64
+        },
+        event_name: name,
+        bucket: bucket.to_string(),
+        key: key.to_string(),
+        size,
+        etag: etag.clone().unwrap_or_else(|| EMPTY_ETAG.into()),
+        content_type: content_type.clone().unwrap_or_default(),
+        request_id,
+        source_ip: "127.0.0.1".into(),
+        time: now,
+    }
+}
+
+/// Finds the one trigger of `kind` the user means: by function and trigger name when given.
+fn find_trigger<'a>(
+    plan: &'a AppPlan,
+    kind: &str,
+    function: &Option<String>,
+    trigger: &Option<String>,
+) -> Result<(&'a str, &'a crate::manifest::TriggerPlan), String> {
+    let found: Vec<_> = plan
+        .functions
+        .values()
+        .filter(|f| function.as_ref().is_none_or(|n| &f.name == n))
+        .flat_map(|f| f.triggers.iter().map(move |t| (f.name.as_str(), t)))
+        .filter(|(_, t)| {
+            t.kind.type_name() == kind && trigger.as_ref().is_none_or(|n| &t.name == n)
+        })
+        .collect();
+    match found.as_slice() {
+        [one] => Ok(*one),
+        [] => Err(format!(
+            "no {kind} trigger{}{} in the manifest",
+            function
+                .as_ref()
+                .map(|f| format!(" of function {f}"))
+                .unwrap_or_default(),
+            trigger
+                .as_ref()
+                .map(|t| format!(" named {t}"))
+                .unwrap_or_default()
+        )),
+        many => Err(format!(
+            "{} {kind} triggers match; name one with function and trigger: {}",
+            many.len(),
+            many.iter()
+                .map(|(f, t)| format!("{f}/{}", t.name))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    }
+}
+
+fn log_event(
+    project: &str,
+    logstore: &str,
+    shard: u32,
+    payload: &str,
+    region: &str,
+    now: OffsetDateTime,
+    task_id: String,
+) -> Vec<u8> {
+    let b64 = |n: i128| base64::engine::general_purpose::STANDARD.encode(n.to_string());
+    let cursor = now.unix_timestamp_nanos() / 1000;
+    let parameter: Value = serde_json::from_str(payload).unwrap_or_else(|_| {
+        if payload.is_empty() {
+            json!({})
+        } else {
+            Value::String(payload.into())
+        }
+    });
+    let event = json!({
+        "parameter": parameter,
+        "source": {
+            "endpoint": format!("http://{region}-intranet.log.aliyuncs.com"),
+            "projectName": project,
+            "logstoreName": logstore,
+            "shardId": shard,
+            "beginCursor": b64(cursor),
+            "endCursor": b64(cursor + 1),
+        },
+        "jobName": crate::runtime::content_hash(format!("{project}/{logstore}").as_bytes())[..40].to_string(),
+        "taskId": task_id,
+        "cursorTime": now.unix_timestamp(),
+    });
+    serde_json::to_vec(&event).unwrap_or_default()
+}
+
+/// The `Sync-v1` Table Store event, CBOR (as FC delivers) or JSON.
+pub fn tablestore_event(records: Option<Vec<Value>>, now: OffsetDateTime, cbor: bool) -> Vec<u8> {
+    let micros = (now.unix_timestamp_nanos() / 1000) as i64;
+    let records = records.unwrap_or_else(|| {
+        vec![json!({
+            "Type": "PutRow",
+            "Info": { "Timestamp": micros },
+            "PrimaryKey": [{ "ColumnName": "id", "Value": "row-1" }],
+            "Columns": [{ "Type": "Put", "ColumnName": "value", "Value": "hello", "Timestamp": micros / 1000 }],
+        })]
+    });
+    let event = json!({ "Version": "Sync-v1", "Records": records });
+    if cbor {
+        let mut out = Vec::new();
+        let _ = ciborium::into_writer(&event, &mut out);
+        out
+    } else {
+        serde_json::to_vec(&event).unwrap_or_default()
+    }
+}
+
+/// The event bytes a trigger would deliver for `e`.
+pub fn generate(
+    e: &SyntheticEvent,
+    plan: &AppPlan,
+    now: OffsetDateTime,
+    request_id: String,
+) -> Result<Vec<u8>, String> {
+    match e {
+        SyntheticEvent::Oss {
+            bucket,
+            key,
+            event,
+            size,
+            etag,
+            content_type,
+        } => {
+            let input = object_input(
+                bucket,
+                key,
+                event,
+                *size,
+                etag,
+                content_type,
+                now,
+                request_id,
+            );
+            Ok(oss_event::oss_event(
+                &input,
+                &plan.region,
+                &plan.account_id,
+                &oss_event::rule_id("synthetic", bucket),
+            ))
+        }
+        SyntheticEvent::Timer {
+            function,
+            trigger,
+            payload,
+        } => {
+            let (name, default_payload) = match find_trigger(plan, "timer", function, trigger) {
+                Ok((_, t)) => (
+                    t.name.clone(),
+                    match &t.kind {
+                        TriggerKind::Timer { payload, .. } => payload.clone(),
+                        _ => String::new(),
+                    },
+                ),
+                Err(_) if function.is_none() => (
+                    trigger.clone().unwrap_or_else(|| "timer".into()),
+                    String::new(),
+                ),
+                Err(why) => return Err(why),
+            };
+            Ok(timer::timer_event(
+                &name,
+                payload.as_deref().unwrap_or(&default_payload),
+                now,
+            ))
+        }
+        SyntheticEvent::Http {
+            method,
+            path,
+            query,
+            headers,
+            body,
+            format,
+        } => {
+            let req = HttpRequest {
+                method: method
+                    .clone()
+                    .unwrap_or_else(|| "GET".into())
+                    .to_ascii_uppercase(),
+                path: path.clone().unwrap_or_else(|| "/".into()),
+                query: query.clone(),
+                headers: headers
+                    .iter()
+                    .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
+                    .collect(),
+                body: body.clone().unwrap_or_default().into(),
+                source_ip: "127.0.0.1".into(),
+                protocol: "HTTP/1.1".into(),
+            };
+            match format.as_deref().unwrap_or("apigw") {
+                "apigw" => Ok(http_event::apigw_event(&req, &BTreeMap::new())),
+                "fc3" => Ok(http_event::fc3_event(
+                    &req,
+                    &Fc3Context {
+                        account_id: &plan.account_id,
+                        region: &plan.region,
+                        function: "function",
+                        request_id: &request_id,
+                        time: now,
+                        trigger: "http",
+                    },
+                )),
+                other => Err(format!("unknown http format {other:?}; use apigw or fc3")),
+            }
+        }
+        SyntheticEvent::Log {
+            project,
+            logstore,
+            shard,
+        } => {
+            let payload = plan
+                .functions
+                .values()
+                .flat_map(|f| f.triggers.iter())
+                .find_map(|t| match &t.kind {
+                    TriggerKind::Log {
+                        project: p,
+                        logstore: l,
+                        payload,
+                        ..
+                    } if p == project && l == logstore => Some(payload.clone()),
+                    _ => None,
+                })
+                .unwrap_or_default();
+            Ok(log_event(
+                project,
+                logstore,
+                shard.unwrap_or(0),
+                &payload,
+                &plan.region,
+                now,
+                request_id,
+            ))
+        }
+        SyntheticEvent::Tablestore { records, .. } => {
+            Ok(tablestore_event(records.clone(), now, true))
+        }
+    }
+}
+
+/// Injects `e` as if its service had produced it; returns the request ids queued.
+pub async fn inject(triggers: &Triggers, e: &SyntheticEvent) -> Result<Vec<String>, String> {
+    let app = &triggers.app;
+    let plan = app.plan();
+    let now = app.runtime().clock().now();
+    match e {
+        SyntheticEvent::Oss { bucket, key, event, size, etag, content_type } => {
+            let input = object_input(bucket, key, event, *size, etag, content_type, now, app.runtime().ids().hex_upper(24));
+            Ok(triggers.object_changed(&input, 0).await)
+        }
+        SyntheticEvent::Timer { function, trigger, payload } => {
+            let (f, t) = find_trigger(&plan, "timer", function, trigger)?;
+            let default = match &t.kind {
+                TriggerKind::Timer { payload, .. } => payload.clone(),
+                _ => String::new(),
+            };
+            let event = timer::timer_event(&t.name, payload.as_deref().unwrap_or(&default), now);
+            Ok(vec![triggers.deliver(f, &t.name, event, 0).await])
+        }
+        SyntheticEvent::Http { .. } => Err("http events are not queued: send the request to the gateway, or use `fcemu events generate http` with `fcemu invoke`".into()),
+        SyntheticEvent::Log { project, logstore, shard } => {
+            let mut ids = Vec::new();
+            for f in plan.functions.values() {
+                for t in f.triggers.iter().filter(|t| t.enabled) {
+                    if let TriggerKind::Log { project: p, logstore: l, payload, .. } = &t.kind {
+                        if p == project && l == logstore {
+                            let event = log_event(project, logstore, shard.unwrap_or(0), payload, &plan.region, now, app.new_request_id());
+                            ids.push(triggers.deliver(&f.name, &t.name, event, 0).await);
+                        }
+                    }
+                }
+            }
+            if ids.is_empty() {
+                return Err(format!("no log trigger listens to {project}/{logstore}"));
+            }
+            Ok(ids)
+        }
+        SyntheticEvent::Tablestore { instance, table, records } => {
+            let mut ids = Vec::new();
+            for f in plan.functions.values() {
+                for t in f.triggers.iter().filter(|t| t.enabled) {
+                    if let TriggerKind::Tablestore { instance: i, table: tb, format } = &t.kind {
+                        if i == instance && tb == table {
+                            let event = tablestore_event(records.clone(), now, format != "json");
+                            ids.push(triggers.deliver(&f.name, &t.name, event, 0).await);
+                        }
+                    }
+                }
+            }
+            if ids.is_empty() {
+                return Err(format!("no tablestore trigger listens to {instance}/{table}"));
+            }
+            Ok(ids)
+        }
+    }
+}
