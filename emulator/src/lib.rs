@@ -10,6 +10,7 @@ pub mod edge;
 pub mod fcapi;
 pub mod gateway;
 pub mod manifest;
+pub mod reload;
 pub mod report;
 pub mod runtime;
 pub mod server;
