@@ -1,7 +1,9 @@
 //! fcemu's benchmark: prints a table of invocation throughput and latency, compile and cached
-//! load times, `fcemu up` time to ready, and idle RSS. Run it through `scripts/bench`.
+//! load times, `fcemu up` time to ready, idle RSS, and hot-reload latency (a wasm file's write
+//! to the first response from the new code; a manifest edit to its first effect). Run it
+//! through `scripts/bench`.
 //!
-//! Usage: bench <fixtures-dir> <fcemu-binary>
+//! Usage: bench <fixtures-dir> <fcemu-binary> [reload]   (`reload`: only the hot-reload rows)
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -15,6 +17,8 @@ use fcemu_core::{Clock, IdGen};
 
 const INVOCATIONS: usize = 20_000;
 const STARTS: usize = 10;
+const CODE_EDITS: usize = 20;
+const MANIFEST_EDITS: usize = 10;
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
@@ -31,6 +35,9 @@ fn main() -> anyhow::Result<()> {
     let work = tempfile::tempdir()?;
     println!("| benchmark | figure |");
     println!("|---|---|");
+    if args.get(3).map(String::as_str) == Some("reload") {
+        return reload_bench(&binary, &fixtures, work.path());
+    }
     for (label, triple) in [
         ("wasip1 module", "wasm32-wasip1"),
         ("wasip2 component", "wasm32-wasip2"),
@@ -46,6 +53,7 @@ fn main() -> anyhow::Result<()> {
         compile_bench(label, &wasm, work.path())?;
     }
     startup_bench(&binary, &fixtures, work.path())?;
+    reload_bench(&binary, &fixtures, work.path())?;
     Ok(())
 }
 
@@ -217,6 +225,188 @@ fn startup_bench(binary: &Path, fixtures: &Path, work: &Path) -> anyhow::Result<
         "| idle RSS after start, {} functions | {:.1} MB |",
         wasm.len(),
         rss_kb as f64 / 1024.0
+    );
+    Ok(())
+}
+
+/// A running `fcemu up` whose stderr is collected.
+struct Up {
+    child: std::process::Child,
+    services: String,
+    log: Arc<std::sync::Mutex<Vec<String>>>,
+    /// Kept open so the server never writes to a closed pipe.
+    _stdout: BufReader<std::process::ChildStdout>,
+}
+
+impl Up {
+    fn start(binary: &Path, dir: &Path) -> anyhow::Result<Up> {
+        let mut child = Command::new(binary)
+            .current_dir(dir)
+            .env("FCEMU_CACHE_DIR", dir.join("cache"))
+            .env("NO_COLOR", "1")
+            .args(["up", "--listen", "127.0.0.1:0", "--in-memory"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()?;
+        let log = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let stderr = child.stderr.take().expect("stderr");
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if line.starts_with("fcemu: ") {
+                    sink.lock().unwrap_or_else(|e| e.into_inner()).push(line);
+                }
+            }
+        });
+        let mut out = BufReader::new(child.stdout.take().expect("stdout"));
+        let mut line = String::new();
+        while out.read_line(&mut line)? > 0 && !line.contains("fcemu: ready") {
+            line.clear();
+        }
+        let services = line
+            .split_whitespace()
+            .find_map(|kv| kv.strip_prefix("services="))
+            .ok_or_else(|| anyhow::anyhow!("fcemu up did not print its ready line"))?
+            .to_string();
+        Ok(Up {
+            child,
+            services,
+            log,
+            _stdout: out,
+        })
+    }
+
+    /// Waits until every function runs optimized code.
+    fn wait_optimized(&self, client: &reqwest::blocking::Client) -> anyhow::Result<()> {
+        let since = Instant::now();
+        loop {
+            let list: serde_json::Value = client
+                .get(format!("{}/_fcemu/functions", self.services))
+                .send()?
+                .json()?;
+            let baseline = list["functions"]
+                .as_array()
+                .is_some_and(|fs| fs.iter().any(|f| f["tier"] == "baseline"));
+            if !baseline {
+                return Ok(());
+            }
+            if since.elapsed() > Duration::from_secs(30) {
+                anyhow::bail!("still running baseline code after 30 s");
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// Invokes `function` until `accept` takes its answer; returns the time taken.
+    fn wait_until(
+        &self,
+        client: &reqwest::blocking::Client,
+        function: &str,
+        since: Instant,
+        accept: impl Fn(u16, &str) -> bool,
+    ) -> anyhow::Result<Duration> {
+        let url = format!("{}/_fcemu/functions/{function}/invoke", self.services);
+        loop {
+            let resp = client.post(&url).body("bench").send()?;
+            let status = resp.status().as_u16();
+            if accept(status, &resp.text()?) {
+                return Ok(since.elapsed());
+            }
+            if since.elapsed() > Duration::from_secs(30) {
+                anyhow::bail!(
+                    "{function}: no change after 30 s; log: {:?}",
+                    self.log.lock().unwrap_or_else(|e| e.into_inner())
+                );
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+}
+
+impl Drop for Up {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Hot reload: each edit writes a new version of a ~300 KB module (a rewritten version marker,
+/// so every edit is new code that must be compiled) and times the write to the first response
+/// from the new code; then manifest edits that add a function, timed to its first response.
+fn reload_bench(binary: &Path, fixtures: &Path, work: &Path) -> anyhow::Result<()> {
+    let dir = work.join("reload");
+    std::fs::create_dir_all(&dir)?;
+    let base = std::fs::read(fixtures.join("wasm32-wasip1/release/big.wasm"))?;
+    let marker = b"fcemu-big-version:";
+    let at = base
+        .windows(marker.len())
+        .position(|w| w == marker)
+        .ok_or_else(|| anyhow::anyhow!("big.wasm has no version marker"))?
+        + marker.len();
+    let version = |i: usize| {
+        let mut b = base.clone();
+        b[at..at + 10].copy_from_slice(format!("{i:010}").as_bytes());
+        b
+    };
+    let wasm = dir.join("big.wasm");
+    std::fs::write(&wasm, version(0))?;
+    let manifest = dir.join("fcemu.toml");
+    let mut toml = String::from("[functions.big]\ncode = \"big.wasm\"\n");
+    std::fs::write(&manifest, &toml)?;
+    let up = Up::start(binary, &dir)?;
+    let client = reqwest::blocking::Client::new();
+    up.wait_until(&client, "big", Instant::now(), |s, b| {
+        s == 200 && b.starts_with("fcemu-big-version:0000000000")
+    })?;
+
+    let mut live = Vec::new();
+    for i in 1..=CODE_EDITS {
+        let bytes = version(i);
+        let want = format!("fcemu-big-version:{i:010}");
+        let t = Instant::now();
+        std::fs::write(&wasm, &bytes)?;
+        live.push(up.wait_until(&client, "big", t, |s, b| s == 200 && b.starts_with(&want))?);
+        // Edits come seconds apart in a dev loop: let the background optimization finish
+        // before the next one, as it would.
+        up.wait_optimized(&client)?;
+    }
+    let mut compile: Vec<Duration> = up
+        .log
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .filter(|l| l.starts_with("fcemu: reloaded big"))
+        .filter_map(|l| {
+            let ms = l.split("compile ").nth(1)?.split(" ms").next()?;
+            ms.parse::<u64>().ok().map(Duration::from_millis)
+        })
+        .collect();
+    live.sort();
+    compile.sort();
+    let hello = fixtures.join("wasm32-wasip1/release/hello.wasm");
+    let mut applied = Vec::new();
+    for i in 0..MANIFEST_EDITS {
+        toml += &format!(
+            "[functions.g{i}]\ncode = {:?}\n",
+            hello.display().to_string()
+        );
+        let t = Instant::now();
+        std::fs::write(&manifest, &toml)?;
+        applied.push(up.wait_until(&client, &format!("g{i}"), t, |s, _| s == 200)?);
+    }
+    applied.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    println!(
+        "| hot reload: wasm write to first response from new code, {} KB module, {CODE_EDITS} edits | p50 {:.1} ms, p99 {:.1} ms (compile p50 {:.0} ms) |",
+        base.len() / 1024,
+        ms(percentile(&live, 0.5)),
+        ms(percentile(&live, 0.99)),
+        compile.get(compile.len() / 2).map_or(f64::NAN, |d| ms(*d)),
+    );
+    println!(
+        "| hot reload: manifest edit (add a function) to its first response, {MANIFEST_EDITS} edits | p50 {:.1} ms, p99 {:.1} ms |",
+        ms(percentile(&applied, 0.5)),
+        ms(percentile(&applied, 0.99)),
     );
     Ok(())
 }

@@ -11,6 +11,7 @@ pub mod fcapi;
 pub mod gateway;
 pub mod manifest;
 pub mod records;
+pub mod reload;
 pub mod report;
 pub mod runtime;
 pub mod server;

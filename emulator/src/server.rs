@@ -12,6 +12,7 @@ use tokio::task::JoinHandle;
 use crate::app::{App, LoadFailures};
 use crate::edge;
 use crate::manifest::AppPlan;
+use crate::reload::Reloader;
 use crate::runtime::{ModuleCache, Runtime, RuntimeOptions};
 
 /// How to run the stack.
@@ -27,6 +28,8 @@ pub struct StartOptions {
     pub cache: ModuleCache,
     /// Print each invocation on the terminal.
     pub report: bool,
+    /// Watch this manifest (and the code and sources it names) and apply changes live.
+    pub watch: Option<PathBuf>,
 }
 
 impl Default for StartOptions {
@@ -37,6 +40,7 @@ impl Default for StartOptions {
             data_dir: None,
             cache: ModuleCache::from_env(),
             report: false,
+            watch: None,
         }
     }
 }
@@ -51,6 +55,8 @@ pub struct Emulator {
     pub gateway_addr: SocketAddr,
     /// Functions that failed to load at start.
     pub load_failures: LoadFailures,
+    /// The hot-reload watcher, when watching.
+    pub reloader: Option<Reloader>,
     shutdown: Option<tokio::sync::watch::Sender<bool>>,
     servers: Vec<JoinHandle<std::io::Result<()>>>,
     _data: DataDir,
@@ -103,6 +109,14 @@ impl Emulator {
         .map_err(|e| anyhow::anyhow!("cannot start the WebAssembly runtime: {e:#}"))?;
         let reporter = opts.report.then(crate::report::Reporter::detect);
         let (app, load_failures) = App::new(Arc::new(runtime), plan, reporter);
+        let reloader = match &opts.watch {
+            Some(manifest) => {
+                Some(Reloader::start(app.clone(), manifest.clone()).map_err(|e| {
+                    anyhow::anyhow!("cannot watch for changes: {e} (try --no-watch)")
+                })?)
+            }
+            None => None,
+        };
         let services_router = edge::router(edge::Services {
             admin: crate::admin::router(app.clone()),
             object_store: None,
@@ -138,6 +152,7 @@ impl Emulator {
             services_addr,
             gateway_addr,
             load_failures,
+            reloader,
             shutdown: Some(tx),
             servers,
             _data: data,
@@ -157,6 +172,7 @@ impl Emulator {
 
     /// Stops accepting requests, lets those in flight finish, and stops.
     pub async fn shutdown(mut self) -> anyhow::Result<()> {
+        self.reloader = None;
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(true);
         }

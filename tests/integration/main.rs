@@ -4,5 +4,6 @@
 mod support;
 
 mod invoke;
+mod reload;
 mod runtime;
 mod up;

@@ -3,7 +3,8 @@
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::OnceLock;
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 /// The repository root.
 pub fn repo_root() -> PathBuf {
@@ -116,22 +117,107 @@ pub fn function_toml(name: &str, fixture_name: &str, target: Target, extra: &str
 pub struct Server {
     pub child: Child,
     pub services: String,
+    /// Everything the server printed to stderr so far.
+    pub log: Log,
     /// Kept open so the server never writes to a closed pipe.
     _stdout: BufReader<std::process::ChildStdout>,
+}
+
+/// A process's stderr, collected line by line by a background thread (and echoed to the test's
+/// own output), that tests can wait on.
+#[derive(Clone, Default)]
+pub struct Log {
+    inner: Arc<(Mutex<String>, Condvar)>,
+}
+
+impl Log {
+    fn collect(pipe: impl std::io::Read + Send + 'static) -> Log {
+        let log = Log::default();
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(pipe).lines() {
+                let Ok(line) = line else { break };
+                eprintln!("{line}");
+                let (text, changed) = &*sink.inner;
+                let mut text = text.lock().unwrap();
+                text.push_str(&line);
+                text.push('\n');
+                changed.notify_all();
+            }
+        });
+        log
+    }
+
+    /// The text so far.
+    pub fn text(&self) -> String {
+        self.inner.0.lock().unwrap().clone()
+    }
+
+    /// Waits until the text satisfies `done`, at most `timeout`; returns the text.
+    pub fn wait_for(&self, timeout: Duration, done: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + timeout;
+        let (text, changed) = &*self.inner;
+        let mut text = text.lock().unwrap();
+        while !done(&text) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(
+                !left.is_zero(),
+                "timed out waiting on the server's log:\n{text}"
+            );
+            text = changed.wait_timeout(text, left).unwrap().0;
+        }
+        text.clone()
+    }
+
+    /// Waits until the text contains `needle`; returns the text.
+    pub fn wait_for_text(&self, timeout: Duration, needle: &str) -> String {
+        self.wait_for(timeout, |t| t.contains(needle))
+    }
+}
+
+/// What `POST /_fcemu/functions/{name}/invoke` answered.
+#[derive(Debug)]
+pub struct Invoked {
+    pub status: u16,
+    pub request_id: Option<String>,
+    pub error_type: Option<String>,
+    pub body: String,
+}
+
+/// Calls `f` until it returns `Some`, at most `timeout`, pausing briefly between calls.
+pub fn poll_until<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "condition not met within {timeout:?}"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
 }
 
 impl Server {
     /// Starts `fcemu up --listen 127.0.0.1:0 --in-memory <extra>` in `project` and waits for the
     /// ready line.
     pub fn start(project: &Project, extra: &[&str]) -> Server {
+        Server::start_with_env(project, extra, &[])
+    }
+
+    /// Like [`Server::start`], with extra environment variables.
+    pub fn start_with_env(project: &Project, extra: &[&str], env: &[(&str, &Path)]) -> Server {
         let mut args = vec!["up", "--listen", "127.0.0.1:0", "--in-memory"];
         args.extend_from_slice(extra);
         let mut child = project
             .fcemu(&args)
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(Stdio::piped())
             .spawn()
             .expect("spawn fcemu up");
+        let log = Log::collect(child.stderr.take().unwrap());
         let mut stdout = BufReader::new(child.stdout.take().unwrap());
         let mut line = String::new();
         loop {
@@ -151,6 +237,7 @@ impl Server {
                 return Server {
                     child,
                     services,
+                    log,
                     _stdout: stdout,
                 };
             }
@@ -160,6 +247,11 @@ impl Server {
     /// `GET {services}{path}`.
     pub fn get(&self, path: &str) -> reqwest::blocking::Response {
         reqwest::blocking::get(format!("{}{path}", self.services)).unwrap()
+    }
+
+    /// Invokes `function` through the admin API with `event` as its event.
+    pub fn invoke(&self, function: &str, event: &str) -> Invoked {
+        invoke_at(&self.services, function, event)
     }
 
     /// Sends SIGTERM and waits for the exit status.
@@ -177,6 +269,29 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// `POST {services}/_fcemu/functions/{function}/invoke` with `event` as the body.
+pub fn invoke_at(services: &str, function: &str, event: &str) -> Invoked {
+    let resp = reqwest::blocking::Client::new()
+        .post(format!("{services}/_fcemu/functions/{function}/invoke"))
+        .body(event.to_string())
+        .send()
+        .unwrap();
+    let header = |name: &str| {
+        resp.headers()
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_string())
+    };
+    let request_id = header("x-fc-request-id");
+    let error_type = header("x-fc-error-type");
+    let status = resp.status().as_u16();
+    Invoked {
+        status,
+        request_id,
+        error_type,
+        body: resp.text().unwrap(),
     }
 }
 

@@ -1,10 +1,11 @@
-//! `/_fcemu/*`: the emulator's own API for tests and tools — health, idle, loaded functions.
+//! `/_fcemu/*`: the emulator's own API for tests and tools — health, idle, loaded functions, and
+//! a direct invoke.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{Query, State};
-use axum::http::StatusCode;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -12,6 +13,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::app::App;
+use crate::runtime::{Invocation, WhenBusy};
 
 /// Default time `POST /_fcemu/idle` waits.
 const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -22,6 +24,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/_fcemu/health", get(health))
         .route("/_fcemu/idle", post(idle))
         .route("/_fcemu/functions", get(functions))
+        .route("/_fcemu/functions/{name}/invoke", post(invoke))
         .fallback(not_found)
         .with_state(app)
 }
@@ -33,6 +36,7 @@ async fn health(State(app): State<Arc<App>>) -> Json<serde_json::Value> {
         "version": env!("CARGO_PKG_VERSION"),
         "app": plan.name,
         "functions": app.functions().len(),
+        "generation": app.generation(),
     }))
 }
 
@@ -68,6 +72,7 @@ async fn functions(State(app): State<Arc<App>>) -> Json<serde_json::Value> {
                 "kind": f.kind,
                 "codeHash": f.code_hash,
                 "cache": f.cache,
+                "tier": f.tier,
                 "loadMs": f.load_time.as_secs_f64() * 1000.0,
                 "loadedAt": f.loaded_at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
                 "memory": f.plan.memory_mb,
@@ -75,10 +80,48 @@ async fn functions(State(app): State<Arc<App>>) -> Json<serde_json::Value> {
                 "concurrency": f.plan.concurrency,
                 "running": f.busy(),
                 "triggers": f.plan.triggers,
+                "reloads": app.reloads(&f.plan.name),
             })
         })
         .collect();
-    Json(json!({ "functions": list }))
+    Json(json!({ "generation": app.generation(), "functions": list }))
+}
+
+/// Runs a function synchronously with the request body as its event, the way FC's sync invoke
+/// does: the function's output as the body, `x-fc-request-id`, and `x-fc-error-type` when it
+/// failed; 429 when it is at its concurrency limit.
+async fn invoke(
+    State(app): State<Arc<App>>,
+    Path(name): Path<String>,
+    event: axum::body::Bytes,
+) -> Response {
+    let Some(f) = app.function(&name) else {
+        return crate::fcapi::error::FcError::function_not_found(&name).into_response();
+    };
+    let request_id = app.new_request_id();
+    let inv = Invocation {
+        request_id: request_id.clone(),
+        event,
+        qualifier: "LATEST".into(),
+    };
+    let outcome = match app.invoke(&f, inv, WhenBusy::Throttle).await {
+        Ok(o) => o,
+        Err(e) => {
+            return crate::fcapi::error::FcError::from(e)
+                .with_request_id(&request_id)
+                .into_response();
+        }
+    };
+    app.finish(&outcome, "admin", 0);
+    let mut resp = (StatusCode::OK, outcome.body).into_response();
+    let headers = resp.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&outcome.request_id) {
+        headers.insert("x-fc-request-id", v);
+    }
+    if let Some(t) = outcome.status.error_type_header() {
+        headers.insert("x-fc-error-type", HeaderValue::from_static(t));
+    }
+    resp
 }
 
 async fn not_found(uri: axum::http::Uri) -> Response {

@@ -50,6 +50,11 @@ pub struct UpArgs {
     /// the same inputs give byte-identical outputs.
     #[arg(long)]
     pub deterministic: bool,
+
+    /// Do not watch the manifest and the functions' files: serve what was loaded at start
+    /// (for CI, where nothing changes).
+    #[arg(long)]
+    pub no_watch: bool,
 }
 
 pub(super) async fn run(manifest: &Path, args: UpArgs) -> anyhow::Result<ExitCode> {
@@ -78,6 +83,7 @@ pub(super) async fn run(manifest: &Path, args: UpArgs) -> anyhow::Result<ExitCod
         deterministic: args.deterministic,
         data_dir: args.data_dir,
         report: true,
+        watch: (!args.no_watch).then(|| manifest.to_path_buf()),
         ..StartOptions::default()
     };
     let emulator = Emulator::start(plan, listener, gateway_listener, opts).await?;
@@ -95,6 +101,9 @@ pub(super) async fn run(manifest: &Path, args: UpArgs) -> anyhow::Result<ExitCod
     }
     for (name, err) in &emulator.load_failures {
         eprintln!("fcemu: function {name} is not available: {err}");
+    }
+    if let Some(r) = &emulator.reloader {
+        eprintln!("fcemu: {} (--no-watch turns this off)", r.summary());
     }
     let services = emulator.services_url();
     let gateway = emulator.gateway_url();

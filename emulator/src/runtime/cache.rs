@@ -81,6 +81,17 @@ impl ModuleCache {
         ModuleCache { dir: None }
     }
 
+    /// The artifact compiled earlier from the bytes hashing to `hash`, if there is one.
+    pub fn lookup(&self, engine: &Engine, kind: WasmKind, hash: &str) -> Option<Compiled> {
+        deserialize(engine, &self.path(engine, hash)?, kind)
+    }
+
+    fn path(&self, engine: &Engine, hash: &str) -> Option<PathBuf> {
+        self.dir
+            .as_ref()
+            .map(|d| d.join(format!("{hash}-{}.cwasm", engine_key(engine))))
+    }
+
     /// Compiles `bytes`, or loads the artifact compiled earlier from the same bytes.
     pub fn load(
         &self,
@@ -89,15 +100,10 @@ impl ModuleCache {
         kind: WasmKind,
         hash: &str,
     ) -> wasmtime::Result<(Compiled, CacheOutcome)> {
-        let path = self
-            .dir
-            .as_ref()
-            .map(|d| d.join(format!("{hash}-{}.cwasm", engine_key(engine))));
-        if let Some(path) = &path {
-            if let Some(compiled) = deserialize(engine, path, kind) {
-                return Ok((compiled, CacheOutcome::Hit));
-            }
+        if let Some(compiled) = self.lookup(engine, kind, hash) {
+            return Ok((compiled, CacheOutcome::Hit));
         }
+        let path = self.path(engine, hash);
         let started = Instant::now();
         let artifact = match kind {
             WasmKind::Module => engine.precompile_module(bytes)?,
@@ -112,6 +118,18 @@ impl ModuleCache {
         let compiled = from_artifact(engine, &artifact, kind)?;
         Ok((compiled, CacheOutcome::Compiled))
     }
+}
+
+/// Compiles `bytes` with `engine`, caching nothing.
+pub fn compile_uncached(
+    engine: &Engine,
+    bytes: &[u8],
+    kind: WasmKind,
+) -> wasmtime::Result<Compiled> {
+    Ok(match kind {
+        WasmKind::Module => Compiled::Module(Module::new(engine, bytes)?),
+        WasmKind::Component => Compiled::Component(Component::new(engine, bytes)?),
+    })
 }
 
 /// Hex SHA-256 of `bytes`.

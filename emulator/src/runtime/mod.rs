@@ -8,6 +8,7 @@ mod http;
 mod limits;
 mod outcome;
 mod slots;
+mod tier;
 mod wasi;
 
 use std::path::PathBuf;
@@ -28,6 +29,7 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 pub use cache::{CacheOutcome, ModuleCache, WasmKind, content_hash, detect_kind};
 pub use outcome::{FailureKind, FunctionErrorBody, InvocationOutcome, InvocationStatus};
+pub use tier::Tier;
 pub use wasi::{ACCESS_KEY_ID, ACCESS_KEY_SECRET, SECURITY_TOKEN};
 
 use crate::manifest::{AppPlan, FunctionPlan};
@@ -58,10 +60,29 @@ pub struct RuntimeOptions {
 pub struct Runtime {
     engine: Engine,
     opts: RuntimeOptions,
-    p1_linker: Linker<P1State>,
-    p2_linker: wasmtime::component::Linker<P2State>,
+    linkers: Linkers,
+    /// The baseline compiler for quick reloads, when the platform has it.
+    quick: Option<(Engine, Linkers)>,
     own_endpoints: Arc<Vec<String>>,
     _ticker: engine::EpochTicker,
+    _quick_ticker: Option<engine::EpochTicker>,
+}
+
+/// The WASI linkers of one engine.
+struct Linkers {
+    p1: Linker<P1State>,
+    p2: wasmtime::component::Linker<P2State>,
+}
+
+impl Linkers {
+    fn new(engine: &Engine) -> wasmtime::Result<Linkers> {
+        let mut p1 = Linker::new(engine);
+        wasmtime_wasi::p1::add_to_linker_async(&mut p1, |s: &mut P1State| &mut s.wasi)?;
+        let mut p2 = wasmtime::component::Linker::new(engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut p2)?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut p2)?;
+        Ok(Linkers { p1, p2 })
+    }
 }
 
 /// Why a function could not be loaded.
@@ -166,6 +187,8 @@ pub struct LoadedFunction {
     pub shape: Shape,
     /// Whether the compiled code came from the cache.
     pub cache: CacheOutcome,
+    /// Which compiler produced the code.
+    pub tier: Tier,
     /// How long loading took.
     pub load_time: Duration,
     /// When it was loaded, on the emulator's clock.
@@ -216,23 +239,30 @@ impl WasiHttpView for P2State {
 }
 
 impl Runtime {
-    /// Creates the engine and linkers and starts the epoch ticker.
+    /// Creates the engines and linkers and starts the epoch tickers.
     pub fn new(opts: RuntimeOptions) -> wasmtime::Result<Self> {
         let engine = engine::build_engine()?;
-        let mut p1_linker = Linker::new(&engine);
-        wasmtime_wasi::p1::add_to_linker_async(&mut p1_linker, |s: &mut P1State| &mut s.wasi)?;
-        let mut p2_linker = wasmtime::component::Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_async(&mut p2_linker)?;
-        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut p2_linker)?;
+        let linkers = Linkers::new(&engine)?;
         let ticker = engine::EpochTicker::start(&engine);
+        let quick = match engine::build_quick_engine()
+            .and_then(|e| Linkers::new(&e).map(|l| (e, l)))
+        {
+            Ok(q) => Some(q),
+            Err(e) => {
+                tracing::debug!(error = %e, "no baseline compiler; reloads compile optimized code");
+                None
+            }
+        };
+        let quick_ticker = quick.as_ref().map(|(e, _)| engine::EpochTicker::start(e));
         let own_endpoints = Arc::new(opts.own_endpoints.clone());
         Ok(Runtime {
             engine,
             opts,
-            p1_linker,
-            p2_linker,
+            linkers,
+            quick,
             own_endpoints,
             _ticker: ticker,
+            _quick_ticker: quick_ticker,
         })
     }
 
@@ -253,28 +283,84 @@ impl Runtime {
         plan: &FunctionPlan,
     ) -> Result<LoadedFunction, LoadError> {
         let started = Instant::now();
-        let path = plan.code.clone();
-        let bytes = std::fs::read(&path).map_err(|source| LoadError::Read {
-            path: path.clone(),
-            source,
-        })?;
-        let kind = detect_kind(&bytes).ok_or_else(|| LoadError::NotWasm { path: path.clone() })?;
-        let hash = content_hash(&bytes);
-        let compile_err = |e: wasmtime::Error| LoadError::Compile {
-            path: path.clone(),
-            message: format!("{e:#}"),
-        };
+        let bytes = read_code(plan)?;
+        self.load_bytes(app, plan, &bytes, started)
+    }
+
+    /// Compiles (or loads from cache) and pre-links `bytes`, already read from the function's
+    /// code file. Hot reload reads the file once, so the code it hashes is the code it compiles.
+    /// `started` is when loading began, for the reported load time.
+    pub fn load_bytes(
+        &self,
+        app: &Arc<AppPlan>,
+        plan: &FunctionPlan,
+        bytes: &[u8],
+        started: Instant,
+    ) -> Result<LoadedFunction, LoadError> {
+        let (kind, hash) = identify(plan, bytes)?;
         let (compiled, cache) = self
             .opts
             .cache
-            .load(&self.engine, &bytes, kind, &hash)
-            .map_err(compile_err)?;
+            .load(&self.engine, bytes, kind, &hash)
+            .map_err(|e| compile_error(plan, e))?;
+        self.link(
+            app,
+            plan,
+            compiled,
+            (kind, hash, cache, Tier::Optimized),
+            started,
+        )
+    }
+
+    /// Like [`Runtime::load_bytes`], but when the optimized code is not in the cache, compiles
+    /// with the baseline compiler, which is several times faster: the result is
+    /// [`Tier::Baseline`] and should be replaced by [`Runtime::load_bytes`]'s in the
+    /// background. Falls back to the optimizing compiler when the baseline one cannot compile
+    /// the code.
+    pub fn load_bytes_quick(
+        &self,
+        app: &Arc<AppPlan>,
+        plan: &FunctionPlan,
+        bytes: &[u8],
+        started: Instant,
+    ) -> Result<LoadedFunction, LoadError> {
+        let (kind, hash) = identify(plan, bytes)?;
+        if let Some(compiled) = self.opts.cache.lookup(&self.engine, kind, &hash) {
+            let meta = (kind, hash, CacheOutcome::Hit, Tier::Optimized);
+            return self.link(app, plan, compiled, meta, started);
+        }
+        if let Some((quick, _)) = &self.quick {
+            match cache::compile_uncached(quick, bytes, kind) {
+                Ok(compiled) => {
+                    let meta = (kind, hash, CacheOutcome::Compiled, Tier::Baseline);
+                    return self.link(app, plan, compiled, meta, started);
+                }
+                Err(e) => tracing::debug!(error = %e, "baseline compile failed; optimizing"),
+            }
+        }
+        self.load_bytes(app, plan, bytes, started)
+    }
+
+    fn link(
+        &self,
+        app: &Arc<AppPlan>,
+        plan: &FunctionPlan,
+        compiled: cache::Compiled,
+        (kind, hash, cache, tier): (WasmKind, String, CacheOutcome, Tier),
+        started: Instant,
+    ) -> Result<LoadedFunction, LoadError> {
+        let path = plan.code.clone();
+        let compile_err = |e: wasmtime::Error| compile_error(plan, e);
+        let linkers = match (tier, &self.quick) {
+            (Tier::Baseline, Some((_, l))) => l,
+            _ => &self.linkers,
+        };
         let code = match compiled {
             cache::Compiled::Module(m) => {
-                Code::Module(self.p1_linker.instantiate_pre(&m).map_err(compile_err)?)
+                Code::Module(linkers.p1.instantiate_pre(&m).map_err(compile_err)?)
             }
             cache::Compiled::Component(c) => {
-                let pre = self.p2_linker.instantiate_pre(&c).map_err(compile_err)?;
+                let pre = linkers.p2.instantiate_pre(&c).map_err(compile_err)?;
                 match ProxyPre::new(pre.clone()) {
                     Ok(proxy) => Code::Http(proxy),
                     Err(_) => Code::Component(CommandPre::new(pre).map_err(|e| LoadError::Compile {
@@ -298,6 +384,7 @@ impl Runtime {
             kind,
             shape,
             cache,
+            tier,
             load_time: started.elapsed(),
             loaded_at: self.opts.clock.now(),
             env: wasi::base_env(app, plan, &self.opts.extra_env),
@@ -412,7 +499,12 @@ impl Runtime {
     }
 
     fn new_store<T: Send>(&self, f: &LoadedFunction, data: T) -> Store<T> {
-        let mut store = Store::new(&self.engine, data);
+        let engine = match &f.code {
+            Code::Module(pre) => pre.module().engine(),
+            Code::Component(pre) => pre.instance_pre().engine(),
+            Code::Http(pre) => pre.instance_pre().engine(),
+        };
+        let mut store = Store::new(engine, data);
         let deadline = Instant::now() + f.plan.timeout;
         store.set_epoch_deadline(1);
         store.epoch_deadline_callback(move |_| {
@@ -674,6 +766,29 @@ fn with_denials(stderr: Bytes, denials: Vec<String>) -> Bytes {
         out.push(b'\n');
     }
     out.into()
+}
+
+/// The kind and content hash of a function's code.
+fn identify(plan: &FunctionPlan, bytes: &[u8]) -> Result<(WasmKind, String), LoadError> {
+    let kind = detect_kind(bytes).ok_or_else(|| LoadError::NotWasm {
+        path: plan.code.clone(),
+    })?;
+    Ok((kind, content_hash(bytes)))
+}
+
+fn compile_error(plan: &FunctionPlan, e: wasmtime::Error) -> LoadError {
+    LoadError::Compile {
+        path: plan.code.clone(),
+        message: format!("{e:#}"),
+    }
+}
+
+/// Reads a function's code file.
+pub fn read_code(plan: &FunctionPlan) -> Result<Vec<u8>, LoadError> {
+    std::fs::read(&plan.code).map_err(|source| LoadError::Read {
+        path: plan.code.clone(),
+        source,
+    })
 }
 
 /// Backstop for time spent outside wasm code (host calls), where epoch checks do not run.
