@@ -105,6 +105,7 @@ fn invocation_bench(label: &str, wasm: &Path, work: &Path) -> anyhow::Result<()>
                 request_id: format!("w{i}"),
                 event: event.clone(),
                 qualifier: "LATEST".into(),
+                depth: 0,
             };
             rt.invoke(&f, inv, WhenBusy::Wait).await.expect("invoke");
         }
@@ -114,6 +115,7 @@ fn invocation_bench(label: &str, wasm: &Path, work: &Path) -> anyhow::Result<()>
                 request_id: format!("r{i}"),
                 event: event.clone(),
                 qualifier: "LATEST".into(),
+                depth: 0,
             };
             let t = Instant::now();
             let out = rt.invoke(&f, inv, WhenBusy::Wait).await.expect("invoke");

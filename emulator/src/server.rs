@@ -28,6 +28,8 @@ pub struct StartOptions {
     pub cache: ModuleCache,
     /// Print each invocation on the terminal.
     pub report: bool,
+    /// Verify request signatures against this key pair (access key id, secret).
+    pub strict_auth: Option<(String, String)>,
     /// Watch this manifest (and the code and sources it names) and apply changes live.
     pub watch: Option<PathBuf>,
 }
@@ -40,6 +42,7 @@ impl Default for StartOptions {
             data_dir: None,
             cache: ModuleCache::from_env(),
             report: false,
+            strict_auth: None,
             watch: None,
         }
     }
@@ -57,9 +60,13 @@ pub struct Emulator {
     pub load_failures: LoadFailures,
     /// The hot-reload watcher, when watching.
     pub reloader: Option<Reloader>,
+    /// The object store.
+    pub oss: fcemu_oss::Oss,
+    /// Triggers, the async queue and timers.
+    pub triggers: Arc<crate::triggers::Triggers>,
     shutdown: Option<tokio::sync::watch::Sender<bool>>,
     servers: Vec<JoinHandle<std::io::Result<()>>>,
-    _data: DataDir,
+    _data: Arc<DataDir>,
     _scratch: DataDir,
 }
 
@@ -74,7 +81,7 @@ impl Emulator {
     ) -> anyhow::Result<Emulator> {
         let services_addr = services.local_addr()?;
         let gateway_addr = gateway.local_addr()?;
-        let data = if opts.in_memory {
+        let data = Arc::new(if opts.in_memory {
             DataDir::temporary("data")?
         } else {
             DataDir::persistent(
@@ -82,7 +89,7 @@ impl Emulator {
                     .clone()
                     .unwrap_or_else(|| plan.root.join(".fcemu")),
             )?
-        };
+        });
         let scratch = DataDir::temporary("instances")?;
         let (clock, ids) = if opts.deterministic {
             (Clock::deterministic(), IdGen::sequential())
@@ -91,6 +98,7 @@ impl Emulator {
         };
         let endpoint = format!("http://{services_addr}");
         let own = |a: SocketAddr| [a.to_string(), format!("localhost:{}", a.port())];
+        let oss = open_object_store(&plan, &data, &clock, &ids, &opts).await?;
         let runtime = Runtime::new(RuntimeOptions {
             cache: opts.cache.clone(),
             clock,
@@ -117,10 +125,17 @@ impl Emulator {
             }
             None => None,
         };
+        let queue_store = (!opts.in_memory).then(|| data.path().join("queue.db"));
+        let triggers = crate::triggers::Triggers::start(
+            app.clone(),
+            queue_store.as_deref(),
+            opts.deterministic,
+        )?;
+        triggers.follow_object_changes(oss.changes());
         let services_router = edge::router(edge::Services {
-            admin: crate::admin::router(app.clone()),
-            object_store: None,
-            fc_api: Some(crate::fcapi::router(app.clone())),
+            admin: crate::admin::router(app.clone(), triggers.clone()),
+            object_store: Some(oss.router()),
+            fc_api: Some(crate::fcapi::router(app.clone(), triggers.queue.clone())),
             table_store: None,
             log_service: None,
         });
@@ -153,6 +168,8 @@ impl Emulator {
             gateway_addr,
             load_failures,
             reloader,
+            oss,
+            triggers,
             shutdown: Some(tx),
             servers,
             _data: data,
@@ -181,4 +198,42 @@ impl Emulator {
         }
         Ok(())
     }
+}
+
+/// Opens the object store in the data directory and creates the buckets the manifest declares
+/// or its OSS triggers listen to.
+async fn open_object_store(
+    plan: &AppPlan,
+    data: &Arc<DataDir>,
+    clock: &Clock,
+    ids: &IdGen,
+    opts: &StartOptions,
+) -> anyhow::Result<fcemu_oss::Oss> {
+    let mut cfg = fcemu_oss::OssConfig::new(data.clone());
+    cfg.clock = clock.clone();
+    cfg.ids = ids.clone();
+    cfg.region = plan.region.clone();
+    cfg.owner_id = plan.account_id.clone();
+    cfg.durable = !opts.in_memory;
+    cfg.strict_auth = opts
+        .strict_auth
+        .as_ref()
+        .map(|(id, secret)| fcemu_oss::Credentials::single(id.clone(), secret.clone()));
+    let oss = tokio::task::spawn_blocking(move || fcemu_oss::Oss::open(cfg))
+        .await?
+        .map_err(|e| anyhow::anyhow!("cannot open the object store: {e}"))?;
+    let mut buckets: std::collections::BTreeSet<String> = plan.buckets.keys().cloned().collect();
+    for f in plan.functions.values() {
+        for t in &f.triggers {
+            if let crate::manifest::TriggerKind::Oss { bucket, .. } = &t.kind {
+                buckets.insert(bucket.clone());
+            }
+        }
+    }
+    for bucket in buckets {
+        oss.create_bucket_if_missing(&bucket)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot create bucket {bucket}: {e}"))?;
+    }
+    Ok(oss)
 }

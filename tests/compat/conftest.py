@@ -29,7 +29,7 @@ def endpoint():
 
 @pytest.fixture
 def start_server():
-    """Starts extra servers (own env, e.g. a persistent FCEMU_OSS_DATA) and stops them after."""
+    """Starts extra servers (own env, e.g. a persistent FCEMU_DATA_DIR) and stops them after."""
     started = []
 
     def start(env=None):

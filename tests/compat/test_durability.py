@@ -22,7 +22,7 @@ def rss_peak_kib(pid):
 
 def test_kill_9_during_writes_keeps_every_acknowledged_object(start_server, tmp_path):
     data_dir = tmp_path / "data"
-    env = {"FCEMU_OSS_DATA": str(data_dir)}
+    env = {"FCEMU_DATA_DIR": str(data_dir)}
     server = start_server(env)
     auth = oss2.Auth(AK, SK)
     bucket = oss2.Bucket(auth, server.endpoint, "crash")
@@ -83,7 +83,7 @@ def test_kill_9_during_writes_keeps_every_acknowledged_object(start_server, tmp_
 
 def test_large_upload_is_streamed(start_server, tmp_path):
     size = int(os.environ.get("FCEMU_LARGE_UPLOAD_MB", "1024")) * 1024 * 1024
-    server = start_server({"FCEMU_OSS_DATA": str(tmp_path / "data")})
+    server = start_server({"FCEMU_DATA_DIR": str(tmp_path / "data")})
     bucket = oss2.Bucket(oss2.Auth(AK, SK), server.endpoint, "large")
     bucket.create_bucket()
     chunk = os.urandom(1024 * 1024)

@@ -1,4 +1,4 @@
-"""Strict authentication: a server started with FCEMU_OSS_STRICT=<id>:<secret> verifies OSS V1,
+"""Strict authentication: a server started with FCEMU_STRICT_AUTH=<id>:<secret> verifies OSS V1,
 OSS V4, S3 SigV4 and SigV2 signatures (header and presigned forms) as the real SDKs make them."""
 
 import base64
@@ -20,7 +20,7 @@ from osscompat import AK, SK, Server
 
 @pytest.fixture(scope="module")
 def strict(request):
-    server = Server({"FCEMU_OSS_STRICT": f"{AK}:{SK}"})
+    server = Server({"FCEMU_STRICT_AUTH": f"{AK}:{SK}"})
     request.addfinalizer(server.stop)
     return server.endpoint
 

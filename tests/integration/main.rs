@@ -6,4 +6,5 @@ mod support;
 mod invoke;
 mod reload;
 mod runtime;
+mod triggers;
 mod up;

@@ -38,6 +38,7 @@ fn inv(id: &str, event: &[u8]) -> Invocation {
         request_id: id.into(),
         event: bytes::Bytes::copy_from_slice(event),
         qualifier: "LATEST".into(),
+        depth: 0,
     }
 }
 

@@ -13,20 +13,135 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::app::App;
+use crate::records::Filter;
 use crate::runtime::{Invocation, WhenBusy};
+use crate::triggers::Triggers;
+use crate::triggers::synthetic::SyntheticEvent;
 
 /// Default time `POST /_fcemu/idle` waits.
 const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The admin routes, mounted under `/_fcemu`.
-pub fn router(app: Arc<App>) -> Router {
+pub fn router(app: Arc<App>, triggers: Arc<Triggers>) -> Router {
+    let trigger_routes = Router::new()
+        .route(
+            "/_fcemu/invocations",
+            get(invocations).delete(clear_invocations),
+        )
+        .route("/_fcemu/triggers", get(list_triggers))
+        .route("/_fcemu/clock", get(clock))
+        .route("/_fcemu/clock/advance", post(advance_clock))
+        .route("/_fcemu/events", post(inject_event))
+        .with_state(triggers);
     Router::new()
         .route("/_fcemu/health", get(health))
         .route("/_fcemu/idle", post(idle))
         .route("/_fcemu/functions", get(functions))
         .route("/_fcemu/functions/{name}/invoke", post(invoke))
-        .fallback(not_found)
         .with_state(app)
+        .merge(trigger_routes)
+        .fallback(not_found)
+}
+
+async fn invocations(State(t): State<Arc<Triggers>>, Query(f): Query<Filter>) -> Response {
+    if let Some(status) = &f.status {
+        if !crate::records::is_status(status) {
+            let body = json!({"error": "InvalidArgument", "message": format!("status must be success, handled-error or unhandled-error, got {status:?}")});
+            return (StatusCode::BAD_REQUEST, Json(body)).into_response();
+        }
+    }
+    Json(json!({ "invocations": t.app.records().query(&f) })).into_response()
+}
+
+async fn clear_invocations(State(t): State<Arc<Triggers>>) -> StatusCode {
+    t.app.records().clear();
+    StatusCode::NO_CONTENT
+}
+
+async fn list_triggers(State(t): State<Arc<Triggers>>) -> Json<serde_json::Value> {
+    Json(t.describe())
+}
+
+fn clock_json(t: &Triggers) -> serde_json::Value {
+    let clock = t.app.runtime().clock();
+    json!({
+        "now": clock.now().format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
+        "virtual": clock.is_virtual(),
+    })
+}
+
+async fn clock(State(t): State<Arc<Triggers>>) -> Json<serde_json::Value> {
+    Json(clock_json(&t))
+}
+
+#[derive(Deserialize)]
+struct Advance {
+    /// Seconds to move the clock.
+    seconds: Option<f64>,
+    /// Or a duration such as `1h`, `15m`, `90s`, `1h30m`.
+    by: Option<String>,
+}
+
+async fn advance_clock(
+    State(t): State<Arc<Triggers>>,
+    Query(q): Query<Advance>,
+    body: axum::body::Bytes,
+) -> Response {
+    let bad = |message: String| {
+        (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"error": "InvalidArgument", "message": message})),
+        )
+            .into_response()
+    };
+    let from_body: Option<Advance> = if body.is_empty() {
+        None
+    } else {
+        match serde_json::from_slice(&body) {
+            Ok(a) => Some(a),
+            Err(e) => {
+                return bad(format!(
+                    "the body must be JSON like {{\"seconds\": 3600}} or {{\"by\": \"1h\"}}: {e}"
+                ));
+            }
+        }
+    };
+    let a = from_body.unwrap_or(q);
+    let by = match (a.seconds, a.by) {
+        (Some(s), _) if s.is_finite() && s >= 0.0 => std::time::Duration::from_secs_f64(s),
+        (Some(s), _) => return bad(format!("seconds must be a non-negative number, got {s}")),
+        (None, Some(by)) => match crate::triggers::timer::parse_duration(&by) {
+            Ok(d) => d,
+            Err(e) => return bad(e),
+        },
+        (None, None) => return bad("say how far: ?seconds=3600 or ?by=1h".into()),
+    };
+    let Some(now) = t.app.runtime().clock().advance(by) else {
+        let body = json!({"error": "ClockNotVirtual", "message": "the clock follows the host's; start fcemu with --deterministic to move it"});
+        return (StatusCode::CONFLICT, Json(body)).into_response();
+    };
+    let fired = t.timers.fire_due(now).await;
+    let mut body = clock_json(&t);
+    body["fired"] = json!(fired);
+    Json(body).into_response()
+}
+
+async fn inject_event(State(t): State<Arc<Triggers>>, body: axum::body::Bytes) -> Response {
+    let event: SyntheticEvent = match serde_json::from_slice(&body) {
+        Ok(e) => e,
+        Err(e) => {
+            let body = json!({"error": "InvalidArgument", "message": format!("not a synthetic event: {e}; e.g. {{\"type\": \"oss\", \"bucket\": \"uploads\", \"key\": \"photos/a.jpg\"}}")});
+            return (StatusCode::BAD_REQUEST, Json(body)).into_response();
+        }
+    };
+    match crate::triggers::synthetic::inject(&t, &event).await {
+        Ok(ids) => Json(json!({ "requestIds": ids })).into_response(),
+        Err(message) => (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"error": "InvalidArgument", "message": message})),
+        )
+            .into_response(),
+    }
 }
 
 async fn health(State(app): State<Arc<App>>) -> Json<serde_json::Value> {
@@ -103,6 +218,7 @@ async fn invoke(
         request_id: request_id.clone(),
         event,
         qualifier: "LATEST".into(),
+        depth: 0,
     };
     let outcome = match app.invoke(&f, inv, WhenBusy::Throttle).await {
         Ok(o) => o,

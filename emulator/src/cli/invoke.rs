@@ -74,6 +74,7 @@ pub(super) async fn run(manifest: &Path, args: InvokeArgs) -> anyhow::Result<Exi
         request_id: ids.uuid(),
         event,
         qualifier: args.qualifier.clone(),
+        depth: 0,
     };
     let outcome = runtime.invoke(&loaded, inv, WhenBusy::Wait).await?;
     if args.json {

@@ -1,6 +1,8 @@
 //! The command line: `fcemu up`, `fcemu invoke`, and friends.
 
+mod events;
 mod invoke;
+mod triggers;
 mod up;
 
 use std::path::{Path, PathBuf};
@@ -47,6 +49,10 @@ pub enum Command {
     Up(up::UpArgs),
     /// Run one function once, without a server: the event on stdin, the result on stdout.
     Invoke(invoke::InvokeArgs),
+    /// Synthetic trigger events: `fcemu events generate oss --bucket b --key k`.
+    Events(events::EventsArgs),
+    /// List the triggers of a running emulator with their last and next firing.
+    Triggers(triggers::TriggersArgs),
 }
 
 /// Entry point of the binary.
@@ -71,6 +77,8 @@ pub async fn run(cli: Cli) -> ExitCode {
     let result = match cli.command {
         Command::Up(args) => up::run(&cli.manifest, args).await,
         Command::Invoke(args) => invoke::run(&cli.manifest, args).await,
+        Command::Events(args) => events::run(&cli.manifest, args),
+        Command::Triggers(args) => triggers::run(args).await,
     };
     match result {
         Ok(code) => code,

@@ -42,9 +42,15 @@ pub struct UpArgs {
     #[arg(long)]
     pub in_memory: bool,
 
-    /// Where state is kept (default: .fcemu/ beside the manifest).
-    #[arg(long, value_name = "DIR", conflicts_with = "in_memory")]
+    /// Where state is kept (default: .fcemu/ beside the manifest). Takes precedence over
+    /// --in-memory.
+    #[arg(long, value_name = "DIR", env = "FCEMU_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
+
+    /// Verify request signatures (OSS V1/V4, S3 SigV4) against this key pair instead of
+    /// accepting any credentials.
+    #[arg(long, value_name = "ACCESS_KEY_ID:SECRET", env = "FCEMU_STRICT_AUTH")]
+    pub strict_auth: Option<String>,
 
     /// Virtual clock starting at 2024-01-01T00:00:00Z, sequential ids, seeded randomness:
     /// the same inputs give byte-identical outputs.
@@ -79,9 +85,18 @@ pub(super) async fn run(manifest: &Path, args: UpArgs) -> anyhow::Result<ExitCod
     });
     let gateway_listener = bind(gateway_addr, "--gateway").await?;
     let opts = StartOptions {
-        in_memory: args.in_memory,
+        in_memory: args.in_memory && args.data_dir.is_none(),
         deterministic: args.deterministic,
         data_dir: args.data_dir,
+        strict_auth: match args.strict_auth.as_deref().map(|p| p.split_once(':')) {
+            None => None,
+            Some(Some((id, secret))) if !id.is_empty() => {
+                Some((id.to_string(), secret.to_string()))
+            }
+            Some(_) => anyhow::bail!(
+                "--strict-auth takes ACCESS_KEY_ID:SECRET, e.g. --strict-auth mykey:mysecret"
+            ),
+        },
         report: true,
         watch: (!args.no_watch).then(|| manifest.to_path_buf()),
         ..StartOptions::default()

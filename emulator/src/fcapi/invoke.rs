@@ -11,6 +11,7 @@ use bytes::Bytes;
 use super::error::{ApiVersion, FcError};
 use crate::app::App;
 use crate::runtime::{Invocation, InvocationOutcome, LoadedFunction, Shape, WhenBusy};
+use crate::triggers::queue::{AsyncQueue, Job};
 
 /// FC's synchronous request payload limit.
 pub const SYNC_PAYLOAD_LIMIT: usize = 32 << 20;
@@ -20,8 +21,10 @@ pub const ASYNC_PAYLOAD_LIMIT: usize = 128 << 10;
 const LOG_TAIL_BYTES: usize = 4096;
 
 /// Runs an InvokeFunction request and writes FC's response.
+#[allow(clippy::too_many_arguments)]
 pub async fn invoke(
     app: &Arc<App>,
+    queue: &AsyncQueue,
     f: Arc<LoadedFunction>,
     rid: String,
     qualifier: String,
@@ -74,19 +77,20 @@ pub async fn invoke(
         request_id: rid.clone(),
         event,
         qualifier,
+        depth: 0,
     };
     if is_async {
-        let app = app.clone();
-        let work = app.begin_work();
-        tokio::spawn(async move {
-            let _work = work;
-            match app.runtime().invoke(&f, inv, WhenBusy::Wait).await {
-                Ok(outcome) => app.finish(&outcome, "async", 0),
-                Err(e) => {
-                    tracing::warn!(function = %f.plan.name, error = %e, "async invocation did not run")
-                }
-            }
-        });
+        queue
+            .enqueue(Job {
+                request_id: rid.clone(),
+                function: f.plan.name.clone(),
+                trigger: "async".into(),
+                event: inv.event,
+                enqueued_at: app.runtime().clock().now(),
+                attempt: 0,
+                depth: 0,
+            })
+            .await;
         let mut resp = StatusCode::ACCEPTED.into_response();
         insert(&mut resp, "x-fc-request-id", &rid);
         return resp;

@@ -20,10 +20,11 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::app::App;
+use crate::triggers::queue::AsyncQueue;
 use error::{ApiVersion, FcError};
 
 /// The FC API routes.
-pub fn router(app: Arc<App>) -> Router {
+pub fn router(app: Arc<App>, queue: Arc<AsyncQueue>) -> Router {
     let v2 = Router::new()
         .route("/account-settings", get(account_settings))
         .route("/services", get(list_services).post(create_unsupported))
@@ -81,7 +82,20 @@ pub fn router(app: Arc<App>) -> Router {
         .nest("/2016-08-15", v2.clone())
         .nest("/2021-04-06", v2)
         .nest("/2023-03-30", v3)
-        .with_state(app)
+        .with_state(Api { app, queue })
+}
+
+/// What the FC API handlers share.
+#[derive(Clone)]
+pub struct Api {
+    app: Arc<App>,
+    queue: Arc<AsyncQueue>,
+}
+
+impl axum::extract::FromRef<Api> for Arc<App> {
+    fn from_ref(api: &Api) -> Arc<App> {
+        api.app.clone()
+    }
 }
 
 type Result<T, E = FcError> = std::result::Result<T, E>;
@@ -325,20 +339,33 @@ fn trigger_response(
 }
 
 async fn invoke_v2(
-    State(app): State<Arc<App>>,
+    State(api): State<Api>,
     Path((svcq, name)): Path<(String, String)>,
     Query(q): Query<ListQuery>,
     headers: HeaderMap,
     body: axum::body::Body,
 ) -> Response {
+    let app = &api.app;
     let rid = app.new_request_id();
     let (svc, qualifier) = split_qualifier(&svcq);
     let qualifier = qualifier
         .map(str::to_string)
         .or(q.qualifier)
         .unwrap_or_else(|| "LATEST".into());
-    match function_in_service(&app, svc, &name, &rid) {
-        Ok(f) => invoke::invoke(&app, f, rid, qualifier, &headers, body, ApiVersion::V2).await,
+    match function_in_service(app, svc, &name, &rid) {
+        Ok(f) => {
+            invoke::invoke(
+                app,
+                &api.queue,
+                f,
+                rid,
+                qualifier,
+                &headers,
+                body,
+                ApiVersion::V2,
+            )
+            .await
+        }
         Err(e) => e.into_response(),
     }
 }
@@ -386,16 +413,29 @@ async fn get_function_v3(
 }
 
 async fn invoke_v3(
-    State(app): State<Arc<App>>,
+    State(api): State<Api>,
     Path(name): Path<String>,
     Query(q): Query<ListQuery>,
     headers: HeaderMap,
     body: axum::body::Body,
 ) -> Response {
+    let app = &api.app;
     let rid = app.new_request_id();
     let qualifier = q.qualifier.unwrap_or_else(|| "LATEST".into());
-    match function_v3(&app, &name, &rid) {
-        Ok(f) => invoke::invoke(&app, f, rid, qualifier, &headers, body, ApiVersion::V3).await,
+    match function_v3(app, &name, &rid) {
+        Ok(f) => {
+            invoke::invoke(
+                app,
+                &api.queue,
+                f,
+                rid,
+                qualifier,
+                &headers,
+                body,
+                ApiVersion::V3,
+            )
+            .await
+        }
         Err(e) => e.into_response(),
     }
 }

@@ -311,6 +311,7 @@ async fn event_call(
         request_id,
         event: Bytes::from(event),
         qualifier: "LATEST".into(),
+        depth: 0,
     };
     let outcome = app.invoke(f, inv, WhenBusy::Throttle).await?;
     app.finish(&outcome, trigger, 0);

@@ -3,6 +3,7 @@
 
 use std::sync::{Arc, Mutex};
 
+use fcemu_oss::CHAIN_DEPTH_HEADER;
 use wasmtime_wasi_http::{RequestOptions, WasiBody, WasiHttpHooks};
 
 /// Decides which hosts a function may call, and remembers the refusals so they can be written
@@ -13,18 +14,24 @@ pub struct OutboundPolicy {
     own: Arc<Vec<String>>,
     allow_hosts: Arc<Vec<String>>,
     denied: Arc<Mutex<Vec<String>>>,
+    depth: u32,
 }
 
 impl OutboundPolicy {
     /// A policy for `function`: `own` are fcemu's endpoints (`host:port`), `allow_hosts` the
     /// manifest's list.
-    pub fn new(function: &str, own: Arc<Vec<String>>, allow_hosts: &[String]) -> Self {
+    pub fn new(function: &str, own: Arc<Vec<String>>, allow_hosts: &[String], depth: u32) -> Self {
         OutboundPolicy {
             function: function.to_string(),
             own,
             allow_hosts: Arc::new(allow_hosts.to_vec()),
             denied: Arc::default(),
+            depth,
         }
+    }
+
+    fn is_own(&self, authority: &str) -> bool {
+        self.own.iter().any(|o| o.eq_ignore_ascii_case(authority))
     }
 
     /// Whether a request to `authority` (`host[:port]`) may go out.
@@ -92,6 +99,12 @@ impl WasiHttpHooks for OutboundPolicy {
             drop(fut);
             return Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) });
         }
+        let mut request = request;
+        if self.is_own(&authority) {
+            request
+                .headers_mut()
+                .insert(CHAIN_DEPTH_HEADER, http::HeaderValue::from(self.depth));
+        }
         let mut default = DefaultHooks;
         default.send_request(request, options, fut)
     }
@@ -117,6 +130,7 @@ mod tests {
                 "*.internal.test".into(),
                 "svc:8443".into(),
             ],
+            0,
         );
         assert!(p.allows("127.0.0.1:9000"));
         assert!(!p.allows("127.0.0.1:9001"));

@@ -157,6 +157,9 @@ pub struct Invocation {
     pub event: Bytes,
     /// Qualifier the caller asked for.
     pub qualifier: String,
+    /// How many trigger hops led to this invocation; requests the function makes to fcemu carry
+    /// it, so changes they cause can be traced back (the trigger loop guard).
+    pub depth: u32,
 }
 
 enum Code {
@@ -449,7 +452,7 @@ impl Runtime {
                 let (r, l) = self.run_module(f, pre, builder).await;
                 (r, l, Vec::new())
             }
-            Code::Component(pre) => self.run_component(f, pre, builder).await,
+            Code::Component(pre) => self.run_component(f, pre, builder, inv.depth).await,
             Code::Http(_) => {
                 let failure = FailureKind::StartFailed {
                     message: "this is an HTTP function (wasi:http/proxy): call it through an http trigger route".into(),
@@ -544,8 +547,9 @@ impl Runtime {
         f: &LoadedFunction,
         pre: &CommandPre<P2State>,
         mut builder: wasmtime_wasi::WasiCtxBuilder,
+        depth: u32,
     ) -> (wasmtime::Result<()>, MemoryLimiter, Vec<String>) {
-        let state = self.p2_state(f, &mut builder);
+        let state = self.p2_state(f, &mut builder, depth);
         let mut store = self.new_store(f, state);
         store.limiter(|s| &mut s.limiter);
         let run = async {
@@ -561,7 +565,12 @@ impl Runtime {
         (result, limiter, denials)
     }
 
-    fn p2_state(&self, f: &LoadedFunction, builder: &mut wasmtime_wasi::WasiCtxBuilder) -> P2State {
+    fn p2_state(
+        &self,
+        f: &LoadedFunction,
+        builder: &mut wasmtime_wasi::WasiCtxBuilder,
+        depth: u32,
+    ) -> P2State {
         P2State {
             ctx: builder.build(),
             table: ResourceTable::new(),
@@ -571,6 +580,7 @@ impl Runtime {
                 &f.plan.name,
                 self.own_endpoints.clone(),
                 &f.plan.allow_hosts,
+                depth,
             ),
         }
     }
@@ -650,7 +660,7 @@ impl Runtime {
                 });
             }
         };
-        let state = self.p2_state(f, &mut builder);
+        let state = self.p2_state(f, &mut builder, 0);
         let mut store = self.new_store(f, state);
         store.limiter(|s| &mut s.limiter);
         let (resp_tx, resp_rx) = tokio::sync::oneshot::channel();

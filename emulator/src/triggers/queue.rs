@@ -238,6 +238,7 @@ async fn run(queue: Arc<AsyncQueue>, mut q: Queued) {
             request_id: q.job.request_id.clone(),
             event: q.job.event.clone(),
             qualifier: "LATEST".into(),
+            depth: q.job.depth,
         };
         let outcome = match app.runtime().invoke(&f, inv, WhenBusy::Wait).await {
             Ok(o) => o,

@@ -95,6 +95,10 @@ fn field(
 }
 
 /// Parses a Go-style duration: `5m`, `1h30m`, `90s`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    go_duration(s.trim())
+}
+
 fn go_duration(s: &str) -> Result<Duration, String> {
     let mut total = 0u64;
     let mut num = String::new();

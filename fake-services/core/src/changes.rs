@@ -65,7 +65,10 @@ impl<T: Clone> ChangeFeed<T> {
     /// A new subscription that sees every notification published from now on.
     pub fn subscribe(&self) -> ChangeReceiver<T> {
         let (tx, rx) = mpsc::unbounded_channel();
-        self.lock().push(Subscriber { tx, unhandled: None });
+        self.lock().push(Subscriber {
+            tx,
+            unhandled: None,
+        });
         rx
     }
 
@@ -74,7 +77,10 @@ impl<T: Clone> ChangeFeed<T> {
     pub fn subscribe_counted(&self) -> (ChangeReceiver<T>, Unhandled) {
         let (tx, rx) = mpsc::unbounded_channel();
         let unhandled = Unhandled::default();
-        self.lock().push(Subscriber { tx, unhandled: Some(unhandled.0.clone()) });
+        self.lock().push(Subscriber {
+            tx,
+            unhandled: Some(unhandled.0.clone()),
+        });
         (rx, unhandled)
     }
 
@@ -85,10 +91,8 @@ impl<T: Clone> ChangeFeed<T> {
                 n.fetch_add(1, Ordering::SeqCst);
             }
             let sent = s.tx.send(change.clone()).is_ok();
-            if !sent {
-                if let Some(n) = &s.unhandled {
-                    n.fetch_sub(1, Ordering::SeqCst);
-                }
+            if let (false, Some(n)) = (sent, &s.unhandled) {
+                n.fetch_sub(1, Ordering::SeqCst);
             }
             sent
         });

@@ -39,7 +39,9 @@ impl IdGen {
     /// A UUID-shaped id, lower-case with dashes (`1b4e28ba-2fa1-11d2-883f-0016d3cca427`).
     /// Sequential ids look like `00000000-0000-0000-0000-000000000001`.
     pub fn uuid(&self) -> String {
-        uuid::Uuid::from_u128(self.next_u128()).hyphenated().to_string()
+        uuid::Uuid::from_u128(self.next_u128())
+            .hyphenated()
+            .to_string()
     }
 
     /// `len` upper-case hex digits (at most 32), as OSS and Log Service request ids look.

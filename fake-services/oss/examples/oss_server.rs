@@ -1,8 +1,8 @@
 //! Serves the object store alone on 127.0.0.1:0 and prints `listening http://ADDR`.
 //!
-//! Environment: `FCEMU_OSS_DATA=<dir>` keeps state durably in that directory (otherwise in a
+//! Environment: `FCEMU_DATA_DIR=<dir>` keeps state durably in that directory (otherwise in a
 //! temporary one, without fsync),
-//! `FCEMU_OSS_STRICT=<id>:<secret>` turns on signature checks with that key pair,
+//! `FCEMU_STRICT_AUTH=<id>:<secret>` turns on signature checks with that key pair,
 //! `FCEMU_OSS_MIN_PART_SIZE=0` lets multipart uploads use parts under 100 KB.
 
 use std::io::Write;
@@ -20,7 +20,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
         .with_writer(std::io::stderr)
         .init();
-    let persistent = std::env::var("FCEMU_OSS_DATA").ok();
+    let persistent = std::env::var("FCEMU_DATA_DIR").ok();
     let data = match &persistent {
         Some(dir) => DataDir::persistent(dir)?,
         None => DataDir::temporary("oss-server")?,
@@ -28,7 +28,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut cfg = OssConfig::new(Arc::new(data));
     // A temporary directory dies with the process: no point in fsyncing it.
     cfg.durable = persistent.is_some();
-    if let Ok(pair) = std::env::var("FCEMU_OSS_STRICT")
+    if let Ok(pair) = std::env::var("FCEMU_STRICT_AUTH")
         && let Some((id, secret)) = pair.split_once(':')
     {
         cfg.strict_auth = Some(Credentials::single(id, secret));

@@ -34,7 +34,8 @@ use fcemu_core::{ChangeFeed, Clock, DataDir, IdGen};
 pub use error::OssError;
 pub use model::{Bucket, ObjectAttrs, ObjectChange, ObjectEvent, ObjectMeta, ObjectType};
 pub use service::{
-    Body, CopyRequest, MetadataDirective, OpenObject, PutRequest, RequestInfo, body_from_bytes,
+    Body, CHAIN_DEPTH_HEADER, CopyRequest, MetadataDirective, OpenObject, PutRequest, RequestInfo,
+    body_from_bytes,
 };
 
 /// Access keys accepted in strict authentication mode: AccessKeyId → AccessKeySecret.
