@@ -91,13 +91,13 @@ async fn dispatch(
             "fcemu does not tunnel HTTPS; use http:// endpoints",
         );
     }
-    if let Some(authority) = req.uri().authority() {
-        if !is_emulated_host(authority.as_str()) {
-            return bad_gateway(
-                authority.as_str(),
-                "fcemu does not forward requests to hosts it does not emulate",
-            );
-        }
+    if let Some(authority) = req.uri().authority()
+        && !is_emulated_host(authority.as_str())
+    {
+        return bad_gateway(
+            authority.as_str(),
+            "fcemu does not forward requests to hosts it does not emulate",
+        );
     }
     let target = classify(req.uri().path(), req.headers());
     let router = match target {

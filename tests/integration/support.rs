@@ -218,28 +218,30 @@ impl Server {
             .spawn()
             .expect("spawn fcemu up");
         let log = Log::collect(child.stderr.take().unwrap());
-        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let stdout = BufReader::new(child.stdout.take().unwrap());
+        // Owned by the server from here on, so a failed start still kills and reaps the child.
+        let mut server = Server {
+            child,
+            services: String::new(),
+            log,
+            _stdout: stdout,
+        };
         let mut line = String::new();
         loop {
             line.clear();
-            let n = stdout.read_line(&mut line).unwrap();
+            let n = server._stdout.read_line(&mut line).unwrap();
             assert!(
                 n > 0,
-                "fcemu up exited before it was ready: {:?}",
-                child.wait()
+                "fcemu up exited before it was ready:\n{}",
+                server.log.text()
             );
             if let Some(rest) = line.trim().strip_prefix("fcemu: ready ") {
-                let services = rest
+                server.services = rest
                     .split_whitespace()
                     .find_map(|kv| kv.strip_prefix("services="))
                     .expect("ready line names the services address")
                     .to_string();
-                return Server {
-                    child,
-                    services,
-                    log,
-                    _stdout: stdout,
-                };
+                return server;
             }
         }
     }

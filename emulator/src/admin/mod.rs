@@ -44,11 +44,11 @@ pub fn router(app: Arc<App>, triggers: Arc<Triggers>) -> Router {
 }
 
 async fn invocations(State(t): State<Arc<Triggers>>, Query(f): Query<Filter>) -> Response {
-    if let Some(status) = &f.status {
-        if !crate::records::is_status(status) {
-            let body = json!({"error": "InvalidArgument", "message": format!("status must be success, handled-error or unhandled-error, got {status:?}")});
-            return (StatusCode::BAD_REQUEST, Json(body)).into_response();
-        }
+    if let Some(status) = &f.status
+        && !crate::records::is_status(status)
+    {
+        let body = json!({"error": "InvalidArgument", "message": format!("status must be success, handled-error or unhandled-error, got {status:?}")});
+        return (StatusCode::BAD_REQUEST, Json(body)).into_response();
     }
     Json(json!({ "invocations": t.app.records().query(&f) })).into_response()
 }

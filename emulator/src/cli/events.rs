@@ -211,11 +211,11 @@ pub(super) fn run(manifest: &Path, args: EventsArgs) -> anyhow::Result<ExitCode>
     } else {
         synthetic::generate(&event, &plan, clock.now(), ids.uuid()).map_err(anyhow::Error::msg)?
     };
-    if g.pretty {
-        if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&bytes) {
-            bytes = serde_json::to_vec_pretty(&v)?;
-            bytes.push(b'\n');
-        }
+    if g.pretty
+        && let Ok(v) = serde_json::from_slice::<serde_json::Value>(&bytes)
+    {
+        bytes = serde_json::to_vec_pretty(&v)?;
+        bytes.push(b'\n');
     }
     std::io::stdout().write_all(&bytes)?;
     Ok(ExitCode::SUCCESS)

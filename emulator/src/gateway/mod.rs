@@ -56,10 +56,10 @@ impl Gateway {
     pub fn routes(&self) -> Arc<RouteTable> {
         let plan = self.app.plan();
         let mut cached = self.table.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((p, t)) = cached.as_ref() {
-            if Arc::ptr_eq(p, &plan) {
-                return t.clone();
-            }
+        if let Some((p, t)) = cached.as_ref()
+            && Arc::ptr_eq(p, &plan)
+        {
+            return t.clone();
         }
         let table = Arc::new(RouteTable::from_plan(&plan));
         *cached = Some((plan, table.clone()));

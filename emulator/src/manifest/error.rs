@@ -194,13 +194,13 @@ fn explain_serde_message(message: &str) -> (String, Option<String>) {
             return (format!("unknown {what} `{given}`"), Some(help));
         }
     }
-    if let Some(rest) = message.strip_prefix("missing field") {
-        if let Some(field) = ticked(rest).first() {
-            return (
-                format!("`{field}` is required here"),
-                Some(format!("add `{field} = ...` to this table")),
-            );
-        }
+    if let Some(rest) = message.strip_prefix("missing field")
+        && let Some(field) = ticked(rest).first()
+    {
+        return (
+            format!("`{field}` is required here"),
+            Some(format!("add `{field} = ...` to this table")),
+        );
     }
     if message.starts_with("invalid type") {
         return (

@@ -612,18 +612,18 @@ fn check_routes(sink: &mut Sink, plan: &AppPlan) {
                     methods.clone()
                 };
                 for m in methods {
-                    if let Some(other) = seen.insert((m.clone(), path.clone()), f.name.clone()) {
-                        if other != f.name {
-                            sink.push(
-                                None,
-                                format!(
-                                    "route {m} {path} is claimed by both `{other}` and `{}`",
-                                    f.name
-                                ),
-                                "duplicate route",
-                                "give each http trigger its own method and path",
-                            );
-                        }
+                    if let Some(other) = seen.insert((m.clone(), path.clone()), f.name.clone())
+                        && other != f.name
+                    {
+                        sink.push(
+                            None,
+                            format!(
+                                "route {m} {path} is claimed by both `{other}` and `{}`",
+                                f.name
+                            ),
+                            "duplicate route",
+                            "give each http trigger its own method and path",
+                        );
                     }
                 }
             }

@@ -110,10 +110,10 @@ impl ModuleCache {
             WasmKind::Component => engine.precompile_component(bytes)?,
         };
         tracing::debug!(hash, ms = started.elapsed().as_millis() as u64, "compiled");
-        if let Some(path) = &path {
-            if let Err(e) = write_atomically(path, &artifact) {
-                tracing::warn!(path = %path.display(), error = %e, "could not write the module cache");
-            }
+        if let Some(path) = &path
+            && let Err(e) = write_atomically(path, &artifact)
+        {
+            tracing::warn!(path = %path.display(), error = %e, "could not write the module cache");
         }
         let compiled = from_artifact(engine, &artifact, kind)?;
         Ok((compiled, CacheOutcome::Compiled))

@@ -124,9 +124,9 @@ pub fn builder(
     }
     if deterministic {
         use rand::SeedableRng;
-        b.secure_random(rand::rngs::StdRng::seed_from_u64(0x6663_656d_75))
-            .insecure_random(rand::rngs::StdRng::seed_from_u64(0x6663_656d_75 + 1))
-            .insecure_random_seed(0x6663_656d_75);
+        b.secure_random(rand::rngs::StdRng::seed_from_u64(0x0066_6365_6d75))
+            .insecure_random(rand::rngs::StdRng::seed_from_u64(0x0066_6365_6d76))
+            .insecure_random_seed(0x0066_6365_6d75);
     }
     Ok((b, stdio))
 }

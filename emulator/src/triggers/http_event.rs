@@ -208,10 +208,10 @@ pub fn apigw_result(output: &[u8]) -> Result<HttpResult, String> {
 /// Reads an FC 3.0 HTTP trigger result: an object with `statusCode` is a response; anything
 /// else is the body of a 200.
 pub fn fc3_result(output: &[u8]) -> Result<HttpResult, String> {
-    if let Ok(Value::Object(obj)) = serde_json::from_slice::<Value>(output) {
-        if obj.contains_key("statusCode") {
-            return result_from_object(&obj);
-        }
+    if let Ok(Value::Object(obj)) = serde_json::from_slice::<Value>(output)
+        && obj.contains_key("statusCode")
+    {
+        return result_from_object(&obj);
     }
     Ok(HttpResult {
         status: 200,

@@ -150,7 +150,7 @@ impl Triggers {
                     TriggerKind::Timer { .. } => self
                         .timers
                         .next_firing(&f.name, &t.name)
-                        .map(|t| timer::rfc3339_seconds(t)),
+                        .map(timer::rfc3339_seconds),
                     _ => None,
                 };
                 list.push(json!({

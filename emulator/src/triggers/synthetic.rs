@@ -96,6 +96,7 @@ pub enum SyntheticEvent {
 /// The ETag of an empty object.
 const EMPTY_ETAG: &str = "D41D8CD98F00B204E9800998ECF8427E";
 
+#[allow(clippy::too_many_arguments)]
 fn object_input(
     bucket: &str,
     key: &str,
@@ -381,12 +382,11 @@ pub async fn inject(triggers: &Triggers, e: &SyntheticEvent) -> Result<Vec<Strin
             let mut ids = Vec::new();
             for f in plan.functions.values() {
                 for t in f.triggers.iter().filter(|t| t.enabled) {
-                    if let TriggerKind::Log { project: p, logstore: l, payload, .. } = &t.kind {
-                        if p == project && l == logstore {
+                    if let TriggerKind::Log { project: p, logstore: l, payload, .. } = &t.kind
+                        && p == project && l == logstore {
                             let event = log_event(project, logstore, shard.unwrap_or(0), payload, &plan.region, now, app.new_request_id());
                             ids.push(triggers.deliver(&f.name, &t.name, event, 0).await);
                         }
-                    }
                 }
             }
             if ids.is_empty() {
@@ -398,12 +398,11 @@ pub async fn inject(triggers: &Triggers, e: &SyntheticEvent) -> Result<Vec<Strin
             let mut ids = Vec::new();
             for f in plan.functions.values() {
                 for t in f.triggers.iter().filter(|t| t.enabled) {
-                    if let TriggerKind::Tablestore { instance: i, table: tb, format } = &t.kind {
-                        if i == instance && tb == table {
+                    if let TriggerKind::Tablestore { instance: i, table: tb, format } = &t.kind
+                        && i == instance && tb == table {
                             let event = tablestore_event(records.clone(), now, format != "json");
                             ids.push(triggers.deliver(&f.name, &t.name, event, 0).await);
                         }
-                    }
                 }
             }
             if ids.is_empty() {

@@ -100,7 +100,7 @@ mod tests {
     fn virtual_clock_moves_only_when_advanced() {
         let clock = Clock::deterministic();
         assert_eq!(clock.now(), VIRTUAL_EPOCH);
-        let mut rx = clock.watch().unwrap();
+        let rx = clock.watch().unwrap();
         clock.advance(Duration::from_secs(90)).unwrap();
         assert_eq!(clock.now(), VIRTUAL_EPOCH + Duration::from_secs(90));
         assert!(rx.has_changed().unwrap());
