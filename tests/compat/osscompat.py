@@ -21,6 +21,10 @@ def server_command():
     cmd = os.environ.get("FCEMU_OSS_SERVER_CMD")
     if cmd:
         return shlex.split(cmd)
+    fcemu = os.environ.get("FCEMU_BIN")
+    if fcemu:
+        # The whole emulator; FCEMU_DATA_DIR (durability tests) takes precedence over --in-memory.
+        return [fcemu, "up", "--listen", "127.0.0.1:0", "--in-memory", "--no-watch"]
     target = Path(os.environ.get("CARGO_TARGET_DIR", REPO / "target"))
     binary = target / "debug" / "examples" / "oss_server"
     if not binary.exists():
