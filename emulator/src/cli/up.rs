@@ -19,7 +19,8 @@ const DEFAULT_GATEWAY_PORT: u16 = 8080;
 /// Options of `fcemu up`.
 #[derive(Debug, Args)]
 pub struct UpArgs {
-    /// Address of the services port (OSS, Table Store, Log Service, FC API, admin).
+    /// Address of the services port (OSS/S3, FC API, admin; Table Store and Log Service answer
+    /// 501 until they land).
     /// Port 0 picks a free port; the ready line says which.
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<SocketAddr>,
