@@ -649,15 +649,8 @@ impl Runtime {
         let (mut builder, stdio) = match built {
             Ok(b) => b,
             Err(e) => {
-                let failure = FailureKind::StartFailed {
-                    message: format!("{e:#}"),
-                };
-                self.finish(f, &mut outcome, Some((failure, Vec::new())), started);
-                let _ = done_tx.send(outcome);
-                return Ok(HttpInvocation {
-                    response: Err("the function could not start".into()),
-                    outcome: done_rx,
-                });
+                let why = "the function could not start".to_string();
+                return Ok(self.http_start_failed(f, outcome, started, e, why, done_tx, done_rx));
             }
         };
         let state = self.p2_state(f, &mut builder, 0);
@@ -673,15 +666,8 @@ impl Runtime {
         let (req_res, out_res) = match prepared {
             Ok(p) => p,
             Err(e) => {
-                let failure = FailureKind::StartFailed {
-                    message: format!("{e:#}"),
-                };
-                self.finish(f, &mut outcome, Some((failure, Vec::new())), started);
-                let _ = done_tx.send(outcome);
-                return Ok(HttpInvocation {
-                    response: Err(format!("bad request for the function: {e:#}")),
-                    outcome: done_rx,
-                });
+                let why = format!("bad request for the function: {e:#}");
+                return Ok(self.http_start_failed(f, outcome, started, e, why, done_tx, done_rx));
             }
         };
         let pre = pre.clone();
@@ -728,6 +714,29 @@ impl Runtime {
             response,
             outcome: done_rx,
         })
+    }
+
+    /// Records that an HTTP function could not start and answers with `why`.
+    #[allow(clippy::too_many_arguments)]
+    fn http_start_failed(
+        &self,
+        f: &LoadedFunction,
+        mut outcome: InvocationOutcome,
+        started: Instant,
+        error: wasmtime::Error,
+        why: String,
+        done_tx: tokio::sync::oneshot::Sender<InvocationOutcome>,
+        done_rx: tokio::sync::oneshot::Receiver<InvocationOutcome>,
+    ) -> HttpInvocation {
+        let failure = FailureKind::StartFailed {
+            message: format!("{error:#}"),
+        };
+        self.finish(f, &mut outcome, Some((failure, Vec::new())), started);
+        let _ = done_tx.send(outcome);
+        HttpInvocation {
+            response: Err(why),
+            outcome: done_rx,
+        }
     }
 
     async fn acquire(
