@@ -54,6 +54,7 @@ fn main() -> anyhow::Result<()> {
     }
     startup_bench(&binary, &fixtures, work.path())?;
     reload_bench(&binary, &fixtures, work.path())?;
+    trigger_bench(&binary, &fixtures, work.path())?;
     Ok(())
 }
 
@@ -425,4 +426,131 @@ fn hello_server() -> anyhow::Result<()> {
         axum::serve(listener, app).await?;
         Ok(())
     })
+}
+
+/// Starts `fcemu up` in `dir` and returns the child and its services URL.
+fn start_up(
+    binary: &Path,
+    dir: &Path,
+    extra: &[&str],
+) -> anyhow::Result<(std::process::Child, String)> {
+    let mut child = Command::new(binary)
+        .current_dir(dir)
+        .args(["up", "--listen", "127.0.0.1:0", "--no-watch"])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()?;
+    let mut out = BufReader::new(child.stdout.take().expect("stdout"));
+    let mut line = String::new();
+    while out.read_line(&mut line)? > 0 {
+        if let Some(s) = line
+            .split_whitespace()
+            .find_map(|kv| kv.strip_prefix("services="))
+        {
+            let services = s.to_string();
+            std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+            return Ok((child, services));
+        }
+        line.clear();
+    }
+    anyhow::bail!("fcemu up did not start")
+}
+
+/// OSS trigger: latency from the PUT's response to the function's start, and sustained
+/// throughput (objects uploaded by 16 clients -> invocations, nothing lost). Durable store.
+fn trigger_bench(binary: &Path, fixtures: &Path, work: &Path) -> anyhow::Result<()> {
+    const SEQUENTIAL: usize = 300;
+    const CONCURRENT: usize = 2000;
+    let dir = work.join("trigger");
+    std::fs::create_dir_all(&dir)?;
+    let echo = fixtures.join("wasm32-wasip1/release/echo.wasm");
+    std::fs::write(
+        dir.join("fcemu.toml"),
+        format!(
+            "[functions.sink]\ncode = {:?}\n[[functions.sink.triggers]]\ntype = \"oss\"\nbucket = \"uploads\"\n",
+            echo.display().to_string()
+        ),
+    )?;
+    let (mut child, services) = start_up(
+        binary,
+        &dir,
+        &["--data-dir", dir.join("state").to_str().unwrap_or(".")],
+    )?;
+    let client = reqwest::blocking::Client::new();
+    let idle = |client: &reqwest::blocking::Client| -> anyhow::Result<()> {
+        client
+            .post(format!("{services}/_fcemu/idle?timeout=120"))
+            .send()?
+            .error_for_status()?;
+        Ok(())
+    };
+    let mut acked = std::collections::HashMap::new();
+    for i in 0..SEQUENTIAL {
+        let key = format!("seq/{i}");
+        client
+            .put(format!("{services}/uploads/{key}"))
+            .body("x".repeat(1024))
+            .send()?
+            .error_for_status()?;
+        acked.insert(key, time::OffsetDateTime::now_utc());
+        idle(&client)?;
+    }
+    let records: serde_json::Value = client
+        .get(format!("{services}/_fcemu/invocations?limit=100000"))
+        .send()?
+        .json()?;
+    let mut lat = Vec::new();
+    for r in records["invocations"].as_array().into_iter().flatten() {
+        let event: serde_json::Value = serde_json::from_str(r["event"].as_str().unwrap_or("{}"))?;
+        let key = event["events"][0]["oss"]["object"]["key"]
+            .as_str()
+            .unwrap_or("");
+        let started = time::OffsetDateTime::parse(
+            r["startedAt"].as_str().unwrap_or(""),
+            &time::format_description::well_known::Rfc3339,
+        )?;
+        if let Some(at) = acked.get(key) {
+            lat.push(Duration::try_from(started - *at).unwrap_or(Duration::ZERO));
+        }
+    }
+    lat.sort();
+    println!(
+        "| OSS trigger latency, PUT response -> function start ({} uploads) | p50 {:.2} ms, p99 {:.2} ms |",
+        lat.len(),
+        percentile(&lat, 0.5).as_secs_f64() * 1000.0,
+        percentile(&lat, 0.99).as_secs_f64() * 1000.0
+    );
+    client
+        .delete(format!("{services}/_fcemu/invocations"))
+        .send()?;
+    let start = Instant::now();
+    std::thread::scope(|s| {
+        for t in 0..16 {
+            let client = client.clone();
+            let services = services.clone();
+            s.spawn(move || {
+                for i in (t..CONCURRENT).step_by(16) {
+                    let _ = client
+                        .put(format!("{services}/uploads/par/{i}"))
+                        .body("x".repeat(1024))
+                        .send();
+                }
+            });
+        }
+    });
+    idle(&client)?;
+    let elapsed = start.elapsed();
+    let records: serde_json::Value = client
+        .get(format!("{services}/_fcemu/invocations?limit=100000"))
+        .send()?
+        .json()?;
+    let n = records["invocations"].as_array().map_or(0, |a| a.len());
+    println!(
+        "| OSS trigger throughput, {CONCURRENT} uploads from 16 clients (durable) | {:.0} invocations/s; {n} of {CONCURRENT} invoked |",
+        n as f64 / elapsed.as_secs_f64()
+    );
+    child.kill()?;
+    child.wait()?;
+    Ok(())
 }
