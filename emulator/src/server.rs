@@ -135,7 +135,11 @@ impl Emulator {
         let services_router = edge::router(edge::Services {
             admin: crate::admin::router(app.clone(), triggers.clone()),
             object_store: Some(oss.router()),
-            fc_api: Some(crate::fcapi::router(app.clone(), triggers.queue.clone())),
+            fc_api: Some(crate::fcapi::router(
+                app.clone(),
+                triggers.queue.clone(),
+                opts.strict_auth.clone(),
+            )),
             table_store: None,
             log_service: None,
         });

@@ -4,6 +4,7 @@
 //! Services, functions and triggers come from fcemu.toml; the API reads them, it does not
 //! create them.
 
+pub mod auth;
 pub mod error;
 mod invoke;
 mod metadata;
@@ -23,8 +24,13 @@ use crate::app::App;
 use crate::triggers::queue::AsyncQueue;
 use error::{ApiVersion, FcError};
 
-/// The FC API routes.
-pub fn router(app: Arc<App>, queue: Arc<AsyncQueue>) -> Router {
+/// The FC API routes. With `strict_auth` (`(AccessKeyId, AccessKeySecret)`), every request must
+/// carry a valid FC 2.0 or ACS3 signature made with that key.
+pub fn router(
+    app: Arc<App>,
+    queue: Arc<AsyncQueue>,
+    strict_auth: Option<(String, String)>,
+) -> Router {
     let v2 = Router::new()
         .route("/account-settings", get(account_settings))
         .route("/services", get(list_services).post(create_unsupported))
@@ -78,11 +84,30 @@ pub fn router(app: Arc<App>, queue: Arc<AsyncQueue>) -> Router {
             get(get_trigger_v3),
         )
         .fallback(not_supported_v3);
-    Router::new()
+    let routes = Router::new()
         .nest("/2016-08-15", v2.clone())
         .nest("/2021-04-06", v2)
         .nest("/2023-03-30", v3)
-        .with_state(Api { app, queue })
+        .with_state(Api {
+            app: app.clone(),
+            queue,
+        });
+    match strict_auth {
+        None => routes,
+        Some((access_key_id, access_key_secret)) => {
+            let state = auth::AuthState {
+                credentials: Arc::new(auth::Credentials {
+                    access_key_id,
+                    access_key_secret,
+                }),
+                app,
+            };
+            routes.layer(axum::middleware::from_fn_with_state(
+                state,
+                auth::require_signature,
+            ))
+        }
+    }
 }
 
 /// What the FC API handlers share.

@@ -95,7 +95,7 @@ code = "{web}"
 
 
 class Fcemu:
-    def __init__(self):
+    def __init__(self, extra_args=()):
         self.dir = tempfile.TemporaryDirectory()
         manifest = MANIFEST.format(
             echo=fixture("echo"),
@@ -109,7 +109,7 @@ class Fcemu:
         Path(self.dir.name, "fcemu.toml").write_text(textwrap.dedent(manifest))
         binary = os.environ.get("FCEMU_BIN", str(REPO / "target" / "debug" / "fcemu"))
         self.proc = subprocess.Popen(
-            [binary, "up", "--listen", "127.0.0.1:0", "--in-memory"],
+            [binary, "up", "--listen", "127.0.0.1:0", "--in-memory", *extra_args],
             cwd=self.dir.name,
             stdout=subprocess.PIPE,
             text=True,
