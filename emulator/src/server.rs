@@ -30,6 +30,8 @@ pub struct StartOptions {
     pub report: bool,
     /// Verify request signatures against this key pair (access key id, secret).
     pub strict_auth: Option<(String, String)>,
+    /// How many trigger hops a chain of function writes may take before it is stopped.
+    pub max_trigger_depth: u32,
     /// Watch this manifest (and the code and sources it names) and apply changes live.
     pub watch: Option<PathBuf>,
 }
@@ -43,6 +45,7 @@ impl Default for StartOptions {
             cache: ModuleCache::from_env(),
             report: false,
             strict_auth: None,
+            max_trigger_depth: crate::triggers::DEFAULT_MAX_CHAIN_DEPTH,
             watch: None,
         }
     }
@@ -81,6 +84,8 @@ impl Emulator {
     ) -> anyhow::Result<Emulator> {
         let services_addr = services.local_addr()?;
         let gateway_addr = gateway.local_addr()?;
+        no_delay(&services);
+        no_delay(&gateway);
         let data = Arc::new(if opts.in_memory {
             DataDir::temporary("data")?
         } else {
@@ -130,6 +135,7 @@ impl Emulator {
             app.clone(),
             queue_store.as_deref(),
             opts.deterministic,
+            opts.max_trigger_depth,
         )?;
         triggers.follow_object_changes(oss.changes());
         let services_router = edge::router(edge::Services {
@@ -240,4 +246,13 @@ async fn open_object_store(
             .map_err(|e| anyhow::anyhow!("cannot create bucket {bucket}: {e}"))?;
     }
     Ok(oss)
+}
+
+/// Turns off Nagle's algorithm for every connection the listener accepts (Linux copies the
+/// option to accepted sockets): a response whose headers and body go out in separate writes (a
+/// streamed object, say) would otherwise wait for the client's delayed ACK, about 40 ms.
+fn no_delay(listener: &TcpListener) {
+    if let Err(e) = socket2::SockRef::from(listener).set_tcp_nodelay(true) {
+        tracing::debug!(error = %e, "could not set TCP_NODELAY");
+    }
 }

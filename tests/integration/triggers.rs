@@ -296,3 +296,30 @@ fn queued_work_survives_a_restart() {
     idle(&server);
     assert_eq!(invocations(&server, "function=slow").len(), 3);
 }
+
+#[test]
+fn a_function_that_fires_its_own_trigger_is_stopped_with_a_warning() {
+    let manifest = function_toml(
+        "writer",
+        "writer",
+        Target::P2,
+        "[[functions.writer.triggers]]\ntype = \"oss\"\nname = \"loop\"\nbucket = \"uploads\"\nprefix = \"loop/\"\n",
+    );
+    let p = Project::new(&manifest);
+    let server = Server::start(&p, &["--max-trigger-depth", "3"]);
+    put_object(&server, "uploads", "loop/0.txt", "start");
+    let log = server
+        .log
+        .wait_for_text(WAIT, "this looks like a trigger loop");
+    assert!(
+        log.contains("loop/3.txt: trigger loop of writer not fired: 3 invocations in a row"),
+        "{log}"
+    );
+    idle(&server);
+    let records = invocations(&server, "function=writer");
+    assert_eq!(records.len(), 3, "{records:?}");
+    assert!(
+        records.iter().all(|r| r["status"] == "success"),
+        "{records:?}"
+    );
+}

@@ -53,6 +53,11 @@ pub struct UpArgs {
     #[arg(long, value_name = "ACCESS_KEY_ID:SECRET", env = "FCEMU_STRICT_AUTH")]
     pub strict_auth: Option<String>,
 
+    /// Stop a chain of invocations after this many trigger hops caused by functions' own writes
+    /// (a function writing where its own trigger listens would otherwise run forever).
+    #[arg(long, value_name = "N", default_value_t = crate::triggers::DEFAULT_MAX_CHAIN_DEPTH)]
+    pub max_trigger_depth: u32,
+
     /// Virtual clock starting at 2024-01-01T00:00:00Z, sequential ids, seeded randomness:
     /// the same inputs give byte-identical outputs.
     #[arg(long)]
@@ -89,6 +94,7 @@ pub(super) async fn run(manifest: &Path, args: UpArgs) -> anyhow::Result<ExitCod
         in_memory: args.in_memory && args.data_dir.is_none(),
         deterministic: args.deterministic,
         data_dir: args.data_dir,
+        max_trigger_depth: args.max_trigger_depth,
         strict_auth: match args.strict_auth.as_deref().map(|p| p.split_once(':')) {
             None => None,
             Some(Some((id, secret))) if !id.is_empty() => {

@@ -39,6 +39,7 @@ impl Triggers {
         app: Arc<App>,
         store: Option<&std::path::Path>,
         deterministic: bool,
+        max_depth: u32,
     ) -> anyhow::Result<Arc<Self>> {
         let queue = AsyncQueue::start(app.clone(), store, deterministic)?;
         let timers = schedule::TimerScheduler::start(app.clone(), queue.clone());
@@ -46,7 +47,7 @@ impl Triggers {
             app,
             queue,
             timers,
-            max_depth: DEFAULT_MAX_CHAIN_DEPTH,
+            max_depth,
         }))
     }
 
@@ -101,7 +102,7 @@ impl Triggers {
                 }
                 if depth >= self.max_depth {
                     eprintln!(
-                        "fcemu: warning: {}: trigger {} of {} not fired: {depth} invocations in a row were caused by writes of functions; this looks like a trigger loop (a function writing where its own trigger listens)",
+                        "fcemu: warning: {}: trigger {} of {} not fired: {depth} invocations in a row were caused by writes of functions; this looks like a trigger loop (a function writing where its own trigger listens); the limit is --max-trigger-depth",
                         input.key, t.name, f.name
                     );
                     continue;
