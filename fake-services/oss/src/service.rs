@@ -97,7 +97,13 @@ pub struct OpenObject {
     /// Metadata (for a symlink: the link's, with the target's content fields).
     pub meta: ObjectMeta,
     files: Vec<(std::fs::File, u64)>,
+    /// The whole content, for objects up to [`INLINE_LIMIT`]: read in the same blocking call
+    /// as the metadata, so a small GET costs one trip to the blocking pool instead of several.
+    inline: Option<Bytes>,
 }
+
+/// Objects up to this size are read whole when opened.
+pub const INLINE_LIMIT: u64 = 64 * 1024;
 
 impl OpenObject {
     /// The content, or the inclusive byte range `(first, last)` of it.
@@ -106,6 +112,11 @@ impl OpenObject {
             Some((a, b)) => (a, b + 1),
             None => (0, self.meta.size),
         };
+        if let Some(bytes) = self.inline {
+            let (start, end) = (start.min(bytes.len() as u64), end.min(bytes.len() as u64));
+            let piece = bytes.slice(start as usize..end.max(start) as usize);
+            return futures::stream::once(async move { Ok(piece) }).boxed();
+        }
         let mut pieces = Vec::new();
         let mut offset = 0u64;
         for (file, size) in self.files {
@@ -409,13 +420,14 @@ impl Oss {
 
     /// Opens an object for reading (following a symlink).
     pub async fn open_object(&self, bucket: &str, key: &str) -> Result<OpenObject, OssError> {
-        let (obj, files) = self.resolve(bucket, key, true).await?;
+        let (obj, files, inline) = self.resolve(bucket, key, true).await?;
         Ok(OpenObject {
             meta: obj.meta,
             files: files
                 .into_iter()
                 .zip(obj.segments.iter().map(|s| s.size))
                 .collect(),
+            inline,
         })
     }
 
@@ -429,7 +441,7 @@ impl Oss {
         bucket: &str,
         key: &str,
         open: bool,
-    ) -> Result<(StoredObject, Vec<std::fs::File>), OssError> {
+    ) -> Result<(StoredObject, Vec<std::fs::File>, Option<Bytes>), OssError> {
         check_bucket(bucket)?;
         check_key(key)?;
         let (b, k) = (bucket.to_string(), key.to_string());
@@ -457,12 +469,24 @@ impl Oss {
                     }
                     obj.segments = t.segments;
                 }
-                let files = if open {
+                let mut files = if open {
                     db.open_segments(&obj.segments)?
                 } else {
                     Vec::new()
                 };
-                Ok((obj, files))
+                let inline = if open && obj.meta.size <= INLINE_LIMIT {
+                    let mut content = Vec::with_capacity(obj.meta.size as usize);
+                    for (file, segment) in files.iter_mut().zip(&obj.segments) {
+                        std::io::Read::read_to_end(
+                            &mut std::io::Read::take(&mut *file, segment.size),
+                            &mut content,
+                        )?;
+                    }
+                    Some(Bytes::from(content))
+                } else {
+                    None
+                };
+                Ok((obj, files, inline))
             })
             .await
     }

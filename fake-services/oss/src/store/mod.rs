@@ -208,14 +208,10 @@ impl Db {
 
     /// A bucket, if it exists.
     pub fn bucket(&self, name: &str) -> Result<Option<Bucket>, OssError> {
-        Ok(self
-            .conn
-            .query_row(
-                "SELECT name, created_ms, acl, storage_class FROM buckets WHERE name = ?1",
-                [name],
-                bucket_row,
-            )
-            .optional()?)
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT name, created_ms, acl, storage_class FROM buckets WHERE name = ?1",
+        )?;
+        Ok(stmt.query_row([name], bucket_row).optional()?)
     }
 
     /// A bucket, or `NoSuchBucket`.
