@@ -185,6 +185,10 @@ pub struct Invoked {
 }
 
 /// Calls `f` until it returns `Some`, at most `timeout`, pausing briefly between calls.
+///
+/// Used where the observable event *is* a response changing (hot reload: "poll the gateway until
+/// the response changes"); there is no notification to wait on, and the 5 ms pause only keeps the
+/// loop from spinning. Everything else waits on `POST /_fcemu/idle` or on a log line.
 pub fn poll_until<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
     let deadline = Instant::now() + timeout;
     loop {
