@@ -86,6 +86,23 @@ fn url_encode(s: &str) -> String {
     utf8_percent_encode(s, URL_ENCODE).to_string()
 }
 
+/// Starts a multipart-upload result: `EncodingType` when the request asked for `url`, then
+/// `Bucket` and `Key` (URL-encoded in that case).
+fn upload_result(root: &'static str, ctx: &Ctx, q: &Query, bucket: &str, key: &str) -> XmlWriter {
+    let url = q.get("encoding-type") == Some("url");
+    let mut w = XmlWriter::new(root, ctx.s3);
+    if url {
+        w.elem("EncodingType", "url");
+    }
+    let key = if url {
+        url_encode(key)
+    } else {
+        key.to_string()
+    };
+    w.elem("Bucket", bucket).elem("Key", key);
+    w
+}
+
 /// Response helpers.
 fn empty(status: StatusCode) -> Response {
     Response::builder()
@@ -690,21 +707,8 @@ async fn object_op(
         Method::POST if q.has("uploads") => {
             let attrs = attrs_from_headers(req.headers())?;
             let u = oss.initiate_upload(bucket, key, attrs).await?;
-            let url = q.get("encoding-type") == Some("url");
-            let mut w = XmlWriter::new("InitiateMultipartUploadResult", ctx.s3);
-            if url {
-                w.elem("EncodingType", "url");
-            }
-            w.elem("Bucket", bucket)
-                .elem(
-                    "Key",
-                    if url {
-                        url_encode(key)
-                    } else {
-                        key.to_string()
-                    },
-                )
-                .elem("UploadId", &u.upload_id);
+            let mut w = upload_result("InitiateMultipartUploadResult", ctx, q, bucket, key);
+            w.elem("UploadId", &u.upload_id);
             Ok(xml_response(w.finish()))
         }
         Method::POST if q.has("uploadId") => complete_upload(oss, ctx, req, q, bucket, key).await,
@@ -1042,21 +1046,8 @@ async fn list_parts(
     })?;
     let max = parse_max(q, "max-parts", 1000)?;
     let (u, parts, truncated) = oss.list_parts(bucket, key, upload_id, marker, max).await?;
-    let url = q.get("encoding-type") == Some("url");
-    let mut w = XmlWriter::new("ListPartsResult", ctx.s3);
-    if url {
-        w.elem("EncodingType", "url");
-    }
-    w.elem("Bucket", bucket)
-        .elem(
-            "Key",
-            if url {
-                url_encode(key)
-            } else {
-                key.to_string()
-            },
-        )
-        .elem("UploadId", upload_id)
+    let mut w = upload_result("ListPartsResult", ctx, q, bucket, key);
+    w.elem("UploadId", upload_id)
         .elem("StorageClass", &u.attrs.storage_class)
         .elem("PartNumberMarker", marker.to_string())
         .elem(
