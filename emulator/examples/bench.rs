@@ -15,6 +15,10 @@ use fcemu::manifest;
 use fcemu::runtime::{Invocation, ModuleCache, Runtime, RuntimeOptions, WhenBusy};
 use fcemu_core::{Clock, IdGen};
 
+/// The same allocator as the `fcemu` binary, so in-process figures match it.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const INVOCATIONS: usize = 20_000;
 const STARTS: usize = 10;
 const CODE_EDITS: usize = 20;
