@@ -444,6 +444,9 @@ impl Oss {
     ) -> Result<(StoredObject, Vec<std::fs::File>, Option<Bytes>), OssError> {
         check_bucket(bucket)?;
         check_key(key)?;
+        if let Some(hit) = self.store().cached(bucket, key) {
+            return Ok((hit.object.clone(), Vec::new(), Some(hit.content.clone())));
+        }
         let (b, k) = (bucket.to_string(), key.to_string());
         self.store()
             .call(move |db| {
@@ -482,7 +485,9 @@ impl Oss {
                             &mut content,
                         )?;
                     }
-                    Some(Bytes::from(content))
+                    let content = Bytes::from(content);
+                    db.remember(&obj, &content);
+                    Some(content)
                 } else {
                     None
                 };

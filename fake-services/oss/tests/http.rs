@@ -672,3 +672,72 @@ async fn state_survives_reopening_and_orphans_are_collected() {
         .sum();
     assert_eq!(files, 2);
 }
+
+#[tokio::test]
+async fn reads_of_a_cached_object_see_every_later_write() {
+    let s = server().await;
+    assert_eq!(s.put("/cache", b"").await.status(), StatusCode::OK);
+    let body = |path: &'static str| {
+        let s = &s;
+        async move { s.get(path).await.text().await.unwrap() }
+    };
+    s.put("/cache/k", b"one").await;
+    s.put("/cache/src", b"copied").await;
+    assert_eq!(body("/cache/k").await, "one");
+    assert_eq!(body("/cache/k").await, "one");
+
+    s.put("/cache/k", b"two").await;
+    assert_eq!(body("/cache/k").await, "two");
+
+    let r = s
+        .http
+        .put(s.url("/cache/k?tagging"))
+        .body("<Tagging><TagSet><Tag><Key>a</Key><Value>1</Value></Tag></TagSet></Tagging>")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = s.get("/cache/k").await;
+    assert_eq!(r.headers()["x-oss-tagging-count"], "1");
+
+    let r = s
+        .http
+        .put(s.url("/cache/k"))
+        .header("x-oss-copy-source", "/cache/src")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(body("/cache/k").await, "copied");
+
+    let r = s
+        .http
+        .put(s.url("/cache/link?symlink"))
+        .header("x-oss-symlink-target", "k")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(body("/cache/link").await, "copied");
+    s.put("/cache/k", b"three").await;
+    assert_eq!(body("/cache/link").await, "three");
+
+    let r = s.http.delete(s.url("/cache/k")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    assert_eq!(s.get("/cache/k").await.status(), StatusCode::NOT_FOUND);
+
+    for (position, piece) in [(0, "ab"), (2, "cd")] {
+        let r = s
+            .http
+            .post(s.url(&format!("/cache/k?append&position={position}")))
+            .body(piece)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(
+            body("/cache/k").await,
+            if position == 0 { "ab" } else { "abcd" }
+        );
+    }
+}

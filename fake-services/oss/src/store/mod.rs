@@ -3,9 +3,11 @@
 //! Every database call runs on the blocking pool ([`Store::call`]) under one mutex, so a
 //! multi-step change (copy: read the source, insert the target) is atomic with respect to every
 //! other change, and blob files are removed only while the lock is held and after the commit
-//! that stopped referring to them.
+//! that stopped referring to them. Small objects are also kept in [`cache`], which answers
+//! repeated reads without the blocking pool.
 
 pub mod blobs;
+pub mod cache;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -18,6 +20,7 @@ use crate::model::{
     Bucket, ObjectAttrs, ObjectMeta, ObjectType, Part, Segment, StoredObject, Upload,
 };
 use blobs::BlobDir;
+use cache::{Cached, ObjectCache};
 
 const MIGRATIONS: &[&str] = &["
 CREATE TABLE buckets (
@@ -74,6 +77,7 @@ CREATE INDEX parts_by_blob ON parts (blob);
 pub struct Store {
     db: Arc<Mutex<Db>>,
     blobs: Arc<BlobDir>,
+    cache: Arc<ObjectCache>,
 }
 
 /// The database connection and the blob directory, used under the store's lock.
@@ -81,6 +85,7 @@ pub struct Store {
 pub struct Db {
     conn: Connection,
     blobs: Arc<BlobDir>,
+    cache: Arc<ObjectCache>,
 }
 
 impl Store {
@@ -94,9 +99,11 @@ impl Store {
         if !durable {
             conn.pragma_update(None, "synchronous", "OFF")?;
         }
+        let cache = Arc::new(ObjectCache::default());
         let db = Db {
             conn,
             blobs: blobs.clone(),
+            cache: cache.clone(),
         };
         let removed = db.collect_orphans()?;
         if removed > 0 {
@@ -105,7 +112,13 @@ impl Store {
         Ok(Self {
             db: Arc::new(Mutex::new(db)),
             blobs,
+            cache,
         })
+    }
+
+    /// The cached copy of a small object, read without the database (see [`cache`]).
+    pub fn cached(&self, bucket: &str, key: &str) -> Option<Arc<Cached>> {
+        self.cache.get(bucket, key)
     }
 
     /// The blob directory (writes happen outside the lock; only names enter the database).
@@ -193,6 +206,11 @@ impl Db {
     /// The blob directory.
     pub fn blobs(&self) -> &BlobDir {
         &self.blobs
+    }
+
+    /// Keeps a small object just read (with its whole content) for later reads.
+    pub fn remember(&self, object: &StoredObject, content: &bytes::Bytes) {
+        self.cache.insert(object, content);
     }
 
     // ---- buckets ----
@@ -348,9 +366,11 @@ impl Db {
     /// Removes an object's rows inside `tx`; returns the blobs it used.
     fn remove_object_rows(
         tx: &Transaction<'_>,
+        cache: &ObjectCache,
         bucket: &str,
         key: &str,
     ) -> Result<Vec<String>, OssError> {
+        cache.forget(bucket, key);
         let blobs: Vec<String> = {
             let mut stmt =
                 tx.prepare_cached("SELECT blob FROM segments WHERE bucket = ?1 AND key = ?2")?;
@@ -395,7 +415,7 @@ impl Db {
             return Err(OssError::FileAlreadyExists);
         }
         let tx = self.conn.transaction()?;
-        let freed = Self::remove_object_rows(&tx, &obj.meta.bucket, &obj.meta.key)?;
+        let freed = Self::remove_object_rows(&tx, &self.cache, &obj.meta.bucket, &obj.meta.key)?;
         Self::insert_object_rows(&tx, obj)?;
         tx.commit()?;
         self.release(freed)?;
@@ -413,7 +433,7 @@ impl Db {
             return Ok(None);
         }
         let tx = self.conn.transaction()?;
-        let freed = Self::remove_object_rows(&tx, bucket, key)?;
+        let freed = Self::remove_object_rows(&tx, &self.cache, bucket, key)?;
         tx.commit()?;
         self.release(freed)?;
         Ok(old)
@@ -426,6 +446,7 @@ impl Db {
         key: &str,
         attrs: &ObjectAttrs,
     ) -> Result<(), OssError> {
+        self.cache.forget(bucket, key);
         let n = self.conn.execute(
             "UPDATE objects SET attrs = ?3 WHERE bucket = ?1 AND key = ?2",
             params![bucket, key, attrs_json(attrs)],
@@ -610,6 +631,7 @@ impl Db {
         let tx = self.conn.transaction()?;
         freed.extend(Self::remove_object_rows(
             &tx,
+            &self.cache,
             &obj.meta.bucket,
             &obj.meta.key,
         )?);
