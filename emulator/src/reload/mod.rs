@@ -310,7 +310,13 @@ impl State {
         };
         eprintln!("fcemu: building {function}: {command}");
         let prefix = format!("  {function} build │ ");
-        let result = build::run(&command, &plan.root, &prefix).await;
+        let result = build::run(
+            &command,
+            &plan.root,
+            &prefix,
+            &format!("building {function}"),
+        )
+        .await;
         if !result.success {
             eprintln!(
                 "fcemu: build of {function} failed ({}, {}); {}",
