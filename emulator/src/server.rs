@@ -65,6 +65,10 @@ pub struct Emulator {
     pub reloader: Option<Reloader>,
     /// The object store.
     pub oss: fcemu_oss::Oss,
+    /// Table Store.
+    pub ots: fcemu_tablestore::Ots,
+    /// Log Service.
+    pub sls: fcemu_sls::Sls,
     /// Triggers, the async queue and timers.
     pub triggers: Arc<crate::triggers::Triggers>,
     shutdown: Option<tokio::sync::watch::Sender<bool>>,
@@ -104,6 +108,8 @@ impl Emulator {
         let endpoint = format!("http://{services_addr}");
         let own = |a: SocketAddr| [a.to_string(), format!("localhost:{}", a.port())];
         let oss = open_object_store(&plan, &data, &clock, &ids, &opts).await?;
+        let ots = open_table_store(&plan, &data, &clock, &ids, &opts).await?;
+        let sls = open_log_service(&plan, &data, &clock, &ids, &opts).await?;
         let runtime = Runtime::new(RuntimeOptions {
             cache: opts.cache.clone(),
             clock,
@@ -146,8 +152,8 @@ impl Emulator {
                 triggers.queue.clone(),
                 opts.strict_auth.clone(),
             )),
-            table_store: None,
-            log_service: None,
+            table_store: Some(ots.router()),
+            log_service: Some(sls.router()),
         });
         let gateway_router = crate::gateway::router(crate::gateway::Gateway::new(app.clone()));
         let (tx, rx) = tokio::sync::watch::channel(false);
@@ -179,6 +185,8 @@ impl Emulator {
             load_failures,
             reloader,
             oss,
+            ots,
+            sls,
             triggers,
             shutdown: Some(tx),
             servers,
@@ -255,4 +263,44 @@ fn no_delay(listener: &TcpListener) {
     if let Err(e) = socket2::SockRef::from(listener).set_tcp_nodelay(true) {
         tracing::debug!(error = %e, "could not set TCP_NODELAY");
     }
+}
+
+/// Opens Table Store in the data directory.
+async fn open_table_store(
+    plan: &AppPlan,
+    data: &Arc<DataDir>,
+    clock: &Clock,
+    ids: &IdGen,
+    opts: &StartOptions,
+) -> anyhow::Result<fcemu_tablestore::Ots> {
+    let mut cfg = fcemu_tablestore::OtsConfig::new(data.clone());
+    cfg.clock = clock.clone();
+    cfg.ids = ids.clone();
+    cfg.region = plan.region.clone();
+    cfg.owner_id = plan.account_id.clone();
+    cfg.durable = !opts.in_memory;
+    cfg.strict_auth = opts.strict_auth.clone();
+    tokio::task::spawn_blocking(move || fcemu_tablestore::Ots::open(cfg))
+        .await?
+        .map_err(|e| anyhow::anyhow!("cannot open Table Store: {e}"))
+}
+
+/// Opens the Log Service in the data directory.
+async fn open_log_service(
+    plan: &AppPlan,
+    data: &Arc<DataDir>,
+    clock: &Clock,
+    ids: &IdGen,
+    opts: &StartOptions,
+) -> anyhow::Result<fcemu_sls::Sls> {
+    let mut cfg = fcemu_sls::SlsConfig::new(data.clone());
+    cfg.clock = clock.clone();
+    cfg.ids = ids.clone();
+    cfg.region = plan.region.clone();
+    cfg.owner_id = plan.account_id.clone();
+    cfg.durable = !opts.in_memory;
+    cfg.strict_auth = opts.strict_auth.clone();
+    tokio::task::spawn_blocking(move || fcemu_sls::Sls::open(cfg))
+        .await?
+        .map_err(|e| anyhow::anyhow!("cannot open the Log Service: {e}"))
 }
