@@ -4,13 +4,15 @@
 mod error;
 mod plan;
 mod raw;
+mod stores;
 mod validate;
 
 use std::path::{Path, PathBuf};
 
 pub use error::ManifestError;
 pub use plan::{
-    AppPlan, AsyncPlan, BucketPlan, FunctionPlan, HttpFormat, ServicePlan, TriggerKind, TriggerPlan,
+    AppPlan, AsyncPlan, BucketPlan, FunctionPlan, HttpFormat, LogstorePlan, ServicePlan, TablePlan,
+    TriggerKind, TriggerPlan,
 };
 
 /// The file name `fcemu up` looks for.

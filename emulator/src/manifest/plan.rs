@@ -32,10 +32,10 @@ pub struct AppPlan {
     pub functions: BTreeMap<String, FunctionPlan>,
     /// Buckets that exist when the emulator starts.
     pub buckets: BTreeMap<String, BucketPlan>,
-    /// Table Store tables that exist when the emulator starts, as written.
-    pub tables: BTreeMap<String, toml::Table>,
-    /// Logstores (`"project/logstore"`) that exist when the emulator starts, as written.
-    pub logstores: BTreeMap<String, toml::Table>,
+    /// Table Store tables that exist when the emulator starts, by table name.
+    pub tables: BTreeMap<String, TablePlan>,
+    /// Logstores that exist when the emulator starts, by `"project/logstore"`.
+    pub logstores: BTreeMap<String, LogstorePlan>,
 }
 
 impl AppPlan {
@@ -228,6 +228,34 @@ impl TriggerKind {
             TriggerKind::Log { .. } => "log",
         }
     }
+}
+
+/// A Table Store table declared in the manifest (created at start if missing, never changed).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct TablePlan {
+    /// Instance name.
+    pub instance: String,
+    /// Primary key columns in order: name and type (`STRING`, `INTEGER`, `BINARY`).
+    pub primary_key: Vec<(String, String)>,
+    /// Whether the table has a stream (what Table Store triggers read).
+    pub stream: bool,
+    /// Versions kept per column.
+    pub max_versions: u32,
+    /// Seconds data lives; -1 for ever.
+    pub ttl: i64,
+}
+
+/// A logstore declared in the manifest, or read by a log trigger or a service's logs.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct LogstorePlan {
+    /// Project name.
+    pub project: String,
+    /// Logstore name.
+    pub logstore: String,
+    /// Shards.
+    pub shards: u32,
+    /// Days data is kept.
+    pub ttl: u32,
 }
 
 /// A bucket declared in the manifest.

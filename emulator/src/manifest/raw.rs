@@ -18,9 +18,26 @@ pub struct RawManifest {
     #[serde(default)]
     pub buckets: BTreeMap<Spanned<String>, RawBucket>,
     #[serde(default)]
-    pub tables: BTreeMap<Spanned<String>, toml::Table>,
+    pub tables: BTreeMap<Spanned<String>, RawTable>,
     #[serde(default)]
-    pub logstores: BTreeMap<Spanned<String>, toml::Table>,
+    pub logstores: BTreeMap<Spanned<String>, RawLogstore>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTable {
+    pub instance: Option<Spanned<String>>,
+    pub primary_key: Option<Spanned<Vec<(String, String)>>>,
+    pub stream: Option<bool>,
+    pub max_versions: Option<Spanned<i64>>,
+    pub ttl: Option<Spanned<i64>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLogstore {
+    pub shards: Option<Spanned<i64>>,
+    pub ttl: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

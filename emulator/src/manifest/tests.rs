@@ -59,6 +59,10 @@ snapshot_error!(
     "[functions.f]\ncode = \"fn.wasm\"\n[[functions.f.triggers]]\ntype = \"http\"\nmethods = [\"FETCH\"]\npath = \"photos\"\nformat = \"v2\"\n[[functions.f.triggers]]\ntype = \"oss\"\nbucket = \"Bad_Bucket\"\nevents = [\"ObjectMade:*\"]\n"
 );
 snapshot_error!(
+    bad_tables_and_logstores,
+    "[tables.t]\ninstance = \"x\"\nprimary_key = [[\"id\", \"FLOAT\"]]\nttl = 5\n[tables.nokey]\n[logstores.alone]\n[logstores.\"P/ok\"]\nshards = 0\n"
+);
+snapshot_error!(
     duplicate_routes,
     "[functions.a]\ncode = \"fn.wasm\"\n[[functions.a.triggers]]\ntype = \"http\"\nmethods = [\"GET\"]\npath = \"/x\"\n[functions.b]\ncode = \"fn.wasm\"\n[[functions.b.triggers]]\ntype = \"http\"\nmethods = [\"GET\"]\npath = \"/x\"\n"
 );
@@ -90,6 +94,10 @@ env = { OUT = "thumbs" }
   name = "nightly"
   cron = "0 0 2 * * *"
   payload = "compact"
+  [[functions.thumb.triggers]]
+  type = "tablestore"
+  instance = "photos"
+  table = "photos"
 [functions.api]
 code = "fn.wasm"
   [[functions.api.triggers]]
@@ -97,6 +105,14 @@ code = "fn.wasm"
   methods = ["get", "POST"]
   path = "/photos/{id}"
 [buckets.uploads]
+[tables.photos]
+primary_key = [["id", "string"], ["n", "INTEGER"]]
+stream = true
+[tables.plain]
+primary_key = [["k", "BINARY"]]
+max_versions = 3
+[logstores."logs/app"]
+shards = 4
 "#;
     let plan = super::parse(&dir.path().join("fcemu.toml"), text).unwrap();
     let mut settings = insta::Settings::clone_current();

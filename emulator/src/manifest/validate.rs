@@ -87,16 +87,8 @@ pub(super) fn resolve(
             },
         );
     }
-    plan.tables = raw
-        .tables
-        .into_iter()
-        .map(|(k, v)| (k.into_inner(), v))
-        .collect();
-    plan.logstores = raw
-        .logstores
-        .into_iter()
-        .map(|(k, v)| (k.into_inner(), v))
-        .collect();
+    plan.tables = super::stores::resolve_tables(&mut sink, raw.tables);
+    plan.logstores = super::stores::resolve_logstores(&mut sink, raw.logstores);
     let service_names: Vec<String> = plan.services.keys().cloned().collect();
     let mut destination_spans = Vec::new();
     for (name, raw_fn) in raw.functions {
@@ -116,6 +108,7 @@ pub(super) fn resolve(
     }
     check_routes(&mut sink, &plan);
     check_destinations(&mut sink, &plan, &destination_spans);
+    super::stores::complete(&mut sink, &mut plan);
     sink.finish()?;
     Ok(plan)
 }
