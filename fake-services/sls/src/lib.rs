@@ -1,10 +1,35 @@
 //! fcemu's Log Service: projects, logstores, PutLogs / GetLogs / PullLogs over SQLite.
 //!
-//! The service knows nothing of functions or triggers.
+//! Three layers: [`http`] knows the wire (Host → project, routes, JSON and protobuf bodies,
+//! compression, signatures, the error envelope); the domain ([`Sls`]'s methods in `service.rs`,
+//! [`search`], [`query`], [`cursor`], [`shards`], [`logstores`]) knows what operations mean;
+//! [`store`] keeps everything in SQLite. The service knows nothing of functions or triggers: it
+//! publishes a [`LogsAppended`] on [`Sls::changes`] after every durable write.
+
+pub mod cursor;
+mod error;
+pub mod http;
+pub mod logstores;
+pub mod model;
+pub mod proto;
+pub mod query;
+pub mod search;
+mod service;
+pub mod shards;
+pub mod store;
 
 use std::sync::Arc;
 
-use fcemu_core::{Clock, DataDir, IdGen};
+use fcemu_core::{ChangeFeed, Clock, DataDir, IdGen};
+
+pub use error::SlsError;
+pub use model::{
+    CursorFrom, Histogram, IndexConfig, LogQuery, LogsAppended, LogsPage, Logstore, LogstoreConfig,
+    Project, Pulled, Row,
+};
+pub use proto::{Log, LogContent, LogGroup, LogGroupList, LogTag};
+pub use service::ShardChoice;
+pub use shards::ShardRange;
 
 /// How the service is set up.
 #[derive(Clone, Debug)]
@@ -38,29 +63,60 @@ impl SlsConfig {
             durable: true,
         }
     }
+
+    /// Defaults over a temporary directory removed when the last [`Sls`] clone is dropped;
+    /// nothing is fsynced.
+    pub fn in_memory() -> std::io::Result<Self> {
+        let mut cfg = Self::new(Arc::new(DataDir::temporary("sls")?));
+        cfg.durable = false;
+        Ok(cfg)
+    }
 }
 
 /// The service. Cheap to clone; clones share everything.
 #[derive(Clone, Debug)]
 pub struct Sls {
-    cfg: Arc<SlsConfig>,
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    cfg: SlsConfig,
+    store: store::Store,
+    changes: ChangeFeed<LogsAppended>,
 }
 
 impl Sls {
     /// Opens (or creates) the service's state under `cfg.data`. Blocking: call it at start-up.
-    pub fn open(cfg: SlsConfig) -> std::io::Result<Self> {
-        cfg.data.service_dir("sls")?;
-        Ok(Self { cfg: Arc::new(cfg) })
+    pub fn open(cfg: SlsConfig) -> Result<Self, SlsError> {
+        let dir = cfg.data.service_dir("sls")?;
+        let store = store::Store::open(&dir, cfg.durable)?;
+        tracing::debug!(dir = %dir.display(), "log service opened");
+        Ok(Self {
+            inner: Arc::new(Inner {
+                cfg,
+                store,
+                changes: ChangeFeed::new(),
+            }),
+        })
     }
 
     /// The configuration it was opened with.
     pub fn config(&self) -> &SlsConfig {
-        &self.cfg
+        &self.inner.cfg
     }
 
     /// The wire protocol, ready to serve or to mount on the services edge.
     pub fn router(&self) -> axum::Router {
-        axum::Router::new()
-            .fallback(|| async { (http::StatusCode::NOT_IMPLEMENTED, "not implemented yet") })
+        http::router(self.clone())
+    }
+
+    /// Logs-appended notifications, published after each write is durable (one per log group).
+    pub fn changes(&self) -> ChangeFeed<LogsAppended> {
+        self.inner.changes.clone()
+    }
+
+    pub(crate) fn store(&self) -> &store::Store {
+        &self.inner.store
     }
 }

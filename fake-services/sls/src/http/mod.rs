@@ -1,0 +1,176 @@
+//! The wire: one axum fallback handler that finds the project in the Host, reads the body
+//! (size-limited), checks the signature in strict mode, and dispatches on method and path
+//! (reference sls.md §5). Every response carries `x-log-requestid`; errors become the SLS JSON
+//! envelope in [`error`].
+//!
+//! **Project from the host** (§1.6): the request target's authority (absolute-form, as proxied)
+//! or else `Host`, port dropped, lower-cased. An IP literal, `localhost` or a bare
+//! `<region>.log.aliyuncs.com` endpoint names no project; `<project>.<IP | localhost>` names
+//! `<project>`; any other dotted name's first label is the project.
+
+pub mod auth;
+pub mod body;
+pub mod error;
+mod ops;
+pub mod params;
+
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::{ConnectInfo, Request};
+use axum::response::Response;
+use http::HeaderValue;
+use percent_encoding::percent_decode_str;
+
+use crate::{Sls, SlsError};
+pub use params::Params;
+
+/// Builds the router: every path and method goes to one dispatcher.
+pub fn router(sls: Sls) -> axum::Router {
+    axum::Router::new().fallback(move |req: Request| {
+        let sls = sls.clone();
+        async move { dispatch(sls, req).await }
+    })
+}
+
+/// The project a host names, if any (see the module docs).
+pub fn project_from_host(host: &str) -> Option<String> {
+    let host = host.trim().to_ascii_lowercase();
+    if host.starts_with('[') {
+        return None;
+    }
+    let host = match host.rsplit_once(':') {
+        Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) => h.to_string(),
+        _ => host,
+    };
+    let host = host.trim_end_matches('.');
+    let is_endpoint = |h: &str| {
+        h.parse::<IpAddr>().is_ok()
+            || h == "localhost"
+            || (h.ends_with(".log.aliyuncs.com") && h.split('.').count() == 4)
+    };
+    if host.is_empty() || is_endpoint(host) {
+        return None;
+    }
+    // `<project>.<IP literal>`: the project is everything before the address.
+    let labels: Vec<&str> = host.split('.').collect();
+    if labels.len() > 4 {
+        let tail = labels[labels.len() - 4..].join(".");
+        if tail.parse::<IpAddr>().is_ok() {
+            return Some(labels[..labels.len() - 4].join("."));
+        }
+    }
+    let (first, rest) = host.split_once('.')?;
+    (!first.is_empty() && !rest.is_empty()).then(|| first.to_string())
+}
+
+/// What the handlers know about the request being served.
+#[derive(Debug)]
+pub(crate) struct Ctx {
+    pub method: http::Method,
+    pub headers: http::HeaderMap,
+    pub params: Params,
+    /// Path segments, percent-decoded.
+    pub segments: Vec<String>,
+    /// The project the host names.
+    pub project: Option<String>,
+    pub body: bytes::Bytes,
+    pub client_ip: Option<String>,
+}
+
+impl Ctx {
+    /// The project, or `InvalidHost` for a project-scoped request without one.
+    pub fn project(&self) -> Result<&str, SlsError> {
+        self.project.as_deref().ok_or_else(|| {
+            SlsError::InvalidHost(
+                "Host header does not name a project: use <project>.<endpoint>".into(),
+            )
+        })
+    }
+}
+
+async fn dispatch(sls: Sls, req: Request) -> Response {
+    let request_id = sls.config().ids.hex_upper(24);
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let mut resp = match handle(&sls, req).await {
+        Ok(r) => r,
+        Err(e) => {
+            if let SlsError::Internal(cause) = &e {
+                tracing::error!(%request_id, %method, %path, %cause, "log service request failed");
+            } else {
+                tracing::debug!(%request_id, %method, %path, error = %e, "log service request refused");
+            }
+            error::response(&e)
+        }
+    };
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        resp.headers_mut().insert("x-log-requestid", v);
+    }
+    resp
+}
+
+async fn handle(sls: &Sls, req: Request) -> Result<Response, SlsError> {
+    let client_ip = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip().to_string());
+    let (parts, body) = req.into_parts();
+    let host = parts
+        .uri
+        .authority()
+        .map(|a| a.as_str().to_string())
+        .or_else(|| {
+            parts
+                .headers
+                .get(http::header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .map(str::to_string)
+        })
+        .unwrap_or_default();
+    let path = percent_decode_str(parts.uri.path())
+        .decode_utf8_lossy()
+        .into_owned();
+    let params = Params::parse(parts.uri.query());
+    let body = body::read(body, &parts.headers).await?;
+    if let Some((id, secret)) = &sls.config().strict_auth {
+        auth::verify((id, secret), &parts.method, &path, &params, &parts.headers)?;
+    }
+    let ctx = Ctx {
+        method: parts.method,
+        headers: parts.headers,
+        params,
+        segments: path
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect(),
+        project: project_from_host(&host),
+        body,
+        client_ip,
+    };
+    ops::route(sls, ctx).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn project_comes_from_the_host() {
+        let p = |h: &str| project_from_host(h);
+        assert_eq!(p("proj1.127.0.0.1"), Some("proj1".into()));
+        assert_eq!(p("proj1.127.0.0.1:9000"), Some("proj1".into()));
+        assert_eq!(p("Proj1.localhost:9000"), Some("proj1".into()));
+        assert_eq!(
+            p("proj1.cn-hangzhou.log.aliyuncs.com"),
+            Some("proj1".into())
+        );
+        assert_eq!(p("proj1.sls.fcemu.local:9000"), Some("proj1".into()));
+        assert_eq!(p("127.0.0.1:9000"), None);
+        assert_eq!(p("localhost"), None);
+        assert_eq!(p("cn-hangzhou.log.aliyuncs.com"), None);
+        assert_eq!(p("fcemu"), None);
+        assert_eq!(p("[::1]:9000"), None);
+        assert_eq!(p(""), None);
+    }
+}
