@@ -1,10 +1,33 @@
 //! fcemu's Table Store: the OTS protobuf + PlainBuffer API over SQLite, with change streams.
 //!
-//! The service knows nothing of functions or triggers.
+//! Three layers, as in the object store: [`http`] knows the wire (protobuf messages, headers,
+//! request and response signatures, the `Error` body); the domain ([`tables`], [`rows`],
+//! [`filter`], [`streams`]) knows what operations mean; [`store`] keeps tables, rows, cell
+//! versions and stream records in SQLite. [`plainbuffer`] is the row codec and [`keys`] the
+//! order-preserving key encoding that makes GetRange a SQLite range scan.
+//!
+//! The service knows nothing of functions or triggers: after each durable row write on a
+//! table with a stream, it publishes a [`RowChange`] on [`Ots::changes`].
+
+mod error;
+pub mod filter;
+pub mod http;
+pub mod keys;
+pub mod model;
+pub mod plainbuffer;
+pub mod rows;
+pub mod store;
+pub mod streams;
+pub mod tables;
 
 use std::sync::Arc;
 
-use fcemu_core::{Clock, DataDir, IdGen};
+use fcemu_core::{ChangeFeed, Clock, DataDir, IdGen};
+
+pub use error::OtsError;
+pub use model::{
+    ColumnChange, ColumnChangeKind, RowAction, RowChange, SequenceInfo, StreamRecord, Value,
+};
 
 /// How the service is set up.
 #[derive(Clone, Debug)]
@@ -23,6 +46,11 @@ pub struct OtsConfig {
     pub strict_auth: Option<(String, String)>,
     /// Whether a write is acknowledged only once durable (`false` for `--in-memory`).
     pub durable: bool,
+    /// AccessKeySecrets the service may use to sign responses when `strict_auth` is `None`.
+    /// The Table Store SDKs reject a response not signed with their own secret, so the service
+    /// picks, per request, the candidate (or the AccessKeyId itself) that produced the
+    /// request's signature. See `http::auth`.
+    pub known_secrets: Vec<String>,
 }
 
 impl OtsConfig {
@@ -36,31 +64,70 @@ impl OtsConfig {
             owner_id: "1234567890123456".into(),
             strict_auth: None,
             durable: true,
+            known_secrets: http::auth::DEFAULT_SECRETS
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect(),
         }
+    }
+
+    /// Defaults over a temporary directory removed when the last [`Ots`] clone is dropped;
+    /// nothing is fsynced.
+    pub fn in_memory() -> std::io::Result<Self> {
+        let mut cfg = Self::new(Arc::new(DataDir::temporary("ots")?));
+        cfg.durable = false;
+        Ok(cfg)
     }
 }
 
 /// The service. Cheap to clone; clones share everything.
 #[derive(Clone, Debug)]
 pub struct Ots {
-    cfg: Arc<OtsConfig>,
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    cfg: OtsConfig,
+    store: store::Store,
+    changes: ChangeFeed<RowChange>,
 }
 
 impl Ots {
     /// Opens (or creates) the service's state under `cfg.data`. Blocking: call it at start-up.
-    pub fn open(cfg: OtsConfig) -> std::io::Result<Self> {
-        cfg.data.service_dir("ots")?;
-        Ok(Self { cfg: Arc::new(cfg) })
+    pub fn open(cfg: OtsConfig) -> Result<Self, OtsError> {
+        let dir = cfg.data.service_dir("ots")?;
+        let store = store::Store::open(&dir, cfg.durable)?;
+        tracing::debug!(dir = %dir.display(), "table store opened");
+        Ok(Self {
+            inner: Arc::new(Inner {
+                cfg,
+                store,
+                changes: ChangeFeed::new(),
+            }),
+        })
     }
 
     /// The configuration it was opened with.
     pub fn config(&self) -> &OtsConfig {
-        &self.cfg
+        &self.inner.cfg
+    }
+
+    /// Row changes of tables with a stream, published after each change is durable.
+    pub fn changes(&self) -> ChangeFeed<RowChange> {
+        self.inner.changes.clone()
     }
 
     /// The wire protocol, ready to serve or to mount on the services edge.
     pub fn router(&self) -> axum::Router {
-        axum::Router::new()
-            .fallback(|| async { (http::StatusCode::NOT_IMPLEMENTED, "not implemented yet") })
+        http::router(self.clone())
+    }
+
+    pub(crate) fn store(&self) -> &store::Store {
+        &self.inner.store
+    }
+
+    pub(crate) fn now_us(&self) -> i64 {
+        i64::try_from(self.config().clock.now().unix_timestamp_nanos() / 1_000).unwrap_or(i64::MAX)
     }
 }
