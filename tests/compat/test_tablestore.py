@@ -1,0 +1,530 @@
+"""Table Store through the real Python SDK (`tablestore` 6.4.8): tables, rows with conditions,
+batches, ranges in both directions with pagination, versions, and error codes.
+
+The endpoint is FCEMU_ENDPOINT when set (a running `fcemu up`), else an `fcemu up
+--in-memory` started for this module from FCEMU_BIN or target/debug/fcemu
+(`cargo build -p fcemu`).
+"""
+
+import os
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from tablestore import (
+    INF_MAX,
+    INF_MIN,
+    BatchGetRowRequest,
+    BatchWriteRowRequest,
+    CapacityUnit,
+    ComparatorType,
+    CompositeColumnCondition,
+    Condition,
+    DeleteRowItem,
+    Direction,
+    LogicalOperator,
+    OTSClient,
+    PK_AUTO_INCR,
+    OTSServiceError,
+    PutRowItem,
+    ReservedThroughput,
+    ReturnType,
+    Row,
+    RowExistenceExpectation,
+    SingleColumnCondition,
+    TableInBatchGetRowItem,
+    TableInBatchWriteRowItem,
+    TableMeta,
+    TableOptions,
+    UpdateRowItem,
+)
+
+from osscompat import ADDR_RE
+
+REPO = Path(__file__).resolve().parents[2]
+AK = "fcemu-test-key"
+SK = "fcemu-test-secret"
+INSTANCE = "fcemu"
+IGNORE = Condition(RowExistenceExpectation.IGNORE)
+
+
+@pytest.fixture(scope="module")
+def ots_endpoint():
+    given = os.environ.get("FCEMU_ENDPOINT")
+    if given:
+        yield given.rstrip("/")
+        return
+    binary = os.environ.get("FCEMU_BIN") or str(
+        Path(os.environ.get("CARGO_TARGET_DIR", REPO / "target")) / "debug" / "fcemu"
+    )
+    if not Path(binary).exists():
+        pytest.exit(f"{binary} is missing: run `cargo build -p fcemu`", returncode=2)
+    proc = subprocess.Popen(
+        [binary, "up", "--listen", "127.0.0.1:0", "--in-memory", "--no-watch"],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=os.environ.get("TMPDIR", "/tmp"),
+    )
+    endpoint = None
+    for _ in range(50):
+        line = proc.stdout.readline()
+        if not line:
+            break
+        m = ADDR_RE.search(line)
+        if m:
+            endpoint = m.group(1)
+            break
+    if endpoint is None:
+        proc.kill()
+        raise RuntimeError("fcemu did not print its address")
+    yield endpoint
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@pytest.fixture(scope="module")
+def client(ots_endpoint):
+    return OTSClient(ots_endpoint, AK, SK, INSTANCE)
+
+
+@pytest.fixture
+def table(client):
+    """A fresh table with PK (pk STRING, n INTEGER), 3 versions, deleted afterwards."""
+    name = "t_" + uuid.uuid4().hex[:12]
+    client.create_table(
+        TableMeta(name, [("pk", "STRING"), ("n", "INTEGER")]),
+        TableOptions(time_to_live=-1, max_version=3),
+        ReservedThroughput(CapacityUnit(0, 0)),
+    )
+    yield name
+    try:
+        client.delete_table(name)
+    except OTSServiceError:
+        pass
+
+
+def pk(key, n=1):
+    return [("pk", key), ("n", n)]
+
+
+def attrs(row):
+    """{name: value} of the newest version of each column."""
+    out = {}
+    for name, value, _ts in row.attribute_columns:
+        out.setdefault(name, value)
+    return out
+
+
+def service_error(fn, *args, **kwargs):
+    with pytest.raises(OTSServiceError) as e:
+        fn(*args, **kwargs)
+    return e.value
+
+
+# ---------------------------------------------------------------------------------------------
+# tables
+
+
+def test_table_lifecycle(client):
+    name = "life_" + uuid.uuid4().hex[:8]
+    client.create_table(
+        TableMeta(name, [("id", "STRING"), ("seq", "INTEGER", PK_AUTO_INCR), ("b", "BINARY")]),
+        TableOptions(time_to_live=86400, max_version=2, max_time_deviation=3600),
+        ReservedThroughput(CapacityUnit(1, 2)),
+    )
+    assert name in client.list_table()
+
+    d = client.describe_table(name)
+    assert d.table_meta.table_name == name
+    assert d.table_meta.schema_of_primary_key == [
+        ("id", "STRING"),
+        ("seq", "INTEGER", PK_AUTO_INCR),
+        ("b", "BINARY"),
+    ]
+    assert d.table_options.time_to_live == 86400
+    assert d.table_options.max_version == 2
+    assert d.table_options.max_time_deviation == 3600
+    assert d.reserved_throughput_details.capacity_unit.read == 1
+    assert d.reserved_throughput_details.capacity_unit.write == 2
+
+    r = client.update_table(name, TableOptions(time_to_live=-1, max_version=5), None)
+    assert r.table_options.max_version == 5
+    assert r.table_options.time_to_live == -1
+    d = client.describe_table(name)
+    assert d.table_options.max_version == 5
+
+    e = service_error(
+        client.create_table,
+        TableMeta(name, [("id", "STRING")]),
+        TableOptions(),
+        ReservedThroughput(CapacityUnit(0, 0)),
+    )
+    assert (e.get_http_status(), e.get_error_code()) == (409, "OTSObjectAlreadyExist")
+
+    client.delete_table(name)
+    assert name not in client.list_table()
+    e = service_error(client.describe_table, name)
+    assert (e.get_http_status(), e.get_error_code()) == (404, "OTSObjectNotExist")
+    e = service_error(client.delete_table, name)
+    assert e.get_error_code() == "OTSObjectNotExist"
+
+
+def test_create_table_rejects_bad_schemas(client):
+    e = service_error(
+        client.create_table,
+        TableMeta("dup_" + uuid.uuid4().hex[:8], [("a", "STRING"), ("a", "INTEGER")]),
+        TableOptions(),
+        ReservedThroughput(CapacityUnit(0, 0)),
+    )
+    assert (e.get_http_status(), e.get_error_code()) == (400, "OTSParameterInvalid")
+    assert "Duplicated primary key name" in e.get_error_message()
+
+    e = service_error(
+        client.create_table,
+        TableMeta("first_auto_" + uuid.uuid4().hex[:4], [("a", "INTEGER", PK_AUTO_INCR)]),
+        TableOptions(),
+        ReservedThroughput(CapacityUnit(0, 0)),
+    )
+    assert e.get_error_code() == "OTSParameterInvalid"
+
+    e = service_error(
+        client.create_table,
+        TableMeta("9bad", [("a", "STRING")]),
+        TableOptions(),
+        ReservedThroughput(CapacityUnit(0, 0)),
+    )
+    assert e.get_error_code() == "OTSParameterInvalid"
+
+
+def test_instances_are_separate(client, ots_endpoint, table):
+    other = OTSClient(ots_endpoint, AK, SK, "other")
+    assert table not in other.list_table()
+    e = service_error(other.get_row, table, pk("a"), max_version=1)
+    assert e.get_error_code() == "OTSObjectNotExist"
+
+
+# ---------------------------------------------------------------------------------------------
+# single rows
+
+
+def test_put_get_all_value_types(client, table):
+    consumed, ret = client.put_row(
+        table,
+        Row(pk("a"), [("i", 42), ("s", "héllo"), ("d", 1.5), ("b", True), ("bin", bytearray(b"\x00\xff"))]),
+    )
+    assert ret is None
+    assert consumed.write >= 1
+
+    consumed, row, _ = client.get_row(table, pk("a"), max_version=1)
+    assert row.primary_key == pk("a")
+    assert attrs(row) == {"i": 42, "s": "héllo", "d": 1.5, "b": True, "bin": bytearray(b"\x00\xff")}
+    # Columns come back sorted by name, each with a server timestamp in ms.
+    assert [c[0] for c in row.attribute_columns] == ["b", "bin", "d", "i", "s"]
+    now_ms = int(time.time() * 1000)
+    assert all(abs(c[2] - now_ms) < 60_000 for c in row.attribute_columns)
+
+    _, row, _ = client.get_row(table, pk("a"), columns_to_get=["s", "missing"], max_version=1)
+    assert row.primary_key == pk("a")
+    assert attrs(row) == {"s": "héllo"}
+
+    _, row, _ = client.get_row(table, pk("nope"), max_version=1)
+    assert row is None
+
+    _, row, _ = client.get_row(table, pk("a"), columns_to_get=["missing"], max_version=1)
+    assert row is None
+
+
+def test_put_replaces_the_whole_row(client, table):
+    client.put_row(table, Row(pk("a"), [("x", 1), ("y", 2)]))
+    client.put_row(table, Row(pk("a"), [("z", 3)]))
+    _, row, _ = client.get_row(table, pk("a"), max_version=3)
+    assert attrs(row) == {"z": 3}
+
+
+def test_row_existence_conditions(client, table):
+    e = service_error(
+        client.put_row, table, Row(pk("a"), [("x", 1)]), Condition(RowExistenceExpectation.EXPECT_EXIST)
+    )
+    assert (e.get_http_status(), e.get_error_code()) == (403, "OTSConditionCheckFail")
+    assert e.get_error_message() == "Condition check failed."
+
+    client.put_row(table, Row(pk("a"), [("x", 1)]), Condition(RowExistenceExpectation.EXPECT_NOT_EXIST))
+    e = service_error(
+        client.put_row, table, Row(pk("a"), [("x", 2)]), Condition(RowExistenceExpectation.EXPECT_NOT_EXIST)
+    )
+    assert e.get_error_code() == "OTSConditionCheckFail"
+    _, row, _ = client.get_row(table, pk("a"), max_version=1)
+    assert attrs(row) == {"x": 1}
+
+    client.put_row(table, Row(pk("a"), [("x", 3)]), Condition(RowExistenceExpectation.EXPECT_EXIST))
+    _, row, _ = client.get_row(table, pk("a"), max_version=1)
+    assert attrs(row) == {"x": 3}
+
+    e = service_error(client.delete_row, table, Row(pk("b")), Condition(RowExistenceExpectation.EXPECT_EXIST))
+    assert e.get_error_code() == "OTSConditionCheckFail"
+    client.delete_row(table, Row(pk("b")), Condition(RowExistenceExpectation.IGNORE))
+    client.delete_row(table, Row(pk("a")), Condition(RowExistenceExpectation.EXPECT_EXIST))
+    _, row, _ = client.get_row(table, pk("a"), max_version=1)
+    assert row is None
+
+
+def test_column_conditions(client, table):
+    client.put_row(table, Row(pk("a"), [("n2", 10), ("s", "x")]))
+    gt5 = SingleColumnCondition("n2", 5, ComparatorType.GREATER_THAN)
+    client.put_row(table, Row(pk("a"), [("n2", 11), ("s", "x")]), Condition(RowExistenceExpectation.EXPECT_EXIST, gt5))
+    lt5 = SingleColumnCondition("n2", 5, ComparatorType.LESS_THAN)
+    e = service_error(client.update_row, table, Row(pk("a"), {"put": [("n2", 0)]}), Condition(RowExistenceExpectation.IGNORE, lt5))
+    assert e.get_error_code() == "OTSConditionCheckFail"
+
+    both = CompositeColumnCondition(LogicalOperator.OR)
+    both.add_sub_condition(lt5)
+    both.add_sub_condition(SingleColumnCondition("s", "x", ComparatorType.EQUAL))
+    client.update_row(table, Row(pk("a"), {"put": [("n2", 1)]}), Condition(RowExistenceExpectation.IGNORE, both))
+    _, row, _ = client.get_row(table, pk("a"), max_version=1)
+    assert attrs(row)["n2"] == 1
+
+    # A missing column passes unless pass_if_missing=False.
+    missing = SingleColumnCondition("nothere", 1, ComparatorType.EQUAL, pass_if_missing=False)
+    e = service_error(client.put_row, table, Row(pk("a"), [("q", 1)]), Condition(RowExistenceExpectation.IGNORE, missing))
+    assert e.get_error_code() == "OTSConditionCheckFail"
+    client.put_row(
+        table,
+        Row(pk("a"), [("q", 1)]),
+        Condition(RowExistenceExpectation.IGNORE, SingleColumnCondition("nothere", 1, ComparatorType.EQUAL)),
+    )
+
+
+def test_read_filter(client, table):
+    client.put_row(table, Row(pk("a"), [("v", 1)]))
+    client.put_row(table, Row(pk("b"), [("v", 9)]))
+    big = SingleColumnCondition("v", 5, ComparatorType.GREATER_THAN)
+    _, row, _ = client.get_row(table, pk("a"), max_version=1, column_filter=big)
+    assert row is None
+    _, row, _ = client.get_row(table, pk("b"), max_version=1, column_filter=big)
+    assert attrs(row) == {"v": 9}
+    _, _, rows, _ = client.get_range(table, Direction.FORWARD, pk(INF_MIN, INF_MIN), pk(INF_MAX, INF_MAX), max_version=1, column_filter=big)
+    assert [r.primary_key for r in rows] == [pk("b")]
+
+
+def test_update_row_operations(client, table):
+    now = int(time.time() * 1000)
+    client.put_row(table, Row(pk("a"), [("keep", "k"), ("gone", 1), ("v", "old", now - 2000)]))
+    client.update_row(
+        table,
+        Row(
+            pk("a"),
+            {
+                "put": [("v", "new", now - 1000), ("added", 5)],
+                "delete_all": ["gone"],
+                "increment": [("counter", 3)],
+            },
+        ),
+        Condition(RowExistenceExpectation.EXPECT_EXIST),
+    )
+    _, row, _ = client.get_row(table, pk("a"), max_version=3)
+    versions = [(c[0], c[1], c[2]) for c in row.attribute_columns if c[0] == "v"]
+    assert versions == [("v", "new", now - 1000), ("v", "old", now - 2000)]
+    assert attrs(row) == {"added": 5, "counter": 3, "keep": "k", "v": "new"}
+
+    client.update_row(
+        table, Row(pk("a"), {"increment": [("counter", -1)], "delete": [("v", None, now - 1000)]}), IGNORE
+    )
+    _, row, _ = client.get_row(table, pk("a"), max_version=3)
+    assert attrs(row)["counter"] == 2
+    assert [(c[1], c[2]) for c in row.attribute_columns if c[0] == "v"] == [("old", now - 2000)]
+
+    # UpdateRow creates a missing row.
+    client.update_row(table, Row(pk("fresh"), {"put": [("x", 1)]}), IGNORE)
+    _, row, _ = client.get_row(table, pk("fresh"), max_version=1)
+    assert attrs(row) == {"x": 1}
+
+    e = service_error(client.update_row, table, Row(pk("a"), {"increment": [("keep", 1)]}), IGNORE)
+    assert e.get_error_code() == "OTSParameterInvalid"
+
+
+def test_multiple_versions_and_time_range(client, table):
+    now = int(time.time() * 1000)
+    for i in range(5):
+        client.update_row(table, Row(pk("a"), {"put": [("v", i, now - 5000 + i * 1000)]}), IGNORE)
+    _, row, _ = client.get_row(table, pk("a"), max_version=10)
+    # The table keeps 3 versions, newest first.
+    assert [(c[1], c[2]) for c in row.attribute_columns] == [
+        (4, now - 1000),
+        (3, now - 2000),
+        (2, now - 3000),
+    ]
+    _, row, _ = client.get_row(table, pk("a"), max_version=1)
+    assert [c[1] for c in row.attribute_columns] == [4]
+    _, row, _ = client.get_row(table, pk("a"), time_range=(now - 3000, now - 1500), max_version=10)
+    assert [c[1] for c in row.attribute_columns] == [3, 2]
+    _, row, _ = client.get_row(table, pk("a"), time_range=now - 2000, max_version=10)
+    assert [c[1] for c in row.attribute_columns] == [3]
+
+    # Writing the same timestamp overwrites that version.
+    client.update_row(table, Row(pk("a"), {"put": [("v", 99, now - 1000)]}), IGNORE)
+    _, row, _ = client.get_row(table, pk("a"), max_version=1)
+    assert [(c[1], c[2]) for c in row.attribute_columns] == [(99, now - 1000)]
+
+
+def test_auto_increment_and_return_pk(client):
+    name = "auto_" + uuid.uuid4().hex[:8]
+    client.create_table(
+        TableMeta(name, [("p", "STRING"), ("id", "INTEGER", PK_AUTO_INCR)]),
+        TableOptions(),
+        ReservedThroughput(CapacityUnit(0, 0)),
+    )
+    try:
+        ids = []
+        for _ in range(3):
+            _, ret = client.put_row(
+                name, Row([("p", "x"), ("id", PK_AUTO_INCR)], [("v", 1)]), return_type=ReturnType.RT_PK
+            )
+            assert ret.primary_key[0] == ("p", "x")
+            ids.append(ret.primary_key[1][1])
+        assert ids == sorted(ids) and len(set(ids)) == 3
+        _, row, _ = client.get_row(name, [("p", "x"), ("id", ids[1])], max_version=1)
+        assert attrs(row) == {"v": 1}
+    finally:
+        client.delete_table(name)
+
+
+def test_primary_key_errors(client, table):
+    e = service_error(client.get_row, table, [("pk", "a")], max_version=1)
+    assert (e.get_http_status(), e.get_error_code()) == (400, "OTSInvalidPK")
+    assert e.get_error_message() == "Validate PK size fail. Input: 1, Meta: 2."
+    e = service_error(client.get_row, table, [("pk", "a"), ("m", 1)], max_version=1)
+    assert e.get_error_message() == "Validate PK name fail. Input: m, Meta: n."
+    e = service_error(client.put_row, table, Row([("pk", 1), ("n", 1)], [("x", 1)]))
+    assert e.get_error_code() == "OTSInvalidPK"
+    e = service_error(client.get_row, "no_such_table", pk("a"), max_version=1)
+    assert (e.get_http_status(), e.get_error_code()) == (404, "OTSObjectNotExist")
+    assert e.get_error_message() == "Requested table does not exist."
+    e = service_error(client.put_row, "no_such_table", Row(pk("a"), [("x", 1)]))
+    assert e.get_error_code() == "OTSObjectNotExist"
+
+
+# ---------------------------------------------------------------------------------------------
+# batches
+
+
+def test_batch_write_and_get(client, table):
+    client.put_row(table, Row(pk("exists"), [("x", 0)]))
+    req = BatchWriteRowRequest()
+    req.add(
+        TableInBatchWriteRowItem(
+            table,
+            [
+                PutRowItem(Row(pk("p1"), [("x", 1)]), Condition(RowExistenceExpectation.IGNORE)),
+                PutRowItem(Row(pk("exists"), [("x", 9)]), Condition(RowExistenceExpectation.EXPECT_NOT_EXIST)),
+                UpdateRowItem(Row(pk("exists"), {"put": [("y", 2)]}), Condition(RowExistenceExpectation.EXPECT_EXIST)),
+                DeleteRowItem(Row(pk("p1")), Condition(RowExistenceExpectation.IGNORE)),
+                PutRowItem(Row(pk("p2"), [("x", 2)]), Condition(RowExistenceExpectation.IGNORE), return_type=ReturnType.RT_PK),
+            ],
+        )
+    )
+    req.add(TableInBatchWriteRowItem("no_such_table", [PutRowItem(Row(pk("a"), [("x", 1)]), Condition(RowExistenceExpectation.IGNORE))]))
+    res = client.batch_write_row(req)
+    assert not res.is_all_succeed()
+    puts_ok, puts_failed = res.get_put()
+    assert [i.is_ok for i in puts_ok] == [True, True]
+    assert puts_ok[1].row.primary_key == pk("p2")
+    assert sorted(i.error_code for i in puts_failed) == ["OTSConditionCheckFail", "OTSObjectNotExist"]
+    updates_ok, updates_failed = res.get_update()
+    assert len(updates_ok) == 1 and not updates_failed
+    deletes_ok, _ = res.get_delete()
+    assert len(deletes_ok) == 1
+
+    get = BatchGetRowRequest()
+    get.add(TableInBatchGetRowItem(table, [pk("exists"), pk("p1"), pk("p2")], max_version=1))
+    get.add(TableInBatchGetRowItem("no_such_table", [pk("a")], max_version=1))
+    res = client.batch_get_row(get)
+    rows = res.get_result_by_table(table)
+    assert [r.is_ok for r in rows] == [True, True, True]
+    assert attrs(rows[0].row) == {"x": 0, "y": 2}
+    assert rows[1].row is None
+    assert attrs(rows[2].row) == {"x": 2}
+    missing = res.get_result_by_table("no_such_table")
+    assert [(r.is_ok, r.error_code) for r in missing] == [(False, "OTSObjectNotExist")]
+
+
+def test_batch_errors(client, table):
+    e = service_error(client.batch_write_row, BatchWriteRowRequest())
+    assert (e.get_http_status(), e.get_error_code()) == (400, "OTSParameterInvalid")
+    e = service_error(client.batch_get_row, BatchGetRowRequest())
+    assert e.get_error_code() == "OTSParameterInvalid"
+
+
+# ---------------------------------------------------------------------------------------------
+# ranges
+
+
+def fill(client, table, keys):
+    req = BatchWriteRowRequest()
+    req.add(
+        TableInBatchWriteRowItem(
+            table, [PutRowItem(Row(pk(k, n), [("v", f"{k}{n}")]), Condition(RowExistenceExpectation.IGNORE)) for k, n in keys]
+        )
+    )
+    assert client.batch_write_row(req).is_all_succeed()
+
+
+def test_get_range_forward_backward_and_pagination(client, table):
+    keys = [(k, n) for k in ["a", "b", "put_row", "putRow"] for n in [-2, 0, 7]]
+    fill(client, table, keys)
+    expected = sorted(keys, key=lambda kn: (kn[0].encode(), kn[1]))
+    assert expected[6][0] == "putRow"  # byte order: 'R' < '_'
+
+    got, start, pages = [], pk(INF_MIN, INF_MIN), 0
+    while start is not None:
+        _, start, rows, _ = client.get_range(table, Direction.FORWARD, start, pk(INF_MAX, INF_MAX), limit=5, max_version=1)
+        got.extend((r.primary_key[0][1], r.primary_key[1][1]) for r in rows)
+        pages += 1
+    assert got == expected
+    assert pages == 3
+
+    _, nxt, rows, _ = client.get_range(table, Direction.BACKWARD, pk(INF_MAX, INF_MAX), pk(INF_MIN, INF_MIN), limit=4, max_version=1)
+    assert [(r.primary_key[0][1], r.primary_key[1][1]) for r in rows] == expected[::-1][:4]
+    assert nxt == pk(*expected[::-1][4])
+
+    # Mixed bounds: everything with pk == "b".
+    _, nxt, rows, _ = client.get_range(table, Direction.FORWARD, pk("b", INF_MIN), pk("b", INF_MAX), max_version=1)
+    assert [r.primary_key[1][1] for r in rows] == [-2, 0, 7]
+    assert nxt is None
+    assert [attrs(r)["v"] for r in rows] == ["b-2", "b0", "b7"]
+
+    # Start inclusive, end exclusive.
+    _, _, rows, _ = client.get_range(table, Direction.FORWARD, pk("a", 0), pk("b", 0), max_version=1)
+    assert [(r.primary_key[0][1], r.primary_key[1][1]) for r in rows] == [("a", 0), ("a", 7), ("b", -2)]
+
+    counter = CapacityUnit(0, 0)
+    all_rows = list(client.xget_range(table, Direction.FORWARD, pk(INF_MIN, INF_MIN), pk(INF_MAX, INF_MAX), counter, max_version=1))
+    assert len(all_rows) == len(keys)
+
+    # columns_to_get
+    _, _, rows, _ = client.get_range(table, Direction.FORWARD, pk("a", INF_MIN), pk("a", INF_MAX), columns_to_get=["v"], max_version=1)
+    assert all(list(attrs(r)) == ["v"] for r in rows)
+
+
+def test_get_range_errors(client, table):
+    e = service_error(client.get_range, table, Direction.FORWARD, pk("b", 0), pk("a", 0), max_version=1)
+    assert e.get_error_code() == "OTSParameterInvalid"
+    assert e.get_error_message() == "Begin key must less than end key in FORWARD"
+    e = service_error(client.get_range, table, Direction.BACKWARD, pk("a", 0), pk("b", 0), max_version=1)
+    assert e.get_error_message() == "Begin key must more than end key in BACKWARD"
+    e = service_error(client.get_range, "no_such_table", Direction.FORWARD, pk(INF_MIN, INF_MIN), pk(INF_MAX, INF_MAX), max_version=1)
+    assert e.get_error_code() == "OTSObjectNotExist"
+
+
+def test_unknown_secret_gets_a_clear_auth_error(ots_endpoint):
+    stranger = OTSClient(ots_endpoint, "someone", "some-unknown-secret", INSTANCE, retry_policy=None)
+    with pytest.raises(OTSServiceError) as e:
+        stranger.list_table()
+    assert (e.value.get_http_status(), e.value.get_error_code()) == (403, "OTSAuthFailed")
+    # A secret equal to the AccessKeyId always works.
+    same = OTSClient(ots_endpoint, "local", "local", INSTANCE)
+    assert isinstance(same.list_table(), tuple)
