@@ -1,0 +1,418 @@
+"""The Log Service against the real Python SDK (aliyun-log-python-sdk 0.9.52), unmodified.
+
+The SDK reaches `<project>.127.0.0.1:PORT` through HTTP_PROXY pointing at fcemu's services port
+(see slscompat.py). Every assertion is on what the SDK parsed.
+"""
+
+import time
+
+import lz4.block
+import pytest
+from aliyun.log import (
+    GetHistogramsRequest,
+    IndexConfig,
+    IndexKeyConfig,
+    IndexLineConfig,
+    LogClient,
+    LogException,
+    LogItem,
+    PutLogsRequest,
+)
+from aliyun.log.log_logs_pb2 import LogGroup
+
+from slscompat import AK, SK, Fcemu, proxy_env, raw_request, unique_project
+
+NOW = int(time.time())
+
+
+@pytest.fixture(scope="session")
+def sls_endpoint(request, tmp_path_factory):
+    import os
+
+    given = os.environ.get("FCEMU_SLS_ENDPOINT")
+    if given:
+        yield given.rstrip("/")
+        return
+    if os.environ.get("FCEMU_BIN") and not os.environ.get("FCEMU_OSS_SERVER_CMD"):
+        # The shared session server is `fcemu up`: reuse it.
+        yield request.getfixturevalue("endpoint")
+        return
+    server = Fcemu(tmp_path_factory.mktemp("sls"))
+    yield server.endpoint
+    server.stop()
+
+
+@pytest.fixture
+def client(sls_endpoint, monkeypatch):
+    proxy_env(monkeypatch, sls_endpoint)
+    return LogClient(sls_endpoint.split("://", 1)[1], AK, SK)
+
+
+@pytest.fixture
+def project(client):
+    name = unique_project()
+    client.create_project(name, "compat suite")
+    yield name
+    try:
+        client.delete_project(name)
+    except LogException:
+        pass
+
+
+@pytest.fixture
+def store(client, project):
+    client.create_logstore(project, "store1", ttl=7, shard_count=2)
+    return "store1"
+
+
+def error_of(fn, *args, **kwargs):
+    with pytest.raises(LogException) as e:
+        fn(*args, **kwargs)
+    return e.value.get_error_code(), e.value.get_resp_status()
+
+
+def put(client, project, store, logs, topic="mytopic", source="mysource", tags=None, **kw):
+    items = []
+    for t, contents in logs:
+        item = LogItem(timestamp=t, contents=list(contents.items()))
+        items.append(item)
+    req = PutLogsRequest(project, store, topic, source, items, logtags=tags, **kw)
+    return client.put_logs(req)
+
+
+def flat(resp):
+    rows = resp.get_flatten_logs_json()
+    for r in rows:
+        r.pop("__time_ns_part__", None)
+    return rows
+
+
+# ---------------------------------------------------------------------------------------------
+# projects and logstores
+
+
+def test_project_lifecycle(client):
+    name = unique_project()
+    client.create_project(name, "first")
+    p = client.get_project(name)
+    assert p.get_projectname() == name
+    assert p.get_description() == "first"
+    assert p.get_status() == "Normal"
+    assert p.get_region() == "cn-hangzhou"
+    assert int(p.get_create_time()) > 0
+
+    listed = client.list_project(size=500)
+    assert name in [x["projectName"] for x in listed.get_projects()]
+    assert listed.get_total() >= 1
+
+    assert error_of(client.create_project, name, "again") == ("ProjectAlreadyExist", 400)
+    client.update_project(name, "second")
+    assert client.get_project(name).get_description() == "second"
+
+    client.delete_project(name)
+    assert error_of(client.get_project, name) == ("ProjectNotExist", 404)
+    assert error_of(client.delete_project, name) == ("ProjectNotExist", 404)
+
+
+def test_logstore_lifecycle(client, project):
+    client.create_logstore(project, "store1", ttl=7, shard_count=3, append_meta=True)
+    ls = client.get_logstore(project, "store1")
+    assert ls.get_ttl() == 7
+    assert ls.get_shard_count() == 3
+    assert ls.append_meta is True and ls.max_split_shard == 64
+    assert ls.get_enable_tracking() is False
+
+    client.create_logstore(project, "store2")
+    listed = client.list_logstore(project)
+    assert listed.get_logstores() == ["store1", "store2"]
+    assert (listed.get_logstores_count(), listed.get_logstores_total()) == (2, 2)
+    assert client.list_logstore(project, "store2").get_logstores() == ["store2"]
+
+    client.update_logstore(project, "store1", ttl=30)
+    ls = client.get_logstore(project, "store1")
+    assert (ls.get_ttl(), ls.get_shard_count()) == (30, 3)
+
+    assert error_of(client.create_logstore, project, "store1") == ("LogStoreAlreadyExist", 400)
+    assert error_of(client.create_logstore, project, "Bad.Name")[0] == "LogStoreInfoInvalid"
+    assert error_of(client.create_logstore, project, "s3", ttl=0)[0] == "LogStoreInfoInvalid"
+
+    client.delete_logstore(project, "store2")
+    assert error_of(client.get_logstore, project, "store2") == ("LogStoreNotExist", 404)
+    assert client.list_logstore(project).get_logstores() == ["store1"]
+
+    missing = unique_project()
+    assert error_of(client.create_logstore, missing, "store1") == ("ProjectNotExist", 404)
+    assert error_of(client.list_logstore, missing) == ("ProjectNotExist", 404)
+
+
+def test_list_shards(client, project, store):
+    shards = client.list_shards(project, store).get_shards_info()
+    assert [s["shardID"] for s in shards] == [0, 1]
+    assert all(s["status"] == "readwrite" for s in shards)
+    assert shards[0]["inclusiveBeginKey"] == "0" * 32
+    assert shards[0]["exclusiveEndKey"] == "8" + "0" * 31
+    assert shards[1]["inclusiveBeginKey"] == "8" + "0" * 31
+    assert shards[1]["exclusiveEndKey"] == "f" * 32
+    assert error_of(client.list_shards, project, "nope") == ("LogStoreNotExist", 404)
+
+
+def test_index_config(client, project, store):
+    line = IndexLineConfig([" ", ","], case_sensitive=False)
+    keys = {"level": IndexKeyConfig([" "], case_sensitive=False)}
+    client.create_index(project, store, IndexConfig(line_config=line, key_config_list=keys))
+    got = client.get_index_config(project, store).get_index_config()
+    assert got.line_config.token_list == [" ", ","]
+    assert list(got.key_config_list) == ["level"]
+    assert error_of(
+        client.create_index, project, store, IndexConfig(line_config=line)
+    )[0] == "IndexAlreadyExist"
+
+    client.update_index(project, store, IndexConfig(line_config=IndexLineConfig([";"])))
+    got = client.get_index_config(project, store).get_index_config()
+    assert got.line_config.token_list == [";"]
+
+    client.delete_index(project, store)
+    assert error_of(client.get_index_config, project, store)[0] == "IndexConfigNotExist"
+
+
+# ---------------------------------------------------------------------------------------------
+# writing and reading by cursor
+
+
+def pull_all(client, project, store, shard, **kw):
+    begin = client.get_cursor(project, store, shard, "begin").get_cursor()
+    end = client.get_cursor(project, store, shard, "end").get_cursor()
+    resp = client.pull_logs(project, store, shard, begin, end_cursor=end, **kw)
+    assert resp.get_next_cursor() == end
+    return resp
+
+
+@pytest.mark.parametrize("compress", [True, False])
+def test_put_then_pull_round_trip(client, project, store, compress):
+    logs = [(NOW - 10 + i, {"message": f"hello {i}", "level": "INFO"}) for i in range(3)]
+    put(client, project, store, logs, tags=[("k1", "v1")], compress=compress)
+
+    # shards/lb is round robin from shard 0: the first group lands there.
+    resp = pull_all(client, project, store, 0, compress=compress)
+    assert resp.get_loggroup_count() == 1
+    assert resp.get_log_count() == 3
+    rows = flat(resp)
+    receive_time = rows[0]["__tag__:__receive_time__"]
+    assert abs(int(receive_time) - time.time()) < 60
+    assert rows == [
+        {
+            "__time__": NOW - 10 + i,
+            "__topic__": "mytopic",
+            "__source__": "mysource",
+            "__tag__:k1": "v1",
+            "__tag__:__receive_time__": receive_time,
+            "message": f"hello {i}",
+            "level": "INFO",
+        }
+        for i in range(3)
+    ]
+    assert pull_all(client, project, store, 1).get_loggroup_count() == 0
+
+
+def test_cursors_and_paging(client, project, store):
+    for i in range(6):
+        put(client, project, store, [(NOW, {"n": str(i)})])
+    # Round robin: groups 0, 2, 4 on shard 0.
+    begin = client.get_cursor(project, store, 0, "begin").get_cursor()
+    end = client.get_cursor(project, store, 0, "end").get_cursor()
+    assert (begin, end) == ("MA==", "Mw==")
+
+    first = client.pull_logs(project, store, 0, begin, count=2)
+    assert first.get_loggroup_count() == 2
+    assert [r["n"] for r in flat(first)] == ["0", "2"]
+    second = client.pull_logs(project, store, 0, first.get_next_cursor(), count=2)
+    assert [r["n"] for r in flat(second)] == ["4"]
+    assert second.get_next_cursor() == end
+    empty = client.pull_logs(project, store, 0, end)
+    assert empty.get_loggroup_count() == 0
+    assert empty.get_next_cursor() == end
+
+    # Receive-time cursors: everything was received just now.
+    assert client.get_cursor(project, store, 0, NOW - 3600).get_cursor() == begin
+    assert client.get_cursor(project, store, 0, NOW + 3600).get_cursor() == end
+    t = client.get_cursor_time(project, store, 0, begin).get_cursor_time()
+    assert abs(t - time.time()) < 60
+    assert client.get_previous_cursor_time(project, store, 0, end).get_cursor_time() == t
+
+    # pull_log iterates from time to time, stopping at the end cursor.
+    got = []
+    for resp in client.pull_log(project, store, 1, NOW - 3600, "end"):
+        got += [r["n"] for r in flat(resp)]
+    assert got == ["1", "3", "5"]
+
+
+def test_hash_key_routing(client, project, store):
+    put(client, project, store, [(NOW, {"to": "zero"})], hashKey="0" * 32)
+    put(client, project, store, [(NOW, {"to": "one"})], hashKey="f" * 32)
+    assert [r["to"] for r in flat(pull_all(client, project, store, 0))] == ["zero"]
+    assert [r["to"] for r in flat(pull_all(client, project, store, 1))] == ["one"]
+
+
+# ---------------------------------------------------------------------------------------------
+# searching
+
+
+@pytest.fixture
+def searchable(client, project, store):
+    put(
+        client,
+        project,
+        store,
+        [
+            (NOW - 50, {"level": "INFO", "message": "GET /api/users 200", "latency": "12"}),
+            (NOW - 40, {"level": "ERROR", "message": "GET /api/orders 500", "latency": "340"}),
+            (NOW - 30, {"level": "WARN", "message": "slow request /api/users", "latency": "150"}),
+        ],
+        topic="web",
+    )
+    put(
+        client,
+        project,
+        store,
+        [(NOW - 20, {"level": "INFO", "message": "worker started", "latency": "1"})],
+        topic="worker",
+    )
+    return project, store
+
+
+def messages(resp):
+    return [log.get_contents()["message"] for log in resp.get_logs()]
+
+
+@pytest.mark.parametrize(
+    "query,expected",
+    [
+        ("*", ["GET /api/users 200", "GET /api/orders 500", "slow request /api/users", "worker started"]),
+        ("", ["GET /api/users 200", "GET /api/orders 500", "slow request /api/users", "worker started"]),
+        ("level: ERROR", ["GET /api/orders 500"]),
+        ("level:info", ["GET /api/users 200", "worker started"]),
+        ("users", ["GET /api/users 200", "slow request /api/users"]),
+        ("users and not level: WARN", ["GET /api/users 200"]),
+        ("level: ERROR or level: WARN", ["GET /api/orders 500", "slow request /api/users"]),
+        ("users not slow", ["GET /api/users 200"]),
+        ("(orders or worker) and latency > 100", ["GET /api/orders 500"]),
+        ("latency in [1 150)", ["GET /api/users 200", "worker started"]),
+        ("work*", ["worker started"]),
+        ('"api/orders"', ["GET /api/orders 500"]),
+        ("__topic__: worker", ["worker started"]),
+        ("nothing-matches-this", []),
+    ],
+)
+def test_get_logs_queries(client, searchable, query, expected):
+    project, store = searchable
+    resp = client.get_log(project, store, NOW - 100, NOW + 100, query=query)
+    assert resp.is_completed()
+    assert messages(resp) == expected
+    assert resp.get_count() == len(expected)
+
+
+def test_get_logs_rows_time_range_and_paging(client, searchable):
+    project, store = searchable
+    resp = client.get_log(project, store, NOW - 40, NOW - 20, query="*")
+    assert messages(resp) == ["GET /api/orders 500", "slow request /api/users"]
+    log = resp.get_logs()[0]
+    assert log.get_time() == NOW - 40
+    assert log.get_source() == "mysource"
+    contents = log.get_contents()
+    assert contents["level"] == "ERROR" and contents["latency"] == "340"
+    assert contents["__topic__"] == "web"
+
+    newest_first = client.get_log(project, store, NOW - 100, NOW, reverse=True, size=2, offset=1)
+    assert messages(newest_first) == ["slow request /api/users", "GET /api/orders 500"]
+
+    by_topic = client.get_log(project, store, NOW - 100, NOW, topic="web", query="users")
+    assert messages(by_topic) == ["GET /api/users 200", "slow request /api/users"]
+
+
+def test_get_logs_legacy_v1(client, searchable):
+    project, store = searchable
+    client._get_logs_v2_enabled = False  # the GET ?type=log form older tools use
+    resp = client.get_log(project, store, NOW - 100, NOW + 100, query="level: INFO")
+    assert messages(resp) == ["GET /api/users 200", "worker started"]
+    assert resp.get_count() == 2
+    assert resp.is_completed()
+
+
+def test_count_query_and_histograms(client, searchable):
+    project, store = searchable
+    resp = client.get_log(project, store, NOW - 100, NOW + 100, query="api | select count(*) as pv")
+    assert [log.get_contents() for log in resp.get_logs()] == [{"pv": "3"}]
+
+    hist = client.get_histograms(
+        GetHistogramsRequest(project, store, NOW - 100, NOW + 100, query="level: INFO")
+    )
+    assert hist.is_completed()
+    assert hist.get_total_count() == 2
+    buckets = hist.get_histograms()
+    assert buckets[0].get_from() == NOW - 100
+    assert buckets[-1].get_to() == NOW + 100
+    assert sum(b.get_count() for b in buckets) == 2
+
+    code, status = error_of(
+        client.get_log, project, store, NOW - 100, NOW, query="* | select level, avg(latency) group by level"
+    )
+    assert (code, status) == ("ParameterInvalid", 400)
+    assert error_of(client.get_log, project, store, NOW - 100, NOW, query="level: (")[0] == "ParameterInvalid"
+
+
+# ---------------------------------------------------------------------------------------------
+# errors
+
+
+def test_read_and_write_errors(client, project, store):
+    assert error_of(put, client, project, "nope", [(NOW, {"a": "b"})]) == ("LogStoreNotExist", 404)
+    assert error_of(put, client, unique_project(), store, [(NOW, {"a": "b"})]) == ("ProjectNotExist", 404)
+    assert error_of(client.get_cursor, project, store, 7, "begin") == ("ShardNotExist", 404)
+    assert error_of(client.pull_logs, project, store, 0, "bm90IGEgY3Vyc29y") == ("InvalidCursor", 400)
+    assert error_of(client.pull_logs, project, store, 0, "OTk5") == ("InvalidCursor", 400)
+    assert error_of(client.get_cursor_time, project, store, 0, "MA==") == ("InvalidCursor", 400)
+
+
+def test_wire_level_body_errors(sls_endpoint, project, store):
+    path = f"/logstores/{store}/shards/lb"
+    ct = {"Content-Type": "application/x-protobuf"}
+
+    def err(r):
+        assert r.headers["x-log-requestid"]
+        body = r.json()
+        assert set(body) == {"errorCode", "errorMessage"}
+        return body["errorCode"], r.status_code
+
+    r = raw_request(sls_endpoint, "POST", project, path, b"\xff\xff\xff", ct)
+    assert err(r) == ("PostBodyInvalid", 400)
+
+    group = LogGroup()
+    log = group.Logs.add()
+    log.Time = NOW
+    c = log.Contents.add()
+    c.Key, c.Value = "k", "v"
+    raw = group.SerializeToString()
+    lz4_body = lz4.block.compress(raw)[4:]
+
+    hdr = dict(ct, **{"x-log-compresstype": "lz4", "x-log-bodyrawsize": str(len(raw) + 5)})
+    assert err(raw_request(sls_endpoint, "POST", project, path, lz4_body, hdr)) == ("PostBodyUncompressError", 400)
+    hdr = dict(ct, **{"x-log-compresstype": "snappy", "x-log-bodyrawsize": str(len(raw))})
+    assert err(raw_request(sls_endpoint, "POST", project, path, lz4_body, hdr)) == ("InvalidCompressType", 400)
+    hdr = dict(ct, **{"x-log-compresstype": "lz4"})
+    assert err(raw_request(sls_endpoint, "POST", project, path, lz4_body, hdr)) == ("MissingBodyRawSize", 400)
+    hdr = dict(ct, **{"x-log-compresstype": "lz4", "x-log-bodyrawsize": str(20 * 1024 * 1024)})
+    assert err(raw_request(sls_endpoint, "POST", project, path, lz4_body, hdr)) == ("PostBodyTooLarge", 413)
+
+    hdr = dict(ct, **{"x-log-compresstype": "lz4", "x-log-bodyrawsize": str(len(raw))})
+    ok = raw_request(sls_endpoint, "POST", project, path, lz4_body, hdr)
+    assert ok.status_code == 200 and ok.content == b""
+    assert len(ok.headers["x-log-requestid"]) == 24
+
+    r = raw_request(sls_endpoint, "POST", project, "/logstores", b"{not json", {"Content-Type": "application/json"})
+    assert err(r) == ("PostBodyInvalid", 400)
+    r = raw_request(sls_endpoint, "GET", project, f"/logstores/{store}/shards/0", params={"type": "cursor", "from": "soon"})
+    assert err(r) == ("ParameterInvalid", 400)
+    r = raw_request(sls_endpoint, "GET", None, "/logstores")
+    assert err(r) == ("InvalidHost", 400)
+    r = raw_request(sls_endpoint, "GET", project, "/logstores/store1/topics-are-not-here")
+    assert err(r) == ("NotSupported", 400)
