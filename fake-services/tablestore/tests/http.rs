@@ -1,0 +1,518 @@
+//! Black-box tests of the Table Store router, served on 127.0.0.1:0: response headers and
+//! signatures, error bodies and statuses for hostile input, streams and the change feed,
+//! persistence across reopen.
+
+use std::sync::Arc;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use fcemu_core::{Clock, DataDir, IdGen};
+use fcemu_tablestore::http::proto;
+use fcemu_tablestore::model::Value;
+use fcemu_tablestore::plainbuffer::{PbCell, PbRow, Writer, decode_rows};
+use fcemu_tablestore::{ColumnChangeKind, Ots, OtsConfig, RowAction};
+use hmac::{Hmac, Mac};
+use md5::Digest;
+use prost::Message;
+
+const ID: &str = "test-id";
+const SECRET: &str = "test-secret";
+
+struct Server {
+    ots: Ots,
+    base: String,
+    http: reqwest::Client,
+}
+
+async fn serve(ots: Ots) -> Server {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let router = ots.router();
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    Server {
+        ots,
+        base,
+        http: reqwest::Client::new(),
+    }
+}
+
+fn config(data: Arc<DataDir>) -> OtsConfig {
+    let mut cfg = OtsConfig::new(data);
+    cfg.clock = Clock::deterministic();
+    cfg.ids = IdGen::sequential();
+    cfg.known_secrets.push(SECRET.into());
+    cfg
+}
+
+async fn server() -> Server {
+    serve(Ots::open(config(Arc::new(DataDir::temporary("ots-test").unwrap()))).unwrap()).await
+}
+
+fn sign(action: &str, headers: &[(&str, String)], secret: &str) -> String {
+    let mut canon: Vec<String> = headers.iter().map(|(n, v)| format!("{n}:{v}")).collect();
+    canon.sort();
+    let to_sign = format!("/{action}\nPOST\n\n{}\n", canon.join("\n"));
+    let mut m = Hmac::<sha1::Sha1>::new_from_slice(secret.as_bytes()).unwrap();
+    m.update(to_sign.as_bytes());
+    B64.encode(m.finalize().into_bytes())
+}
+
+struct Reply {
+    status: u16,
+    headers: reqwest::header::HeaderMap,
+    body: Vec<u8>,
+}
+
+impl Reply {
+    fn error(&self) -> (u16, String, String) {
+        let e = proto::Error::decode(self.body.as_slice()).unwrap();
+        (self.status, e.code, e.message.unwrap_or_default())
+    }
+}
+
+impl Server {
+    async fn raw(&self, action: &str, body: Vec<u8>, secret: Option<&str>) -> Reply {
+        let md5 = B64.encode(md5::Md5::digest(&body));
+        let headers = vec![
+            ("x-ots-date", "2024-01-01T00:00:00.000Z".to_string()),
+            ("x-ots-apiversion", "2015-12-31".to_string()),
+            ("x-ots-accesskeyid", ID.to_string()),
+            ("x-ots-instancename", "inst".to_string()),
+            ("x-ots-contentmd5", md5),
+        ];
+        let mut req = self.http.post(format!("{}/{action}", self.base)).body(body);
+        if let Some(secret) = secret {
+            req = req.header("x-ots-signature", sign(action, &headers, secret));
+        }
+        for (n, v) in headers {
+            req = req.header(n, v);
+        }
+        let r = req.send().await.unwrap();
+        Reply {
+            status: r.status().as_u16(),
+            headers: r.headers().clone(),
+            body: r.bytes().await.unwrap().to_vec(),
+        }
+    }
+
+    async fn call(&self, action: &str, msg: impl Message) -> Reply {
+        self.raw(action, msg.encode_to_vec(), Some(SECRET)).await
+    }
+
+    async fn ok(&self, action: &str, msg: impl Message) -> Vec<u8> {
+        let r = self.call(action, msg).await;
+        assert_eq!(r.status, 200, "{action}: {:?}", r.error());
+        r.body
+    }
+
+    async fn create(&self, name: &str, stream: bool) {
+        self.ok(
+            "CreateTable",
+            proto::CreateTableRequest {
+                table_meta: Some(proto::TableMeta {
+                    table_name: name.into(),
+                    primary_key: vec![proto::PrimaryKeySchema {
+                        name: "id".into(),
+                        r#type: 2,
+                        option: None,
+                    }],
+                    defined_column: vec![],
+                }),
+                reserved_throughput: None,
+                table_options: None,
+                stream_spec: stream.then_some(proto::StreamSpecification {
+                    enable_stream: true,
+                    expiration_time: Some(24),
+                    columns_to_get: vec![],
+                }),
+            },
+        )
+        .await;
+    }
+}
+
+fn row_buf(id: &str, cells: Vec<PbCell>, delete: bool) -> Vec<u8> {
+    let mut w = Writer::new();
+    w.row(&PbRow {
+        primary_key: vec![PbCell::plain("id", Value::String(id.into()))],
+        cells,
+        delete_marker: delete,
+        seq_info: None,
+    });
+    w.finish()
+}
+
+fn write(table: &str, row: Vec<u8>, existence: i32) -> proto::WriteRowRequest {
+    proto::WriteRowRequest {
+        table_name: Some(table.into()),
+        row: Some(row),
+        condition: Some(proto::Condition {
+            row_existence: existence,
+            column_condition: None,
+        }),
+        return_content: None,
+        transaction_id: None,
+    }
+}
+
+#[tokio::test]
+async fn responses_carry_every_header_and_a_valid_signature() {
+    let s = server().await;
+    let r = s.call("ListTable", proto::Empty {}).await;
+    assert_eq!(r.status, 200);
+    let h = |n: &str| r.headers[n].to_str().unwrap().to_string();
+    assert_eq!(h("x-ots-contentmd5"), B64.encode(md5::Md5::digest(&r.body)));
+    assert_eq!(h("x-ots-contenttype"), "protocol buffer");
+    assert_eq!(h("x-ots-requestid"), "00000000-0000-0000-0000-000000000001");
+    let date = h("x-ots-date");
+    assert_eq!(date.len(), "2024-01-01T00:00:00.000000Z".len(), "{date}");
+    assert!(date.ends_with('Z'));
+    // Recompute the signature the way the SDK does.
+    let mut canon: Vec<String> = r
+        .headers
+        .iter()
+        .filter(|(n, _)| n.as_str().starts_with("x-ots-"))
+        .map(|(n, v)| format!("{}:{}", n.as_str(), v.to_str().unwrap().trim()))
+        .collect();
+    canon.sort();
+    let mut m = Hmac::<sha1::Sha1>::new_from_slice(SECRET.as_bytes()).unwrap();
+    m.update(format!("{}\n/ListTable", canon.join("\n")).as_bytes());
+    let sig = B64.encode(m.finalize().into_bytes());
+    assert_eq!(h("authorization"), format!("OTS {ID}:{sig}"));
+
+    // Errors are signed too.
+    let r = s
+        .call(
+            "DescribeTable",
+            proto::TableNameRequest {
+                table_name: Some("missing".into()),
+            },
+        )
+        .await;
+    assert!(r.headers.contains_key("authorization"));
+    assert_eq!(
+        hex(&r.body),
+        "0a114f54534f626a6563744e6f744578697374121f526571756573746564207461626c6520646f6573206e6f742065786973742e"
+    );
+    assert_eq!(r.status, 404);
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+#[tokio::test]
+async fn authentication_modes() {
+    let s = server().await;
+    // Unsigned requests are served, unsigned.
+    let r = s.raw("ListTable", vec![], None).await;
+    assert_eq!(r.status, 200);
+    assert!(!r.headers.contains_key("authorization"));
+    // An unknown secret cannot be answered with a valid signature.
+    let r = s.raw("ListTable", vec![], Some("who-knows")).await;
+    assert_eq!(r.error().0, 403);
+    assert_eq!(r.error().1, "OTSAuthFailed");
+    // A secret equal to the id works.
+    let r = s.raw("ListTable", vec![], Some(ID)).await;
+    assert_eq!(r.status, 200);
+
+    let mut cfg = config(Arc::new(DataDir::temporary("ots-strict").unwrap()));
+    cfg.strict_auth = Some((ID.into(), SECRET.into()));
+    let strict = serve(Ots::open(cfg).unwrap()).await;
+    assert_eq!(
+        strict.raw("ListTable", vec![], None).await.error().1,
+        "OTSAuthFailed"
+    );
+    let r = strict.raw("ListTable", vec![], Some(ID)).await;
+    assert_eq!(
+        r.error(),
+        (403, "OTSAuthFailed".into(), "Signature mismatch.".into())
+    );
+    assert_eq!(
+        strict.raw("ListTable", vec![], Some(SECRET)).await.status,
+        200
+    );
+}
+
+#[tokio::test]
+async fn hostile_input_gets_protobuf_errors() {
+    let s = server().await;
+    s.create("t", false).await;
+    // Not protobuf.
+    let r = s.raw("GetRow", vec![0xff, 0xff, 0xff], Some(SECRET)).await;
+    assert_eq!(
+        (r.error().0, r.error().1.as_str()),
+        (400, "OTSParameterInvalid")
+    );
+    // PlainBuffer with a flipped bit, a truncated one, a huge length.
+    let mut pk = row_buf("a", vec![], false);
+    let n = pk.len();
+    pk[n - 1] ^= 0x40;
+    for bad in [pk.clone(), pk[..n - 3].to_vec(), {
+        let mut b = vec![0x75, 0, 0, 0, 1, 3, 4];
+        b.extend_from_slice(&u32::MAX.to_le_bytes());
+        b
+    }] {
+        let r = s
+            .call(
+                "GetRow",
+                proto::GetRowRequest {
+                    table_name: Some("t".into()),
+                    primary_key: Some(bad),
+                    max_versions: Some(1),
+                    ..Default::default()
+                },
+            )
+            .await;
+        assert_eq!(
+            (r.error().0, r.error().1.as_str()),
+            (400, "OTSParameterInvalid")
+        );
+    }
+    // Too large, wrong method, unknown action, no instance.
+    let r = s
+        .raw("PutRow", vec![0; 5 * 1024 * 1024 + 1], Some(SECRET))
+        .await;
+    assert_eq!(
+        (r.error().0, r.error().1.as_str()),
+        (413, "OTSRequestBodyTooLarge")
+    );
+    let r = s
+        .http
+        .get(format!("{}/ListTable", s.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 405);
+    let r = s.call("Frobnicate", proto::Empty {}).await;
+    assert_eq!(r.error().0, 400);
+    let r = s
+        .http
+        .post(format!("{}/ListTable", s.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    // A deeply nested filter is refused, not recursed into.
+    let mut f = proto::Filter {
+        r#type: Some(1),
+        filter: Some(vec![]),
+    };
+    for _ in 0..100 {
+        f = proto::Filter {
+            r#type: Some(2),
+            filter: Some(
+                proto::CompositeColumnValueFilter {
+                    combinator: Some(2),
+                    sub_filters: vec![f],
+                }
+                .encode_to_vec(),
+            ),
+        };
+    }
+    let r = s
+        .call(
+            "GetRow",
+            proto::GetRowRequest {
+                table_name: Some("t".into()),
+                primary_key: Some(row_buf("a", vec![], false)),
+                max_versions: Some(1),
+                filter: Some(f.encode_to_vec()),
+                ..Default::default()
+            },
+        )
+        .await;
+    assert_eq!(r.error().1, "OTSParameterInvalid");
+}
+
+#[tokio::test]
+async fn streams_publish_changes_and_serve_records() {
+    let s = server().await;
+    let mut changes = s.ots.changes().subscribe();
+    s.create("plain", false).await;
+    s.create("feed", true).await;
+
+    s.ok(
+        "PutRow",
+        write(
+            "plain",
+            row_buf("x", vec![PbCell::plain("a", Value::Integer(1))], false),
+            0,
+        ),
+    )
+    .await;
+    s.ok(
+        "PutRow",
+        write(
+            "feed",
+            row_buf("r1", vec![PbCell::plain("a", Value::Integer(1))], false),
+            0,
+        ),
+    )
+    .await;
+    let update = row_buf(
+        "r1",
+        vec![
+            PbCell::plain("b", Value::String("x".into())),
+            PbCell {
+                name: "a".into(),
+                value: None,
+                op: Some(1),
+                timestamp: None,
+            },
+        ],
+        false,
+    );
+    s.ok("UpdateRow", write("feed", update, 1)).await;
+    s.ok("DeleteRow", write("feed", row_buf("r1", vec![], true), 1))
+        .await;
+
+    let put = changes.try_recv().unwrap();
+    assert_eq!(
+        (put.instance.as_str(), put.table.as_str()),
+        ("inst", "feed")
+    );
+    assert_eq!(put.record.action, RowAction::PutRow);
+    assert_eq!(
+        put.record.primary_key,
+        vec![("id".to_string(), Value::String("r1".into()))]
+    );
+    assert_eq!(put.record.columns.len(), 1);
+    assert_eq!(put.record.columns[0].kind, ColumnChangeKind::Put);
+    assert_eq!(put.record.columns[0].value, Some(Value::Integer(1)));
+    assert_eq!(put.record.columns[0].timestamp, Some(1_704_067_200_000));
+    assert_eq!(put.record.sequence.timestamp_us, 1_704_067_200_000_000);
+    let upd = changes.try_recv().unwrap();
+    assert_eq!(upd.record.action, RowAction::UpdateRow);
+    let kinds: Vec<_> = upd.record.columns.iter().map(|c| c.kind).collect();
+    assert_eq!(
+        kinds,
+        vec![ColumnChangeKind::Put, ColumnChangeKind::DeleteAllVersions]
+    );
+    let del = changes.try_recv().unwrap();
+    assert_eq!(del.record.action, RowAction::DeleteRow);
+    assert!(del.record.columns.is_empty());
+    assert!(
+        changes.try_recv().is_err(),
+        "the table without a stream published nothing"
+    );
+
+    // The Stream API serves the same records.
+    let list = proto::ListStreamResponse::decode(
+        s.ok("ListStream", proto::TableNameRequest { table_name: None })
+            .await
+            .as_slice(),
+    )
+    .unwrap();
+    assert_eq!(list.streams.len(), 1);
+    let stream_id = list.streams[0].stream_id.clone();
+    let desc = proto::DescribeStreamResponse::decode(
+        s.ok(
+            "DescribeStream",
+            proto::DescribeStreamRequest {
+                stream_id: Some(stream_id.clone()),
+                ..Default::default()
+            },
+        )
+        .await
+        .as_slice(),
+    )
+    .unwrap();
+    assert_eq!((desc.table_name.as_str(), desc.stream_status), ("feed", 2));
+    let it = proto::GetShardIteratorResponse::decode(
+        s.ok(
+            "GetShardIterator",
+            proto::GetShardIteratorRequest {
+                stream_id: Some(stream_id),
+                shard_id: Some(desc.shards[0].shard_id.clone()),
+                timestamp: None,
+            },
+        )
+        .await
+        .as_slice(),
+    )
+    .unwrap()
+    .shard_iterator;
+    let mut actions = Vec::new();
+    let mut it = Some(it);
+    for _ in 0..4 {
+        let page = proto::GetStreamRecordResponse::decode(
+            s.ok(
+                "GetStreamRecord",
+                proto::GetStreamRecordRequest {
+                    shard_iterator: it.take(),
+                    limit: Some(2),
+                },
+            )
+            .await
+            .as_slice(),
+        )
+        .unwrap();
+        for r in &page.stream_records {
+            let rows = decode_rows(&r.record).unwrap();
+            assert!(rows[0].seq_info.is_some());
+            actions.push(r.action_type);
+        }
+        it = page.next_shard_iterator;
+        assert!(it.is_some(), "an open shard always has a next iterator");
+    }
+    assert_eq!(actions, vec![1, 2, 3]);
+    let r = s
+        .call(
+            "GetStreamRecord",
+            proto::GetStreamRecordRequest {
+                shard_iterator: Some("garbage".into()),
+                limit: None,
+            },
+        )
+        .await;
+    assert_eq!(r.error().1, "OTSTrimmedDataAccess");
+}
+
+#[tokio::test]
+async fn rows_survive_reopening() {
+    let data = Arc::new(DataDir::temporary("ots-reopen").unwrap());
+    {
+        let s = serve(Ots::open(config(data.clone())).unwrap()).await;
+        s.create("t", true).await;
+        let cells = vec![PbCell {
+            timestamp: Some(1_704_067_100_000),
+            ..PbCell::plain("v", Value::Binary(vec![0, 1, 2]))
+        }];
+        s.ok("PutRow", write("t", row_buf("k", cells, false), 2))
+            .await;
+    }
+    let s = serve(Ots::open(config(data)).unwrap()).await;
+    let body = s
+        .ok(
+            "GetRow",
+            proto::GetRowRequest {
+                table_name: Some("t".into()),
+                primary_key: Some(row_buf("k", vec![], false)),
+                max_versions: Some(1),
+                ..Default::default()
+            },
+        )
+        .await;
+    let resp = proto::GetRowResponse::decode(body.as_slice()).unwrap();
+    let rows = decode_rows(&resp.row).unwrap();
+    assert_eq!(
+        rows[0].cells,
+        vec![PbCell {
+            timestamp: Some(1_704_067_100_000),
+            ..PbCell::plain("v", Value::Binary(vec![0, 1, 2]))
+        }]
+    );
+    let desc = proto::DescribeTableResponse::decode(
+        s.ok(
+            "DescribeTable",
+            proto::TableNameRequest {
+                table_name: Some("t".into()),
+            },
+        )
+        .await
+        .as_slice(),
+    )
+    .unwrap();
+    assert!(desc.stream_details.unwrap().enable_stream);
+}
