@@ -74,6 +74,10 @@ pub struct Services {
     pub table_store: Option<Router>,
     /// Log Service, if available.
     pub log_service: Option<Router>,
+    /// The gateway and the authorities (`127.0.0.1:PORT`, `localhost:PORT`) it is reached at:
+    /// a proxied request for one of them goes to the gateway, so a client whose HTTP_PROXY is
+    /// the services port still reaches the app's routes.
+    pub gateway: Option<(Vec<String>, Router)>,
 }
 
 /// The edge router: every request goes through [`dispatch`].
@@ -91,13 +95,30 @@ async fn dispatch(
             "fcemu does not tunnel HTTPS; use http:// endpoints",
         );
     }
-    if let Some(authority) = req.uri().authority()
-        && !is_emulated_host(authority.as_str())
-    {
-        return bad_gateway(
-            authority.as_str(),
-            "fcemu does not forward requests to hosts it does not emulate",
-        );
+    if let Some(authority) = req.uri().authority() {
+        if !is_emulated_host(authority.as_str()) {
+            return bad_gateway(
+                authority.as_str(),
+                "fcemu does not forward requests to hosts it does not emulate",
+            );
+        }
+        if let Some((names, gateway)) = &services.gateway
+            && names
+                .iter()
+                .any(|n| n.eq_ignore_ascii_case(authority.as_str()))
+        {
+            let mut req = req;
+            // The gateway routes on the path alone; drop the absolute form.
+            if let Some(pq) = req.uri().path_and_query()
+                && let Ok(uri) = pq.as_str().parse()
+            {
+                *req.uri_mut() = uri;
+            }
+            return match gateway.clone().oneshot(req).await {
+                Ok(resp) => resp,
+                Err(never) => match never {},
+            };
+        }
     }
     let target = classify(req.uri().path(), req.headers());
     let router = match target {

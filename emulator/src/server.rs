@@ -144,6 +144,7 @@ impl Emulator {
             opts.max_trigger_depth,
         )?;
         triggers.follow_object_changes(oss.changes());
+        let gateway_router = crate::gateway::router(crate::gateway::Gateway::new(app.clone()));
         let services_router = edge::router(edge::Services {
             admin: crate::admin::router(app.clone(), triggers.clone()),
             object_store: Some(oss.router()),
@@ -154,8 +155,8 @@ impl Emulator {
             )),
             table_store: Some(ots.router()),
             log_service: Some(sls.router()),
+            gateway: Some((own(gateway_addr).to_vec(), gateway_router.clone())),
         });
-        let gateway_router = crate::gateway::router(crate::gateway::Gateway::new(app.clone()));
         let (tx, rx) = tokio::sync::watch::channel(false);
         let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
             let _ = rx.wait_for(|stop| *stop).await;

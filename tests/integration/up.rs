@@ -86,3 +86,35 @@ fn a_busy_port_is_a_clear_error() {
         stderr(&out)
     );
 }
+
+#[test]
+fn exec_runs_a_command_against_the_emulator_and_exits_with_its_status() {
+    let p = Project::new(&function_toml(
+        "api",
+        "apigw",
+        Target::P1,
+        "[[functions.api.triggers]]\ntype = \"http\"\npath = \"/api\"\n[buckets.ci-bucket]\n",
+    ));
+    // The command reaches the gateway through HTTP_PROXY (the services port forwards it) and
+    // the object store directly, then exits with a status of its own.
+    let script = r#"
+import json, os, sys, urllib.request
+gateway, services = os.environ["FCEMU_GATEWAY"], os.environ["FCEMU_ENDPOINT"]
+assert os.environ["HTTP_PROXY"] == services
+event = json.loads(urllib.request.urlopen(gateway + "/api?x=1").read())
+put = urllib.request.Request(services + "/ci-bucket/k", data=b"stored", method="PUT")
+urllib.request.urlopen(put).read()
+stored = urllib.request.urlopen(services + "/ci-bucket/k").read().decode()
+print("path", event["path"], "query", event["queryParameters"]["x"], "object", stored)
+sys.exit(3)
+"#;
+    let out = p
+        .fcemu(&["exec", "--in-memory", "--", "python3", "-c", script])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stdout}\n{stderr}");
+    assert_eq!(stdout.trim(), "path /api query 1 object stored", "{stderr}");
+    assert!(stderr.contains("python3 ended"), "{stderr}");
+}

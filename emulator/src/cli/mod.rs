@@ -1,6 +1,7 @@
 //! The command line: `fcemu up`, `fcemu invoke`, and friends.
 
 mod events;
+mod exec;
 mod invoke;
 mod triggers;
 mod up;
@@ -47,6 +48,9 @@ pub enum LogFormat {
 pub enum Command {
     /// Start the emulator and serve the application until Ctrl-C.
     Up(up::UpArgs),
+    /// Start the emulator, run a command against it (`fcemu exec -- pytest`), stop, and exit
+    /// with the command's status.
+    Exec(exec::ExecArgs),
     /// Run one function once, without a server: the event on stdin, the result on stdout.
     Invoke(invoke::InvokeArgs),
     /// Synthetic trigger events: `fcemu events generate oss --bucket b --key k`.
@@ -76,6 +80,7 @@ pub fn main() -> ExitCode {
 pub async fn run(cli: Cli) -> ExitCode {
     let result = match cli.command {
         Command::Up(args) => up::run(&cli.manifest, args).await,
+        Command::Exec(args) => exec::run(&cli.manifest, args).await,
         Command::Invoke(args) => invoke::run(&cli.manifest, args).await,
         Command::Events(args) => events::run(&cli.manifest, args),
         Command::Triggers(args) => triggers::run(args).await,

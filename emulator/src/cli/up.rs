@@ -19,8 +19,7 @@ const DEFAULT_GATEWAY_PORT: u16 = 8080;
 /// Options of `fcemu up`.
 #[derive(Debug, Args)]
 pub struct UpArgs {
-    /// Address of the services port (OSS/S3, FC API, admin; Table Store and Log Service answer
-    /// 501 until they land).
+    /// Address of the services port (OSS/S3, Table Store, Log Service, FC API, admin).
     /// Port 0 picks a free port; the ready line says which.
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<SocketAddr>,
@@ -70,6 +69,21 @@ pub struct UpArgs {
 }
 
 pub(super) async fn run(manifest: &Path, args: UpArgs) -> anyhow::Result<ExitCode> {
+    let emulator = start(manifest, &args, !args.no_watch).await?;
+    let (services, gateway) = (emulator.services_url(), emulator.gateway_url());
+    eprintln!(
+        "fcemu: SDKs that put names in the host (Log Service, OSS virtual-host) work with HTTP_PROXY={services}"
+    );
+    println!("fcemu: ready gateway={gateway} services={services}");
+    shutdown_signal().await;
+    eprintln!("fcemu: shutting down");
+    emulator.shutdown().await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Starts the emulator as `args` say, prints what it loaded and its routes, and writes the
+/// ready file; `watch` turns on hot reload.
+pub(super) async fn start(manifest: &Path, args: &UpArgs, watch: bool) -> anyhow::Result<Emulator> {
     let (plan, found) = super::load_plan(manifest, true)?;
     if !found {
         eprintln!(
@@ -93,7 +107,7 @@ pub(super) async fn run(manifest: &Path, args: UpArgs) -> anyhow::Result<ExitCod
     let opts = StartOptions {
         in_memory: args.in_memory && args.data_dir.is_none(),
         deterministic: args.deterministic,
-        data_dir: args.data_dir,
+        data_dir: args.data_dir.clone(),
         max_trigger_depth: args.max_trigger_depth,
         strict_auth: match args.strict_auth.as_deref().map(|p| p.split_once(':')) {
             None => None,
@@ -105,7 +119,7 @@ pub(super) async fn run(manifest: &Path, args: UpArgs) -> anyhow::Result<ExitCod
             ),
         },
         report: true,
-        watch: (!args.no_watch).then(|| manifest.to_path_buf()),
+        watch: watch.then(|| manifest.to_path_buf()),
         ..StartOptions::default()
     };
     let emulator = Emulator::start(plan, listener, gateway_listener, opts).await?;
@@ -146,14 +160,7 @@ pub(super) async fn run(manifest: &Path, args: UpArgs) -> anyhow::Result<ExitCod
         write_ready_file(path, &body.to_string())
             .with_context(|| format!("cannot write --ready-file {}", path.display()))?;
     }
-    eprintln!(
-        "fcemu: SDKs that put names in the host (Log Service, OSS virtual-host) work with HTTP_PROXY={services}"
-    );
-    println!("fcemu: ready gateway={gateway} services={services}");
-    shutdown_signal().await;
-    eprintln!("fcemu: shutting down");
-    emulator.shutdown().await?;
-    Ok(ExitCode::SUCCESS)
+    Ok(emulator)
 }
 
 async fn bind(addr: SocketAddr, flag: &str) -> anyhow::Result<TcpListener> {
@@ -169,7 +176,8 @@ fn write_ready_file(path: &Path, body: &str) -> std::io::Result<()> {
     std::fs::rename(&tmp, path)
 }
 
-async fn shutdown_signal() {
+/// Resolves on Ctrl-C or SIGTERM.
+pub(super) async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
