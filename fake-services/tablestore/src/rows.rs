@@ -319,17 +319,18 @@ fn visible(t: &TableInfo, stored: Vec<(String, i64, Value)>, now_ms: i64) -> Vec
     };
     let keep = usize::try_from(t.options.max_versions.max(1)).unwrap_or(1);
     let mut out: Vec<Cell> = Vec::new();
+    let mut column: Option<String> = None;
     let mut in_col = 0usize;
     for (name, ts, value) in stored {
-        if out.last().is_none_or(|c| c.name != name) {
+        if column.as_ref() != Some(&name) {
+            column = Some(name.clone());
             in_col = 0;
         }
-        if ts < oldest || in_col >= keep {
-            // still count it so the limit is about the newest versions
-            in_col += 1;
+        // Versions beyond the newest `keep` are gone even if younger ones expired.
+        in_col += 1;
+        if ts < oldest || in_col > keep {
             continue;
         }
-        in_col += 1;
         out.push(Cell {
             name,
             value,
@@ -445,7 +446,6 @@ fn apply_write(
     tx: &Connection,
     ctx: &WriteCtx<'_>,
     w: &RowWrite,
-    row_index: &mut i32,
 ) -> Result<(WriteResult, Option<RowChange>), OtsError> {
     let t = store::table(tx, ctx.instance, &w.table)?.ok_or(OtsError::TableNotExist)?;
     let usage = if matches!(w.kind, WriteKind::Put(_)) {
@@ -624,10 +624,9 @@ fn apply_write(
                 sequence: SequenceInfo {
                     epoch: 0,
                     timestamp_us: ctx.now_us,
-                    row_index: *row_index,
+                    row_index: store::records_at(tx, &s.stream_id, ctx.now_us)?,
                 },
             };
-            *row_index += 1;
             streams::persist(tx, ctx.instance, &t.name, s, &record)?;
             Some(RowChange {
                 instance: ctx.instance.to_owned(),
@@ -730,12 +729,11 @@ impl Ots {
                     now_ms,
                     now_us,
                 };
-                let mut row_index = 0;
                 let mut results = Vec::with_capacity(writes.len());
                 let mut changes = Vec::new();
                 for w in &writes {
                     tx.execute_batch("SAVEPOINT row_write")?;
-                    match apply_write(tx, &ctx, w, &mut row_index) {
+                    match apply_write(tx, &ctx, w) {
                         Ok((res, change)) => {
                             tx.execute_batch("RELEASE row_write")?;
                             changes.extend(change);
@@ -836,5 +834,95 @@ impl Ots {
 
     fn inner_changes_publish(&self, c: RowChange) {
         self.changes().publish(c);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{PkColumnSchema, PkType, TableOptions};
+
+    fn table(max_versions: i32, ttl: i32) -> TableInfo {
+        TableInfo {
+            name: "t".into(),
+            primary_key: vec![PkColumnSchema {
+                name: "id".into(),
+                ty: PkType::String,
+                auto_increment: false,
+            }],
+            defined_columns: vec![],
+            reserved_read: 0,
+            reserved_write: 0,
+            options: TableOptions {
+                max_versions,
+                time_to_live: ttl,
+                ..TableOptions::default()
+            },
+            stream: None,
+            created_s: 0,
+            throughput_changed_s: 0,
+        }
+    }
+
+    fn stored() -> Vec<(String, i64, Value)> {
+        vec![
+            ("a".into(), 9_000, Value::Integer(3)),
+            ("a".into(), 8_000, Value::Integer(2)),
+            ("a".into(), 1_000, Value::Integer(1)),
+            ("b".into(), 2_000, Value::Integer(7)),
+        ]
+    }
+
+    #[test]
+    fn versions_and_ttl_decide_what_is_visible() {
+        let ts = |cells: Vec<Cell>| {
+            cells
+                .iter()
+                .map(|c| (c.name.clone(), c.timestamp))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            ts(visible(&table(2, -1), stored(), 10_000)),
+            vec![
+                ("a".into(), 9_000),
+                ("a".into(), 8_000),
+                ("b".into(), 2_000)
+            ]
+        );
+        // TTL 5 s at 10 s: only versions from 5 s on live.
+        assert_eq!(
+            ts(visible(&table(5, 5), stored(), 10_000)),
+            vec![("a".into(), 9_000), ("a".into(), 8_000)]
+        );
+    }
+
+    #[test]
+    fn projection_applies_columns_versions_and_time_range() {
+        let t = table(3, -1);
+        let pk = vec![("id".to_string(), Value::String("k".into()))];
+        let cells = visible(&t, stored(), 10_000);
+        let spec = ReadSpec {
+            max_versions: Some(1),
+            ..ReadSpec::default()
+        };
+        let row = project(&t, pk.clone(), cells.clone(), &spec).unwrap();
+        assert_eq!(row.cells.len(), 2);
+        let spec = ReadSpec {
+            time_range: Some((1_500, 8_500)),
+            ..ReadSpec::default()
+        };
+        let row = project(&t, pk.clone(), cells.clone(), &spec).unwrap();
+        let got: Vec<i64> = row.cells.iter().map(|c| c.timestamp).collect();
+        assert_eq!(got, vec![8_000, 2_000]);
+        let spec = ReadSpec {
+            columns: vec!["zzz".into()],
+            ..ReadSpec::default()
+        };
+        assert!(project(&t, pk.clone(), cells.clone(), &spec).is_none());
+        let spec = ReadSpec {
+            columns: vec!["id".into()],
+            ..ReadSpec::default()
+        };
+        assert_eq!(project(&t, pk, cells, &spec).unwrap().cells, vec![]);
     }
 }

@@ -215,6 +215,26 @@ impl Ots {
             .await
     }
 
+    /// Turns a table's stream on (keeping an enabled one) or off. For tables created by clients
+    /// that cannot ask for a stream themselves (the Python SDK never sends `stream_spec`).
+    pub async fn set_stream(
+        &self,
+        instance: &str,
+        table: &str,
+        enabled: bool,
+        expiration_hours: Option<i32>,
+    ) -> Result<TableInfo, OtsError> {
+        self.update_table(
+            instance,
+            UpdateTable {
+                name: table.to_owned(),
+                stream: Some((enabled, expiration_hours)),
+                ..UpdateTable::default()
+            },
+        )
+        .await
+    }
+
     /// Deletes a table with its rows and stream.
     pub async fn delete_table(&self, instance: &str, name: &str) -> Result<(), OtsError> {
         let (instance, name) = (instance.to_owned(), name.to_owned());

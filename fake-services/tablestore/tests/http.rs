@@ -384,6 +384,11 @@ async fn streams_publish_changes_and_serve_records() {
     assert_eq!(put.record.sequence.timestamp_us, 1_704_067_200_000_000);
     let upd = changes.try_recv().unwrap();
     assert_eq!(upd.record.action, RowAction::UpdateRow);
+    // Same (virtual) commit time: the row index tells the records apart.
+    assert_eq!(
+        (put.record.sequence.row_index, upd.record.sequence.row_index),
+        (0, 1)
+    );
     let kinds: Vec<_> = upd.record.columns.iter().map(|c| c.kind).collect();
     assert_eq!(
         kinds,
@@ -457,6 +462,18 @@ async fn streams_publish_changes_and_serve_records() {
         assert!(it.is_some(), "an open shard always has a next iterator");
     }
     assert_eq!(actions, vec![1, 2, 3]);
+
+    // A stream can be switched on for a table created without one.
+    let mut changes = s.ots.changes().subscribe();
+    let t = s.ots.set_stream("inst", "plain", true, None).await.unwrap();
+    assert_eq!(t.stream.unwrap().expiration_hours, 24);
+    s.ok("DeleteRow", write("plain", row_buf("x", vec![], true), 0))
+        .await;
+    let del = changes.try_recv().unwrap();
+    assert_eq!(
+        (del.table.as_str(), del.record.action),
+        ("plain", RowAction::DeleteRow)
+    );
     let r = s
         .call(
             "GetStreamRecord",

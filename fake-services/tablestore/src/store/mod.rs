@@ -46,6 +46,7 @@ CREATE TABLE stream_records (
     record BLOB NOT NULL
 );
 CREATE INDEX stream_records_by_stream ON stream_records (stream_id, seq);
+CREATE INDEX stream_records_by_time ON stream_records (stream_id, ts_us);
 CREATE TABLE autoinc (
     instance TEXT NOT NULL,
     tbl TEXT NOT NULL,
@@ -346,6 +347,15 @@ pub fn append_record(
         params![instance, table, stream_id, ts_us, action, record],
     )?;
     Ok(())
+}
+
+/// How many records of a stream carry commit time `ts_us` (the next record's row index).
+pub fn records_at(tx: &Connection, stream_id: &str, ts_us: i64) -> Result<i32, OtsError> {
+    Ok(tx.query_row(
+        "SELECT count(*) FROM stream_records WHERE stream_id = ?1 AND ts_us = ?2",
+        params![stream_id, ts_us],
+        |r| r.get(0),
+    )?)
 }
 
 /// Up to `limit` records of a stream after position `after`, and whether more follow.
