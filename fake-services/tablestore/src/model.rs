@@ -42,6 +42,15 @@ pub enum PkType {
 }
 
 impl PkType {
+    /// The type's name as error messages spell it (`INTEGER`, `STRING`, `BINARY`).
+    pub fn name(self) -> &'static str {
+        match self {
+            PkType::Integer => "INTEGER",
+            PkType::String => "STRING",
+            PkType::Binary => "BINARY",
+        }
+    }
+
     /// Whether `v` is a value of this type.
     pub fn accepts(self, v: &Value) -> bool {
         matches!(

@@ -210,9 +210,9 @@ fn check_pk(t: &TableInfo, pk: &[(String, PbValue)], usage: PkUse) -> Result<(),
         };
         if !ok {
             return Err(OtsError::InvalidPk(format!(
-                "Validate PK type fail. Input: {}, Meta: {:?}.",
+                "Validate PK type fail. Input: {}, Meta: {}.",
                 type_name(v),
-                s.ty
+                s.ty.name()
             )));
         }
         match v {

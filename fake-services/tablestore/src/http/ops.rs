@@ -554,3 +554,122 @@ async fn get_range(
     }
     .encode_to_vec())
 }
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::OtsConfig;
+    use crate::model::Value;
+    use crate::plainbuffer::{PbCell, PbRow};
+
+    const ACTIONS: &[&str] = &[
+        "CreateTable",
+        "ListTable",
+        "DescribeTable",
+        "UpdateTable",
+        "DeleteTable",
+        "GetRow",
+        "PutRow",
+        "UpdateRow",
+        "DeleteRow",
+        "BatchGetRow",
+        "BatchWriteRow",
+        "GetRange",
+        "ListStream",
+        "DescribeStream",
+        "GetShardIterator",
+        "GetStreamRecord",
+    ];
+
+    fn rt() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    }
+
+    fn ots_with_table(rt: &tokio::runtime::Runtime) -> Ots {
+        let ots = Ots::open(OtsConfig::in_memory().unwrap()).unwrap();
+        let body = proto::CreateTableRequest {
+            table_meta: Some(proto::TableMeta {
+                table_name: "t".into(),
+                primary_key: vec![proto::PrimaryKeySchema {
+                    name: "id".into(),
+                    r#type: 2,
+                    option: None,
+                }],
+                defined_column: vec![],
+            }),
+            reserved_throughput: None,
+            table_options: None,
+            stream_spec: Some(proto::StreamSpecification {
+                enable_stream: true,
+                expiration_time: None,
+                columns_to_get: vec![],
+            }),
+        }
+        .encode_to_vec();
+        rt.block_on(dispatch(&ots, "CreateTable", "i", &body))
+            .unwrap();
+        ots
+    }
+
+    fn valid_row() -> Vec<u8> {
+        let mut w = Writer::new();
+        w.row(&PbRow {
+            primary_key: vec![PbCell::plain("id", Value::String("k".into()))],
+            cells: vec![PbCell::plain("v", Value::Integer(1))],
+            ..PbRow::default()
+        });
+        w.finish()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+
+        /// Random bytes as a request body of any action: an answer or an error, never a panic.
+        #[test]
+        fn any_body_gets_an_answer(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
+            let rt = rt();
+            let ots = ots_with_table(&rt);
+            for action in ACTIONS {
+                let _ = rt.block_on(dispatch(&ots, action, "i", &bytes));
+            }
+        }
+
+        /// Well-formed messages around mutated PlainBuffer rows.
+        #[test]
+        fn mutated_rows_get_an_answer(flip in 0usize..60, bit in 0u8..8, cut in 0usize..60) {
+            let rt = rt();
+            let ots = ots_with_table(&rt);
+            let mut row = valid_row();
+            let i = flip % row.len();
+            row[i] ^= 1 << bit;
+            let cut = cut.min(row.len());
+            for row in [row.clone(), row[..cut].to_vec()] {
+                let write = proto::WriteRowRequest {
+                    table_name: Some("t".into()),
+                    row: Some(row.clone()),
+                    condition: Some(proto::Condition { row_existence: 0, column_condition: Some(row.clone()) }),
+                    return_content: None,
+                    transaction_id: None,
+                }
+                .encode_to_vec();
+                for action in ["PutRow", "UpdateRow", "DeleteRow"] {
+                    let _ = rt.block_on(dispatch(&ots, action, "i", &write));
+                }
+                let get = proto::GetRangeRequest {
+                    table_name: Some("t".into()),
+                    inclusive_start_primary_key: Some(row.clone()),
+                    exclusive_end_primary_key: Some(valid_row()),
+                    filter: Some(row.clone()),
+                    ..Default::default()
+                }
+                .encode_to_vec();
+                let _ = rt.block_on(dispatch(&ots, "GetRange", "i", &get));
+            }
+        }
+    }
+}
