@@ -403,6 +403,26 @@ impl Sls {
             .await
     }
 
+    /// The index config and the groups that may hold logs in `[from, to)`; the search itself
+    /// runs outside the store's lock.
+    async fn candidates(
+        &self,
+        project: String,
+        logstore: String,
+        from: i64,
+        to: i64,
+    ) -> Result<(Option<IndexConfig>, Vec<crate::store::StoredGroup>), SlsError> {
+        self.store()
+            .call(move |db| {
+                db.logstore(&project, &logstore)?;
+                Ok((
+                    db.index(&project, &logstore)?,
+                    db.groups_in_time(&project, &logstore, from, to)?,
+                ))
+            })
+            .await
+    }
+
     /// GetLogs: the search (or `select count(*)`) over `[from, to)`.
     pub async fn get_logs(
         &self,
@@ -411,15 +431,13 @@ impl Sls {
         q: LogQuery,
     ) -> Result<LogsPage, SlsError> {
         crate::query::parse(&q.query)?;
-        let (project, logstore) = (project.to_string(), logstore.to_string());
-        self.store()
-            .call(move |db| {
-                db.logstore(&project, &logstore)?;
-                let index = db.index(&project, &logstore)?;
-                let groups = db.groups_in_time(&project, &logstore, q.from, q.to)?;
-                search::get_logs(&groups, &q, index.as_ref().map(|i| &i.doc))
-            })
-            .await
+        let (index, groups) = self
+            .candidates(project.into(), logstore.into(), q.from, q.to)
+            .await?;
+        tokio::task::spawn_blocking(move || {
+            search::get_logs(&groups, &q, index.as_ref().map(|i| &i.doc))
+        })
+        .await?
     }
 
     /// GetHistograms: matching logs counted in buckets tiling `[from, to)`.
@@ -430,14 +448,12 @@ impl Sls {
         q: LogQuery,
     ) -> Result<Vec<Histogram>, SlsError> {
         crate::query::parse(&q.query)?;
-        let (project, logstore) = (project.to_string(), logstore.to_string());
-        self.store()
-            .call(move |db| {
-                db.logstore(&project, &logstore)?;
-                let index = db.index(&project, &logstore)?;
-                let groups = db.groups_in_time(&project, &logstore, q.from, q.to)?;
-                search::histograms(&groups, &q, index.as_ref().map(|i| &i.doc))
-            })
-            .await
+        let (index, groups) = self
+            .candidates(project.into(), logstore.into(), q.from, q.to)
+            .await?;
+        tokio::task::spawn_blocking(move || {
+            search::histograms(&groups, &q, index.as_ref().map(|i| &i.doc))
+        })
+        .await?
     }
 }

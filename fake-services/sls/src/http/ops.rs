@@ -308,6 +308,14 @@ async fn pull_logs(sls: &Sls, ctx: &Ctx, ls: &str, shard: i64) -> Result<Respons
         .params
         .get("cursor")
         .ok_or_else(|| SlsError::ParameterInvalid("the parameter cursor is required".into()))?;
+    let spl = ["query", "processor"]
+        .iter()
+        .any(|p| ctx.params.get(p).is_some_and(|v| !v.trim().is_empty()));
+    if spl {
+        return Err(SlsError::ParameterInvalid(
+            "fcemu: SPL queries and processors in PullLogs are not supported".into(),
+        ));
+    }
     let count = ctx.params.int("count", 1000)?;
     let count = u32::try_from(count).unwrap_or(0);
     let end = ctx.params.get("end_cursor").filter(|e| !e.is_empty());
