@@ -144,6 +144,7 @@ impl Emulator {
             opts.max_trigger_depth,
         )?;
         triggers.follow_object_changes(oss.changes());
+        triggers.follow_row_changes(&ots.changes());
         let gateway_router = crate::gateway::router(crate::gateway::Gateway::new(app.clone()));
         let services_router = edge::router(edge::Services {
             admin: crate::admin::router(app.clone(), triggers.clone()),
@@ -281,9 +282,74 @@ async fn open_table_store(
     cfg.owner_id = plan.account_id.clone();
     cfg.durable = !opts.in_memory;
     cfg.strict_auth = opts.strict_auth.clone();
-    tokio::task::spawn_blocking(move || fcemu_tablestore::Ots::open(cfg))
+    let ots = tokio::task::spawn_blocking(move || fcemu_tablestore::Ots::open(cfg))
         .await?
-        .map_err(|e| anyhow::anyhow!("cannot open Table Store: {e}"))
+        .map_err(|e| anyhow::anyhow!("cannot open Table Store: {e}"))?;
+    for (name, table) in &plan.tables {
+        create_table(&ots, name, table)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot create table {name}: {e}"))?;
+    }
+    // A Table Store trigger reads the table's stream: turn it on for tables that exist.
+    for f in plan.functions.values() {
+        for t in &f.triggers {
+            if let crate::manifest::TriggerKind::Tablestore {
+                instance, table, ..
+            } = &t.kind
+                && ots.describe_table(instance, table).await.is_ok()
+            {
+                ots.set_stream(instance, table, true, None)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("cannot enable the stream of {table}: {e}"))?;
+            }
+        }
+    }
+    Ok(ots)
+}
+
+/// Creates a declared table unless it exists (an existing table is never changed, but gets a
+/// stream when the manifest asks for one).
+async fn create_table(
+    ots: &fcemu_tablestore::Ots,
+    name: &str,
+    table: &crate::manifest::TablePlan,
+) -> Result<(), fcemu_tablestore::OtsError> {
+    use fcemu_tablestore::model::{PkColumnSchema, PkType, TableOptions};
+    let primary_key = table
+        .primary_key
+        .iter()
+        .map(|(column, ty)| PkColumnSchema {
+            name: column.clone(),
+            ty: match ty.as_str() {
+                "INTEGER" => PkType::Integer,
+                "BINARY" => PkType::Binary,
+                _ => PkType::String,
+            },
+            auto_increment: false,
+        })
+        .collect();
+    let request = fcemu_tablestore::tables::CreateTable {
+        name: name.to_string(),
+        primary_key,
+        defined_columns: Vec::new(),
+        reserved_read: 0,
+        reserved_write: 0,
+        options: TableOptions {
+            time_to_live: i32::try_from(table.ttl).unwrap_or(i32::MAX),
+            max_versions: i32::try_from(table.max_versions).unwrap_or(i32::MAX),
+            ..TableOptions::default()
+        },
+        stream: table.stream.then_some((true, 0)),
+    };
+    match ots.create_table(&table.instance, request).await {
+        Ok(()) => Ok(()),
+        Err(fcemu_tablestore::OtsError::TableAlreadyExist) if table.stream => ots
+            .set_stream(&table.instance, name, true, None)
+            .await
+            .map(|_| ()),
+        Err(fcemu_tablestore::OtsError::TableAlreadyExist) => Ok(()),
+        Err(e) => Err(e),
+    }
 }
 
 /// Opens the Log Service in the data directory.

@@ -7,6 +7,7 @@ pub mod oss_event;
 pub mod queue;
 pub mod schedule;
 pub mod synthetic;
+pub mod tablestore_event;
 pub mod timer;
 
 use std::sync::Arc;
@@ -68,6 +69,71 @@ impl Triggers {
                 unhandled.done();
             }
         });
+    }
+
+    /// Routes Table Store row changes to Table Store triggers until the feed closes. Changes that
+    /// arrive together are delivered together, up to [`tablestore_event::MAX_RECORDS`] records
+    /// per invocation, in the order they were committed.
+    pub fn follow_row_changes(
+        self: &Arc<Self>,
+        feed: &fcemu_core::ChangeFeed<fcemu_tablestore::RowChange>,
+    ) {
+        let (mut rx, unhandled) = feed.subscribe_counted();
+        let count = unhandled.clone();
+        self.app.add_pending_source(Box::new(move || count.count()));
+        let this = self.clone();
+        tokio::spawn(async move {
+            while let Some(first) = rx.recv().await {
+                let mut batch = vec![first];
+                while batch.len() < tablestore_event::MAX_RECORDS {
+                    match rx.try_recv() {
+                        Ok(change) => batch.push(change),
+                        Err(_) => break,
+                    }
+                }
+                this.rows_changed(&batch).await;
+                for _ in &batch {
+                    unhandled.done();
+                }
+            }
+        });
+    }
+
+    /// Fires every Table Store trigger on the tables of `changes`, one invocation per trigger
+    /// and table with that table's records in order. Returns the request ids queued.
+    pub async fn rows_changed(&self, changes: &[fcemu_tablestore::RowChange]) -> Vec<String> {
+        let plan = self.app.plan();
+        let mut queued = Vec::new();
+        for f in plan.functions.values() {
+            for t in &f.triggers {
+                let TriggerKind::Tablestore {
+                    instance,
+                    table,
+                    format,
+                } = &t.kind
+                else {
+                    continue;
+                };
+                let records: Vec<_> = changes
+                    .iter()
+                    .filter(|c| &c.instance == instance && &c.table == table)
+                    .map(|c| c.record.clone())
+                    .collect();
+                if records.is_empty() {
+                    continue;
+                }
+                if !t.enabled {
+                    eprintln!(
+                        "fcemu: {instance}/{table}: trigger {} not fired: it is disabled",
+                        t.name
+                    );
+                    continue;
+                }
+                let event = tablestore_event::event(&records, format != "json");
+                queued.push(self.deliver(&f.name, &t.name, event, 1).await);
+            }
+        }
+        queued
     }
 
     /// Fires every OSS trigger a change matches; explains each trigger on the same bucket that

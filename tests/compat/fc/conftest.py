@@ -72,6 +72,18 @@ code = "{echo}"
   cron = "0 0 2 * * *"
   payload = "compact"
 
+[functions.audit]
+code = "{echo}"
+  [[functions.audit.triggers]]
+  type = "tablestore"
+  instance = "photos"
+  table = "photos"
+  format = "json"
+
+[tables.photos]
+primary_key = [["id", "STRING"], ["n", "INTEGER"]]
+stream = true
+
 [functions.api]
 code = "{apigw}"
   [[functions.api.triggers]]

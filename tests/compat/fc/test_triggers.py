@@ -40,3 +40,33 @@ def test_delete_does_not_fire_a_created_trigger(fcemu):
     fcemu.idle()
     after = len(requests.get(f"{fcemu.services}/_fcemu/invocations", params={"function": "thumb"}).json()["invocations"])
     assert after == before
+
+
+def test_tablestore_writes_fire_the_trigger_with_sync_v1_records(fcemu):
+    # The table is declared in the manifest (stream = true), so it exists when fcemu starts.
+    from tablestore import Condition, OTSClient, Row, RowExistenceExpectation
+
+    # Table Store clients check the response signature with their secret: the emulator signs
+    # with a secret equal to the key id (see fake-services/tablestore/README.md).
+    client = OTSClient(fcemu.services, "test-ak", "test-ak", "photos")
+    pk = [("id", "cat"), ("n", 1)]
+    client.put_row("photos", Row(pk, [("title", "a cat"), ("size", 3)]), Condition(RowExistenceExpectation.IGNORE))
+    client.update_row(
+        "photos", Row(pk, {"put": [("size", 4)], "delete_all": ["title"]}), Condition(RowExistenceExpectation.EXPECT_EXIST)
+    )
+    client.delete_row("photos", Row(pk), Condition(RowExistenceExpectation.IGNORE))
+    fcemu.idle()
+
+    invocations = requests.get(f"{fcemu.services}/_fcemu/invocations", params={"function": "audit"}).json()["invocations"]
+    assert invocations and all(i["status"] == "success" for i in invocations), invocations
+    events = [json.loads(i["event"]) for i in invocations]
+    assert all(e["Version"] == "Sync-v1" for e in events)
+    records = [r for e in sorted(events, key=lambda e: e["Records"][0]["Info"]["Timestamp"]) for r in e["Records"]]
+    assert [r["Type"] for r in records] == ["PutRow", "UpdateRow", "DeleteRow"]
+    put, update, delete = records
+    assert put["PrimaryKey"] == [{"ColumnName": "id", "Value": "cat"}, {"ColumnName": "n", "Value": 1}]
+    assert {c["ColumnName"]: c["Value"] for c in put["Columns"]} == {"title": "a cat", "size": 3}
+    assert all(c["Type"] == "Put" and isinstance(c["Timestamp"], int) for c in put["Columns"])
+    assert [(c["Type"], c["ColumnName"]) for c in update["Columns"]] == [("Put", "size"), ("DeleteAllVersions", "title")]
+    assert delete["Columns"] == []
+    assert put["Info"]["Timestamp"] <= update["Info"]["Timestamp"] <= delete["Info"]["Timestamp"]
