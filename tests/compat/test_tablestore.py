@@ -1,12 +1,14 @@
 """Table Store through the real Python SDK (`tablestore` 6.4.8): tables, rows with conditions,
 batches, ranges in both directions with pagination, versions, and error codes.
 
-The endpoint is FCEMU_ENDPOINT when set (a running `fcemu up`), else an `fcemu up
---in-memory` started for this module from FCEMU_BIN or target/debug/fcemu
+The endpoint is FCEMU_ENDPOINT when set (a running `fcemu up`), else a server started for
+this module: FCEMU_OTS_SERVER_CMD when set (e.g. target/debug/examples/ots_server, which serves
+Table Store alone), else `fcemu up --in-memory` from FCEMU_BIN or target/debug/fcemu
 (`cargo build -p fcemu`).
 """
 
 import os
+import shlex
 import subprocess
 import time
 import uuid
@@ -56,13 +58,18 @@ def ots_endpoint():
     if given:
         yield given.rstrip("/")
         return
-    binary = os.environ.get("FCEMU_BIN") or str(
-        Path(os.environ.get("CARGO_TARGET_DIR", REPO / "target")) / "debug" / "fcemu"
-    )
-    if not Path(binary).exists():
-        pytest.exit(f"{binary} is missing: run `cargo build -p fcemu`", returncode=2)
+    command = os.environ.get("FCEMU_OTS_SERVER_CMD")
+    if command:
+        command = shlex.split(command)
+    else:
+        binary = os.environ.get("FCEMU_BIN") or str(
+            Path(os.environ.get("CARGO_TARGET_DIR", REPO / "target")) / "debug" / "fcemu"
+        )
+        if not Path(binary).exists():
+            pytest.exit(f"{binary} is missing: run `cargo build -p fcemu`", returncode=2)
+        command = [binary, "up", "--listen", "127.0.0.1:0", "--in-memory", "--no-watch"]
     proc = subprocess.Popen(
-        [binary, "up", "--listen", "127.0.0.1:0", "--in-memory", "--no-watch"],
+        command,
         stdout=subprocess.PIPE,
         text=True,
         cwd=os.environ.get("TMPDIR", "/tmp"),
@@ -528,3 +535,96 @@ def test_unknown_secret_gets_a_clear_auth_error(ots_endpoint):
     # A secret equal to the AccessKeyId always works.
     same = OTSClient(ots_endpoint, "local", "local", INSTANCE)
     assert isinstance(same.list_table(), tuple)
+
+
+# ---------------------------------------------------------------------------------------------
+# transport variants and less common shapes
+
+
+def test_v4_signatures_sts_tokens_and_path_prefixes(ots_endpoint, client, table):
+    client.put_row(table, Row(pk("a"), [("x", 1)]))
+    variants = [
+        OTSClient(ots_endpoint, AK, SK, INSTANCE, region="cn-hangzhou"),
+        OTSClient(ots_endpoint, AK, SK, INSTANCE, sts_token="token"),
+        OTSClient(ots_endpoint + "/some/prefix", AK, SK, INSTANCE),
+    ]
+    for c in variants:
+        assert table in c.list_table()
+        _, row, _ = c.get_row(table, pk("a"), max_version=1)
+        assert attrs(row) == {"x": 1}
+        e = service_error(c.get_row, "no_such_table", pk("a"), max_version=1)
+        assert e.get_error_code() == "OTSObjectNotExist"
+
+
+def test_binary_keys_pk_only_rows_and_return_pk(client):
+    name = "bin_" + uuid.uuid4().hex[:8]
+    client.create_table(TableMeta(name, [("k", "BINARY")]), TableOptions(), ReservedThroughput(CapacityUnit(0, 0)))
+    try:
+        client.put_row(name, Row([("k", bytearray(b"\x00a"))], []))
+        _, row, _ = client.get_row(name, [("k", bytearray(b"\x00a"))], max_version=1)
+        assert row.primary_key == [("k", bytearray(b"\x00a"))]
+        assert row.attribute_columns == []
+
+        # Python sends bytes as STRING: a type mismatch with the BINARY key.
+        e = service_error(client.put_row, name, Row([("k", b"str")], [("x", 1)]))
+        assert (e.get_http_status(), e.get_error_code()) == (400, "OTSInvalidPK")
+
+        _, ret = client.update_row(name, Row([("k", bytearray(b"z"))], {"put": [("x", 1)]}), IGNORE, return_type=ReturnType.RT_PK)
+        assert ret.primary_key == [("k", bytearray(b"z"))]
+        _, ret = client.delete_row(name, Row([("k", bytearray(b"z"))]), IGNORE, return_type=ReturnType.RT_PK)
+        assert ret.primary_key == [("k", bytearray(b"z"))]
+
+        client.put_row(name, Row([("k", bytearray(b"w"))], [("a", 1), ("b", 2), ("c", 3), ("d", 4)]))
+        _, row, _ = client.get_row(name, [("k", bytearray(b"w"))], max_version=1, start_column="b", end_column="d")
+        assert attrs(row) == {"b": 2, "c": 3}
+
+        # Binary keys sort bytewise: 0x00 first.
+        _, _, rows, _ = client.get_range(name, Direction.FORWARD, [("k", INF_MIN)], [("k", INF_MAX)], max_version=1)
+        assert [r.primary_key[0][1] for r in rows] == [bytearray(b"\x00a"), bytearray(b"w")]
+    finally:
+        client.delete_table(name)
+
+
+def test_ttl_hides_expired_versions_and_deviation_is_enforced(client):
+    name = "ttl_" + uuid.uuid4().hex[:8]
+    day = 86400
+    client.create_table(
+        TableMeta(name, [("k", "STRING")]),
+        TableOptions(time_to_live=day, max_version=5, max_time_deviation=10 * day),
+        ReservedThroughput(CapacityUnit(0, 0)),
+    )
+    try:
+        now = int(time.time() * 1000)
+        client.put_row(name, Row([("k", "old")], [("v", 1, now - 2 * day * 1000)]))
+        _, row, _ = client.get_row(name, [("k", "old")], max_version=1)
+        assert row is None
+        e = service_error(client.put_row, name, Row([("k", "old")], [("v", 1, now - 11 * day * 1000)]), IGNORE)
+        assert e.get_error_code() == "OTSParameterInvalid"
+
+        client.update_row(name, Row([("k", "mix")], {"put": [("v", "old", now - 2 * day * 1000), ("v", "new", now)]}), IGNORE)
+        _, row, _ = client.get_row(name, [("k", "mix")], max_version=5)
+        assert [c[1] for c in row.attribute_columns] == ["new"]
+    finally:
+        client.delete_table(name)
+
+
+def test_update_table_reserved_throughput(client, table):
+    r = client.update_table(table, None, ReservedThroughput(CapacityUnit(7, 8)))
+    assert r.reserved_throughput_details.capacity_unit.read == 7
+    assert r.reserved_throughput_details.capacity_unit.write == 8
+    d = client.describe_table(table)
+    assert (d.reserved_throughput_details.capacity_unit.read, d.reserved_throughput_details.capacity_unit.write) == (7, 8)
+    assert d.table_options.max_version == 3
+
+
+def test_get_range_pages_skip_filtered_rows(client, table):
+    fill(client, table, [("f", n) for n in range(30)])
+    even = SingleColumnCondition("v", "f1", ComparatorType.LESS_THAN)  # only "f0"
+    odd_ones = CompositeColumnCondition(LogicalOperator.NOT)
+    odd_ones.add_sub_condition(even)
+    seen, start = [], pk("f", INF_MIN)
+    while start is not None:
+        _, start, rows, _ = client.get_range(table, Direction.FORWARD, start, pk("f", INF_MAX), limit=7, max_version=1, column_filter=odd_ones)
+        assert len(rows) <= 7
+        seen.extend(r.primary_key[1][1] for r in rows)
+    assert seen == list(range(1, 30))

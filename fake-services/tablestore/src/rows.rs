@@ -16,6 +16,8 @@ use crate::{Ots, OtsError, streams};
 
 /// Rows scanned at most for one GetRange page.
 pub const MAX_RANGE_ROWS: usize = 5000;
+/// Bytes of row data after which a GetRange page ends.
+pub const MAX_RANGE_BYTES: usize = 4 << 20;
 /// Attribute columns written at most per row.
 pub const MAX_COLUMNS_PER_WRITE: usize = 1024;
 
@@ -796,34 +798,49 @@ impl Ots {
                         "Begin key must more than end key in BACKWARD",
                     ));
                 }
-                let candidates = store::scan(
-                    tx,
-                    &instance,
-                    &t.name,
-                    &start,
-                    &end,
-                    req.forward,
-                    MAX_RANGE_ROWS + 1,
-                )?;
                 let mut page = RangePage::default();
                 let mut bytes = 0usize;
-                for (i, (key, pk)) in candidates.iter().enumerate() {
-                    if page.rows.len() >= limit || i >= MAX_RANGE_ROWS || bytes > 4 << 20 {
-                        page.next_start = Some(decode_pk(pk)?);
+                let mut scanned = 0usize;
+                let mut after: Option<Vec<u8>> = None;
+                // Scan in chunks: rows the projection or filter drops do not count to `limit`.
+                let chunk = limit.saturating_add(1).clamp(16, MAX_RANGE_ROWS + 1);
+                'scan: loop {
+                    let batch = store::scan(
+                        tx,
+                        &instance,
+                        &t.name,
+                        &start,
+                        &end,
+                        req.forward,
+                        after.as_deref(),
+                        chunk,
+                    )?;
+                    let exhausted = batch.len() < chunk;
+                    for (key, pk) in batch {
+                        if page.rows.len() >= limit
+                            || scanned >= MAX_RANGE_ROWS
+                            || bytes > MAX_RANGE_BYTES
+                        {
+                            page.next_start = Some(decode_pk(&pk)?);
+                            break 'scan;
+                        }
+                        scanned += 1;
+                        let r = RowRef {
+                            instance: &instance,
+                            table: &t.name,
+                            key: &key,
+                        };
+                        let cur = current(tx, &t, r, now_ms)?;
+                        if cur.exists
+                            && let Some(row) = project(&t, decode_pk(&pk)?, cur.cells, &req.read)
+                        {
+                            bytes += row_size(&row.primary_key, &row.cells);
+                            page.rows.push(row);
+                        }
+                        after = Some(key);
+                    }
+                    if exhausted {
                         break;
-                    }
-                    let r = RowRef {
-                        instance: &instance,
-                        table: &t.name,
-                        key,
-                    };
-                    let cur = current(tx, &t, r, now_ms)?;
-                    if !cur.exists {
-                        continue;
-                    }
-                    if let Some(row) = project(&t, decode_pk(pk)?, cur.cells, &req.read) {
-                        bytes += row_size(&row.primary_key, &row.cells);
-                        page.rows.push(row);
                     }
                 }
                 page.read_cu = capacity_units(bytes);

@@ -270,8 +270,10 @@ pub fn trim_versions(tx: &Connection, r: RowRef<'_>, col: &str, keep: i32) -> Re
 /// Encoded key and primary-key buffer of a scanned row.
 pub type ScannedRow = (Vec<u8>, Vec<u8>);
 
-/// Rows of a table whose key lies between two bounds: `[lo, hi)` ascending when `forward`,
-/// else `(hi, lo]` descending (`lo` is then the larger, inclusive start). At most `limit`.
+/// Rows of a table whose key lies between two bounds: `[start, end)` ascending when `forward`,
+/// else `(end, start]` descending (`start` is then the larger, inclusive bound). `after`
+/// continues a scan past the key it names. At most `limit` rows.
+#[allow(clippy::too_many_arguments)]
 pub fn scan(
     tx: &Connection,
     instance: &str,
@@ -279,19 +281,20 @@ pub fn scan(
     start: &[u8],
     end: &[u8],
     forward: bool,
+    after: Option<&[u8]>,
     limit: usize,
 ) -> Result<Vec<ScannedRow>, OtsError> {
     let sql = if forward {
         "SELECT key, pk FROM rows WHERE instance = ?1 AND tbl = ?2 AND key >= ?3 AND key < ?4
-         ORDER BY key ASC LIMIT ?5"
+         AND (?5 IS NULL OR key > ?5) ORDER BY key ASC LIMIT ?6"
     } else {
         "SELECT key, pk FROM rows WHERE instance = ?1 AND tbl = ?2 AND key <= ?3 AND key > ?4
-         ORDER BY key DESC LIMIT ?5"
+         AND (?5 IS NULL OR key < ?5) ORDER BY key DESC LIMIT ?6"
     };
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     let mut st = tx.prepare_cached(sql)?;
     let rows = st
-        .query_map(params![instance, table, start, end, limit], |r| {
+        .query_map(params![instance, table, start, end, after, limit], |r| {
             Ok((r.get(0)?, r.get(1)?))
         })?
         .collect::<Result<Vec<_>, _>>()?;
