@@ -9,13 +9,16 @@ Table Store alone), else `fcemu up --in-memory` from FCEMU_BIN or target/debug/f
 
 import os
 import shlex
+import signal
 import subprocess
+import threading
 import time
 import uuid
 from pathlib import Path
 
 import pytest
 from tablestore import (
+    AsyncOTSClient,
     INF_MAX,
     INF_MIN,
     BatchGetRowRequest,
@@ -52,46 +55,77 @@ INSTANCE = "fcemu"
 IGNORE = Condition(RowExistenceExpectation.IGNORE)
 
 
+class OtsServer:
+    """A server process; its address is read from its first lines."""
+
+    def __init__(self, env=None):
+        command = os.environ.get("FCEMU_OTS_SERVER_CMD")
+        if command:
+            command = shlex.split(command)
+        else:
+            binary = os.environ.get("FCEMU_BIN") or str(
+                Path(os.environ.get("CARGO_TARGET_DIR", REPO / "target")) / "debug" / "fcemu"
+            )
+            if not Path(binary).exists():
+                pytest.exit(f"{binary} is missing: run `cargo build -p fcemu`", returncode=2)
+            command = [binary, "up", "--listen", "127.0.0.1:0", "--in-memory", "--no-watch"]
+        full_env = dict(os.environ)
+        full_env.update(env or {})
+        self.proc = subprocess.Popen(
+            command, stdout=subprocess.PIPE, text=True, env=full_env, cwd=os.environ.get("TMPDIR", "/tmp")
+        )
+        self.endpoint = None
+        for _ in range(50):
+            line = self.proc.stdout.readline()
+            if not line:
+                break
+            m = ADDR_RE.search(line)
+            if m:
+                self.endpoint = m.group(1)
+                break
+        if self.endpoint is None:
+            self.kill()
+            raise RuntimeError("the server did not print its address")
+
+    def kill(self):
+        """kill -9: no chance to flush anything."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
 @pytest.fixture(scope="module")
 def ots_endpoint():
     given = os.environ.get("FCEMU_ENDPOINT")
     if given:
         yield given.rstrip("/")
         return
-    command = os.environ.get("FCEMU_OTS_SERVER_CMD")
-    if command:
-        command = shlex.split(command)
-    else:
-        binary = os.environ.get("FCEMU_BIN") or str(
-            Path(os.environ.get("CARGO_TARGET_DIR", REPO / "target")) / "debug" / "fcemu"
-        )
-        if not Path(binary).exists():
-            pytest.exit(f"{binary} is missing: run `cargo build -p fcemu`", returncode=2)
-        command = [binary, "up", "--listen", "127.0.0.1:0", "--in-memory", "--no-watch"]
-    proc = subprocess.Popen(
-        command,
-        stdout=subprocess.PIPE,
-        text=True,
-        cwd=os.environ.get("TMPDIR", "/tmp"),
-    )
-    endpoint = None
-    for _ in range(50):
-        line = proc.stdout.readline()
-        if not line:
-            break
-        m = ADDR_RE.search(line)
-        if m:
-            endpoint = m.group(1)
-            break
-    if endpoint is None:
-        proc.kill()
-        raise RuntimeError("fcemu did not print its address")
-    yield endpoint
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    server = OtsServer()
+    yield server.endpoint
+    server.stop()
+
+
+@pytest.fixture
+def start_ots():
+    """Starts extra servers with their own environment; stops them after the test."""
+    started = []
+
+    def start(env=None):
+        s = OtsServer(env)
+        started.append(s)
+        return s
+
+    yield start
+    for s in started:
+        s.stop()
 
 
 @pytest.fixture(scope="module")
@@ -628,3 +662,75 @@ def test_get_range_pages_skip_filtered_rows(client, table):
         assert len(rows) <= 7
         seen.extend(r.primary_key[1][1] for r in rows)
     assert seen == list(range(1, 30))
+
+
+def test_async_client(ots_endpoint, table):
+    import asyncio
+
+    async def run():
+        c = AsyncOTSClient(ots_endpoint, AK, SK, INSTANCE)
+        try:
+            await c.put_row(table, Row(pk("async"), [("x", 5)]))
+            _, row, _ = await c.get_row(table, pk("async"), max_version=1)
+            return attrs(row)
+        finally:
+            await c.close()
+
+    assert asyncio.run(run()) == {"x": 5}
+
+
+# ---------------------------------------------------------------------------------------------
+# strict authentication and durability (own servers)
+
+
+def test_strict_auth(start_ots):
+    server = start_ots({"FCEMU_STRICT_AUTH": "strict-id:strict-secret"})
+    good = OTSClient(server.endpoint, "strict-id", "strict-secret", INSTANCE)
+    assert good.list_table() == ()
+    good_v4 = OTSClient(server.endpoint, "strict-id", "strict-secret", INSTANCE, region="cn-shanghai")
+    assert good_v4.list_table() == ()
+    for ak, sk in [("strict-id", "wrong"), ("other", "strict-secret"), ("strict-id", "strict-id")]:
+        e = service_error(OTSClient(server.endpoint, ak, sk, INSTANCE, retry_policy=None).list_table)
+        assert (e.get_http_status(), e.get_error_code()) == (403, "OTSAuthFailed")
+
+
+def test_kill_9_keeps_every_acknowledged_row(start_ots, tmp_path):
+    env = {"FCEMU_DATA_DIR": str(tmp_path / "data")}
+    server = start_ots(env)
+    c = OTSClient(server.endpoint, AK, SK, INSTANCE)
+    c.create_table(TableMeta("crash", [("w", "INTEGER"), ("i", "INTEGER")]), TableOptions(), ReservedThroughput(CapacityUnit(0, 0)))
+
+    acked, lock, enough, stop = {}, threading.Lock(), threading.Event(), threading.Event()
+
+    def writer(n):
+        wc = OTSClient(server.endpoint, AK, SK, INSTANCE, retry_policy=None, socket_timeout=5)
+        i = 0
+        while not stop.is_set():
+            try:
+                wc.put_row("crash", Row([("w", n), ("i", i)], [("v", f"{n}-{i}" * 50)]))
+            except Exception:
+                return
+            with lock:
+                acked[(n, i)] = f"{n}-{i}" * 50
+                if len(acked) >= 150:
+                    enough.set()
+            i += 1
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(3)]
+    for t in threads:
+        t.start()
+    assert enough.wait(60)
+    server.kill()
+    stop.set()
+    for t in threads:
+        t.join()
+
+    again = start_ots(env)
+    c = OTSClient(again.endpoint, AK, SK, INSTANCE)
+    counter = CapacityUnit(0, 0)
+    stored = {
+        (r.primary_key[0][1], r.primary_key[1][1]): attrs(r)["v"]
+        for r in c.xget_range("crash", Direction.FORWARD, [("w", INF_MIN), ("i", INF_MIN)], [("w", INF_MAX), ("i", INF_MAX)], counter, max_version=1)
+    }
+    missing = [k for k, v in acked.items() if stored.get(k) != v]
+    assert not missing, f"{len(missing)} acknowledged rows lost, e.g. {missing[:3]}"
