@@ -723,37 +723,42 @@ impl Ots {
     ) -> Result<Vec<Result<WriteResult, OtsError>>, OtsError> {
         let instance = instance.to_owned();
         let (now_ms, now_us) = (self.now_ms(), self.now_us());
-        let (results, changes) = self
+        let feed = self.changes();
+        let (results, _) = self
             .store()
-            .call(move |tx| {
-                let ctx = WriteCtx {
-                    instance: &instance,
-                    now_ms,
-                    now_us,
-                };
-                let mut results = Vec::with_capacity(writes.len());
-                let mut changes = Vec::new();
-                for w in &writes {
-                    tx.execute_batch("SAVEPOINT row_write")?;
-                    match apply_write(tx, &ctx, w) {
-                        Ok((res, change)) => {
-                            tx.execute_batch("RELEASE row_write")?;
-                            changes.extend(change);
-                            results.push(Ok(res));
-                        }
-                        Err(OtsError::Internal(e)) => return Err(OtsError::Internal(e)),
-                        Err(e) => {
-                            tx.execute_batch("ROLLBACK TO row_write; RELEASE row_write")?;
-                            results.push(Err(e));
+            .call_then(
+                move |tx| {
+                    let ctx = WriteCtx {
+                        instance: &instance,
+                        now_ms,
+                        now_us,
+                    };
+                    let mut results = Vec::with_capacity(writes.len());
+                    let mut changes = Vec::new();
+                    for w in &writes {
+                        tx.execute_batch("SAVEPOINT row_write")?;
+                        match apply_write(tx, &ctx, w) {
+                            Ok((res, change)) => {
+                                tx.execute_batch("RELEASE row_write")?;
+                                changes.extend(change);
+                                results.push(Ok(res));
+                            }
+                            Err(OtsError::Internal(e)) => return Err(OtsError::Internal(e)),
+                            Err(e) => {
+                                tx.execute_batch("ROLLBACK TO row_write; RELEASE row_write")?;
+                                results.push(Err(e));
+                            }
                         }
                     }
-                }
-                Ok((results, changes))
-            })
+                    Ok((results, changes))
+                },
+                move |(_, changes)| {
+                    for c in changes.drain(..) {
+                        feed.publish(c);
+                    }
+                },
+            )
             .await?;
-        for c in changes {
-            self.inner_changes_publish(c);
-        }
         Ok(results)
     }
 
@@ -847,10 +852,6 @@ impl Ots {
                 Ok(page)
             })
             .await
-    }
-
-    fn inner_changes_publish(&self, c: RowChange) {
-        self.changes().publish(c);
     }
 }
 

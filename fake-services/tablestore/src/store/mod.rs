@@ -79,12 +79,24 @@ impl Store {
         T: Send + 'static,
         F: FnOnce(&Transaction<'_>) -> Result<T, OtsError> + Send + 'static,
     {
+        self.call_then(f, |_| {}).await
+    }
+
+    /// Like [`Store::call`], and runs `committed` once the commit is durable, still under the
+    /// lock, so what it publishes is in commit order.
+    pub async fn call_then<T, F, G>(&self, f: F, committed: G) -> Result<T, OtsError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Transaction<'_>) -> Result<T, OtsError> + Send + 'static,
+        G: FnOnce(&mut T) + Send + 'static,
+    {
         let db = self.db.clone();
         tokio::task::spawn_blocking(move || {
             let mut conn = db.lock().unwrap_or_else(|e| e.into_inner());
             let tx = conn.transaction()?;
-            let out = f(&tx)?;
+            let mut out = f(&tx)?;
             tx.commit()?;
+            committed(&mut out);
             Ok(out)
         })
         .await?
