@@ -54,6 +54,15 @@ pub enum SlsError {
     /// Get / update / delete index on a logstore without one.
     #[error("logstore without index config: {0}")]
     IndexConfigNotExist(String),
+    /// CreateConsumerGroup on a name that exists.
+    #[error("consumer group {0} already exists")]
+    ConsumerGroupAlreadyExist(String),
+    /// The consumer group does not exist in the logstore.
+    #[error("consumer group {0} does not exist")]
+    ConsumerGroupNotExist(String),
+    /// A checkpoint that is not a cursor of the shard.
+    #[error("{0}")]
+    InvalidShardCheckPoint(String),
     /// A project-scoped request whose Host names no project.
     #[error("{0}")]
     InvalidHost(String),

@@ -6,6 +6,7 @@
 //! [`store`] keeps everything in SQLite. The service knows nothing of functions or triggers: it
 //! publishes a [`LogsAppended`] on [`Sls::changes`] after every durable write.
 
+pub mod consumer_groups;
 pub mod cursor;
 mod error;
 pub mod http;
@@ -22,6 +23,7 @@ use std::sync::Arc;
 
 use fcemu_core::{ChangeFeed, Clock, DataDir, IdGen};
 
+pub use consumer_groups::{Checkpoint, ConsumerGroup};
 pub use error::SlsError;
 pub use model::{
     CursorFrom, Histogram, IndexConfig, LogQuery, LogsAppended, LogsPage, Logstore, LogstoreConfig,

@@ -139,12 +139,14 @@ proptest! {
             Just("/logstores/store1/shards"), Just("/logstores/store1/shards/lb"), Just("/logstores/store1/shards/route"),
             Just("/logstores/store1/shards/0"), Just("/logstores/store1/shards/99999999999999999999"),
             Just("/logstores/store1/index"), Just("/logstores/nope/shards/1"), Just("/%ff%fe/x"),
+            Just("/logstores/store1/consumergroups"), Just("/logstores/store1/consumergroups/cg"),
         ],
         query in prop_oneof![
             Just(""), Just("type=log"), Just("type=logs&cursor=MA=="), Just("type=cursor&from=begin"),
             Just("type=cursor&from=99999999999999999999"), Just("type=cursor_time&cursor=MA=="),
             Just("type=log&from=0&to=9999999999&query=level%3AINFO"), Just("type=histogram&from=0&to=9223372036854775807"),
             Just("type=log&cursor=MA==&count=4294967296"), Just("key=zz&action=split"), Just("offset=-5&size=-1"),
+            Just("type=heartbeat&consumer=c"), Just("type=checkpoint&consumer=c"), Just("shard=-1"),
         ],
         host in prop_oneof![Just("proj1.127.0.0.1"), Just("127.0.0.1"), Just("other.localhost:9"), Just("")],
         compress in prop_oneof![Just(None), Just(Some("lz4")), Just(Some("deflate")), Just(Some("x"))],
@@ -154,6 +156,7 @@ proptest! {
             Just(group_bytes()),
             Just(b"{\"logstoreName\":\"s2\",\"ttl\":1e99,\"shardCount\":-1}".to_vec()),
             Just(b"{\"from\":0,\"to\":1e30,\"query\":\"(((\",\"line\":-1}".to_vec()),
+            Just(b"{\"consumerGroup\":\"cg\",\"timeout\":5,\"shard\":99999999999,\"checkpoint\":\"MA==\"}".to_vec()),
         ],
     ) {
         let router = service().router();

@@ -335,7 +335,7 @@ async fn projects_logstores_and_the_error_envelope() {
         error(r).await,
         (StatusCode::BAD_REQUEST, "PostBodyInvalid".into())
     );
-    let r = s.get("proj1", "/logstores/store1/consumergroups").await;
+    let r = s.get("proj1", "/logstores/store1?type=topic").await;
     assert_eq!(
         error(r).await,
         (StatusCode::BAD_REQUEST, "NotSupported".into())
@@ -816,4 +816,135 @@ async fn state_survives_a_reopen() {
         .unwrap();
     assert_eq!(pulled.groups.len(), 2);
     assert_eq!(pulled.next_cursor, "Mg==");
+}
+
+#[tokio::test]
+async fn consumer_groups_heartbeats_and_checkpoints() {
+    let s = server().await;
+    s.setup("proj1", 3).await;
+    let base = "/logstores/store1/consumergroups";
+    let create = json!({"consumerGroup": "cg1", "timeout": 10, "order": false});
+    assert_eq!(
+        s.json(Method::POST, Some("proj1"), base, create.clone())
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    let r = s.json(Method::POST, Some("proj1"), base, create).await;
+    assert_eq!(
+        error(r).await,
+        (StatusCode::BAD_REQUEST, "ConsumerGroupAlreadyExist".into())
+    );
+    let list: Value = s.get("proj1", base).await.json().await.unwrap();
+    assert_eq!(
+        list,
+        json!([{"name": "cg1", "timeout": 10, "order": false}])
+    );
+    let r = s
+        .json(
+            Method::PUT,
+            Some("proj1"),
+            &format!("{base}/cg1"),
+            json!({"order": true}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let list: Value = s.get("proj1", base).await.json().await.unwrap();
+    assert_eq!(list[0]["order"], true);
+
+    let s = &s;
+    let beat = |consumer: &'static str| {
+        let path = format!("{base}/cg1?type=heartbeat&consumer={consumer}");
+        async move {
+            let r = s.json(Method::POST, Some("proj1"), &path, json!([])).await;
+            assert_eq!(r.status(), StatusCode::OK);
+            r.json::<Vec<u32>>().await.unwrap()
+        }
+    };
+    assert_eq!(beat("c1").await, vec![0, 1, 2]);
+    let c2 = beat("c2").await;
+    let c1 = beat("c1").await;
+    assert_eq!(c1.len() + c2.len(), 3);
+    assert!(c1.iter().all(|s| !c2.contains(s)));
+    assert!(!c2.is_empty() && !c1.is_empty());
+    // c2 falls silent past the timeout: c1 gets everything back.
+    s.sls
+        .config()
+        .clock
+        .advance(std::time::Duration::from_secs(11));
+    assert_eq!(beat("c1").await, vec![0, 1, 2]);
+
+    let cp = format!("{base}/cg1?type=checkpoint&consumer=c1&forceSuccess=True");
+    let r = s
+        .json(
+            Method::POST,
+            Some("proj1"),
+            &cp,
+            json!({"shard": 1, "checkpoint": "MA=="}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = s
+        .json(
+            Method::POST,
+            Some("proj1"),
+            &cp,
+            json!({"shard": 1, "checkpoint": "not a cursor"}),
+        )
+        .await;
+    assert_eq!(
+        error(r).await,
+        (StatusCode::BAD_REQUEST, "InvalidShardCheckPoint".into())
+    );
+    let r = s
+        .json(
+            Method::POST,
+            Some("proj1"),
+            &cp,
+            json!({"shard": 5, "checkpoint": "MA=="}),
+        )
+        .await;
+    assert_eq!(
+        error(r).await,
+        (StatusCode::NOT_FOUND, "ShardNotExist".into())
+    );
+    let all: Value = s
+        .get("proj1", &format!("{base}/cg1"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(all.as_array().unwrap().len(), 3);
+    assert_eq!(all[0]["checkpoint"], "");
+    assert_eq!(all[1]["checkpoint"], "MA==");
+    assert_eq!(all[1]["consumer"], "c1");
+    assert_eq!(all[1]["updateTime"], (i64::from(T0) + 11) * 1_000_000);
+    let one: Value = s
+        .get("proj1", &format!("{base}/cg1?shard=1"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(one.as_array().unwrap().len(), 1);
+    let none: Value = s
+        .get("proj1", &format!("{base}/cg1?shard=9"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(none, json!([]));
+
+    assert_eq!(
+        s.req(Method::DELETE, Some("proj1"), &format!("{base}/cg1"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+    let r = s.get("proj1", &format!("{base}/cg1")).await;
+    assert_eq!(
+        error(r).await,
+        (StatusCode::NOT_FOUND, "ConsumerGroupNotExist".into())
+    );
 }

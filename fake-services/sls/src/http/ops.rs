@@ -11,7 +11,7 @@ use super::Ctx;
 use super::body::{Encoding, decompress};
 use crate::model::{CursorFrom, LogQuery, LogsPage, Row};
 use crate::proto::{LogGroup, encode_group_list};
-use crate::{LogstoreConfig, ShardChoice, Sls, SlsError};
+use crate::{ConsumerGroup, LogstoreConfig, ShardChoice, Sls, SlsError};
 
 /// Dispatches on method and path.
 pub(crate) async fn route(sls: &Sls, ctx: Ctx) -> Result<Response, SlsError> {
@@ -96,6 +96,69 @@ pub(crate) async fn route(sls: &Sls, ctx: Ctx) -> Result<Response, SlsError> {
         (&Method::DELETE, ["logstores", ls, "index"]) => {
             sls.delete_index(ctx.project()?, ls).await?;
             Ok(empty())
+        }
+        (&Method::POST, ["logstores", ls, "consumergroups"]) => {
+            create_consumer_group(sls, &ctx, ls).await
+        }
+        (&Method::GET, ["logstores", ls, "consumergroups"]) => {
+            list_consumer_groups(sls, &ctx, ls).await
+        }
+        (&Method::PUT, ["logstores", ls, "consumergroups", cg]) => {
+            let body = json_body(&ctx)?;
+            let timeout = body
+                .get("timeout")
+                .map(|t| number(Some(t), "timeout", None))
+                .transpose()?;
+            let order = body
+                .get("order")
+                .map(|o| flag(Some(o), "order"))
+                .transpose()?;
+            sls.update_consumer_group(ctx.project()?, ls, cg, timeout, order)
+                .await?;
+            Ok(empty())
+        }
+        (&Method::DELETE, ["logstores", ls, "consumergroups", cg]) => {
+            sls.delete_consumer_group(ctx.project()?, ls, cg).await?;
+            Ok(empty())
+        }
+        (&Method::POST, ["logstores", ls, "consumergroups", cg]) => {
+            let consumer = ctx.params.get("consumer").unwrap_or("");
+            match ctx.params.get("type").unwrap_or("") {
+                "heartbeat" => {
+                    let shards = sls.heartbeat(ctx.project()?, ls, cg, consumer).await?;
+                    Ok(json_response(&json!(shards)))
+                }
+                "checkpoint" => {
+                    let body = json_body(&ctx)?;
+                    let shard = number(body.get("shard"), "shard", None)?;
+                    let checkpoint = body.get("checkpoint").and_then(Value::as_str).unwrap_or("");
+                    sls.update_checkpoint(ctx.project()?, ls, cg, consumer, shard, checkpoint)
+                        .await?;
+                    Ok(empty())
+                }
+                other => Err(SlsError::ParameterInvalid(format!(
+                    "the parameter type is invalid: {other}"
+                ))),
+            }
+        }
+        (&Method::GET, ["logstores", ls, "consumergroups", cg]) => {
+            let shard = match ctx.params.get("shard") {
+                Some(_) => Some(ctx.params.int("shard", -1)?),
+                None => None,
+            };
+            let list = sls.checkpoints(ctx.project()?, ls, cg, shard).await?;
+            let list: Vec<Value> = list
+                .iter()
+                .map(|c| {
+                    json!({
+                        "shard": c.shard,
+                        "checkpoint": c.checkpoint,
+                        "updateTime": c.update_us,
+                        "consumer": c.consumer,
+                    })
+                })
+                .collect();
+            Ok(json_response(&Value::Array(list)))
         }
         _ => Err(SlsError::NotSupported(format!(
             "{} /{} is not supported",
@@ -510,4 +573,28 @@ async fn get_histograms(sls: &Sls, ctx: &Ctx, ls: &str) -> Result<Response, SlsE
     h.insert("x-log-progress", http::HeaderValue::from_static("Complete"));
     h.insert("x-log-count", total.into());
     Ok(resp)
+}
+
+async fn create_consumer_group(sls: &Sls, ctx: &Ctx, ls: &str) -> Result<Response, SlsError> {
+    let body = json_body(ctx)?;
+    let group = ConsumerGroup {
+        name: body
+            .get("consumerGroup")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string(),
+        timeout: number(body.get("timeout"), "timeout", None)?,
+        in_order: flag(body.get("order"), "order")?,
+    };
+    sls.create_consumer_group(ctx.project()?, ls, group).await?;
+    Ok(empty())
+}
+
+async fn list_consumer_groups(sls: &Sls, ctx: &Ctx, ls: &str) -> Result<Response, SlsError> {
+    let groups = sls.consumer_groups(ctx.project()?, ls).await?;
+    let list: Vec<Value> = groups
+        .iter()
+        .map(|g| json!({"name": g.name, "timeout": g.timeout, "order": g.in_order}))
+        .collect();
+    Ok(json_response(&Value::Array(list)))
 }

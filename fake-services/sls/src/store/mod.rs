@@ -1,6 +1,9 @@
 //! Persistence: one SQLite database (WAL; `synchronous=FULL` when durable) with projects,
 //! logstores, index configs and log groups (one row per PutLogs, the encoded LogGroup as a blob).
 //!
+//! Consumer groups and their checkpoints are stored too ([`consumer_groups`]); which consumer
+//! holds which shard lives only in memory, as heartbeats do.
+//!
 //! Every call runs on the blocking pool ([`Store::call`]) under one mutex, so a write (pick a
 //! shard, number the group, insert) is atomic with respect to every other.
 
@@ -12,10 +15,13 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
+pub mod consumer_groups;
+
 use crate::SlsError;
 use crate::model::{IndexConfig, Logstore, LogstoreConfig, Project};
 
-const MIGRATIONS: &[&str] = &["
+const MIGRATIONS: &[&str] = &[
+    "
 CREATE TABLE projects (
     name TEXT PRIMARY KEY,
     description TEXT NOT NULL,
@@ -50,7 +56,28 @@ CREATE TABLE log_groups (
 );
 CREATE UNIQUE INDEX log_groups_by_position ON log_groups (project, logstore, shard, seq);
 CREATE INDEX log_groups_by_time ON log_groups (project, logstore, max_time);
-"];
+",
+    "
+CREATE TABLE consumer_groups (
+    project TEXT NOT NULL,
+    logstore TEXT NOT NULL,
+    name TEXT NOT NULL,
+    timeout INTEGER NOT NULL,
+    in_order INTEGER NOT NULL,
+    PRIMARY KEY (project, logstore, name)
+);
+CREATE TABLE checkpoints (
+    project TEXT NOT NULL,
+    logstore TEXT NOT NULL,
+    consumer_group TEXT NOT NULL,
+    shard INTEGER NOT NULL,
+    checkpoint TEXT NOT NULL,
+    consumer TEXT NOT NULL,
+    update_us INTEGER NOT NULL,
+    PRIMARY KEY (project, logstore, consumer_group, shard)
+);
+",
+];
 
 /// The Log Service's persistent state.
 #[derive(Clone, Debug)]
@@ -64,6 +91,9 @@ pub struct Store {
 pub struct Db {
     conn: Connection,
     round_robin: HashMap<(String, String), u32>,
+    /// Live consumers and shard owners of each consumer group.
+    pub(crate) consumers:
+        HashMap<crate::consumer_groups::GroupKey, crate::consumer_groups::Membership>,
 }
 
 /// A stored log group.
@@ -108,6 +138,7 @@ impl Store {
             db: Arc::new(Mutex::new(Db {
                 conn,
                 round_robin: HashMap::new(),
+                consumers: HashMap::new(),
             })),
         })
     }
@@ -234,8 +265,11 @@ impl Db {
         tx.execute("DELETE FROM logstores WHERE project = ?1", [name])?;
         tx.execute("DELETE FROM indexes WHERE project = ?1", [name])?;
         tx.execute("DELETE FROM log_groups WHERE project = ?1", [name])?;
+        tx.execute("DELETE FROM consumer_groups WHERE project = ?1", [name])?;
+        tx.execute("DELETE FROM checkpoints WHERE project = ?1", [name])?;
         tx.commit()?;
         self.round_robin.retain(|(p, _), _| p != name);
+        self.consumers.retain(|k, _| k.0 != name);
         Ok(())
     }
 
@@ -333,9 +367,19 @@ impl Db {
             "DELETE FROM log_groups WHERE project = ?1 AND logstore = ?2",
             [project, name],
         )?;
+        tx.execute(
+            "DELETE FROM consumer_groups WHERE project = ?1 AND logstore = ?2",
+            [project, name],
+        )?;
+        tx.execute(
+            "DELETE FROM checkpoints WHERE project = ?1 AND logstore = ?2",
+            [project, name],
+        )?;
         tx.commit()?;
         self.round_robin
             .remove(&(project.to_string(), name.to_string()));
+        self.consumers
+            .retain(|k, _| !(k.0 == project && k.1 == name));
         Ok(())
     }
 
