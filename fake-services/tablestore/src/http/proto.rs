@@ -528,3 +528,32 @@ pub fn consumed(read: i32, write: i32) -> ConsumedCapacity {
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn required_fields_are_always_on_the_wire() {
+        // The SDK's C++ decoder rejects responses without `consumed` / `row` / `rows`.
+        let get = GetRowResponse {
+            consumed: consumed(1, 0),
+            row: vec![],
+        };
+        assert_eq!(
+            get.encode_to_vec(),
+            [0x0a, 0x06, 0x0a, 0x04, 0x08, 0x01, 0x10, 0x00, 0x12, 0x00]
+        );
+        let range = GetRangeResponse {
+            consumed: consumed(0, 0),
+            rows: vec![],
+            next_start_primary_key: None,
+        };
+        assert!(range.encode_to_vec().ends_with(&[0x12, 0x00]));
+        let err = Error {
+            code: "OTSObjectNotExist".into(),
+            message: Some("Requested table does not exist.".into()),
+        };
+        assert_eq!(err.encode_to_vec().len(), 52);
+    }
+}
