@@ -186,3 +186,59 @@ impl Ots {
             .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{ColumnChange, SequenceInfo, Value};
+
+    #[test]
+    fn update_record_matches_the_reference_checksums() {
+        let r = StreamRecord {
+            action: RowAction::UpdateRow,
+            primary_key: vec![("id".into(), Value::String("row1".into()))],
+            columns: vec![
+                ColumnChange {
+                    kind: ColumnChangeKind::Put,
+                    name: "a".into(),
+                    value: Some(Value::String("x".into())),
+                    timestamp: Some(1_700_000_000_000),
+                },
+                ColumnChange {
+                    kind: ColumnChangeKind::DeleteOneVersion,
+                    name: "b".into(),
+                    value: None,
+                    timestamp: Some(1_700_000_000_001),
+                },
+                ColumnChange {
+                    kind: ColumnChangeKind::DeleteAllVersions,
+                    name: "c".into(),
+                    value: None,
+                    timestamp: None,
+                },
+            ],
+            sequence: SequenceInfo {
+                epoch: 1,
+                timestamp_us: 1_700_000_000_000_123,
+                row_index: 0,
+            },
+        };
+        let bytes = encode_record(&r);
+        let crcs: Vec<u8> = bytes
+            .windows(2)
+            .filter(|w| w[0] == 0x0a)
+            .map(|w| w[1])
+            .collect();
+        // Cell checksums appear after TAG_CELL_CHECKSUM; the row checksum is last.
+        for want in [0x1c, 0x86, 0x1f, 0xcd] {
+            assert!(crcs.contains(&want), "{want:#x} in {crcs:x?}");
+        }
+        assert_eq!(bytes[bytes.len() - 2..], [0x09, 0x00]);
+        let decoded = crate::plainbuffer::decode_rows(&bytes).unwrap();
+        assert_eq!(decoded[0].cells.len(), 3);
+        assert_eq!(
+            decoded[0].seq_info.unwrap().timestamp,
+            1_700_000_000_000_123
+        );
+    }
+}

@@ -155,6 +155,25 @@ impl Ots {
             .await
     }
 
+    /// Creates a table unless one of that name exists (tables declared by configuration).
+    /// An existing table keeps its schema and rows; when `req` asks for a stream and the table
+    /// has none, the stream is switched on. Returns whether the table was created.
+    pub async fn ensure_table(&self, instance: &str, req: CreateTable) -> Result<bool, OtsError> {
+        let wants_stream = req.stream.is_some_and(|s| s.0);
+        let hours = req.stream.map(|s| s.1);
+        let name = req.name.clone();
+        match self.create_table(instance, req).await {
+            Ok(()) => Ok(true),
+            Err(OtsError::TableAlreadyExist) => {
+                if wants_stream && self.describe_table(instance, &name).await?.stream.is_none() {
+                    self.set_stream(instance, &name, true, hours).await?;
+                }
+                Ok(false)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     /// Names of the instance's tables, sorted.
     pub async fn list_tables(&self, instance: &str) -> Result<Vec<String>, OtsError> {
         let instance = instance.to_owned();
@@ -252,6 +271,40 @@ impl Ots {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::OtsConfig;
+
+    #[tokio::test]
+    async fn ensure_table_creates_once_and_adds_a_stream() {
+        let ots = Ots::open(OtsConfig::in_memory().unwrap()).unwrap();
+        let spec = |stream| CreateTable {
+            name: "photos".into(),
+            primary_key: vec![PkColumnSchema {
+                name: "id".into(),
+                ty: PkType::String,
+                auto_increment: false,
+            }],
+            defined_columns: vec![],
+            reserved_read: 0,
+            reserved_write: 0,
+            options: TableOptions::default(),
+            stream,
+        };
+        assert!(ots.ensure_table("i", spec(None)).await.unwrap());
+        assert!(
+            ots.describe_table("i", "photos")
+                .await
+                .unwrap()
+                .stream
+                .is_none()
+        );
+        assert!(!ots.ensure_table("i", spec(Some((true, 48)))).await.unwrap());
+        let t = ots.describe_table("i", "photos").await.unwrap();
+        assert_eq!(t.stream.unwrap().expiration_hours, 48);
+        assert_eq!(
+            ots.list_tables("i").await.unwrap(),
+            vec!["photos".to_string()]
+        );
+    }
 
     #[test]
     fn names() {
