@@ -145,6 +145,7 @@ impl Emulator {
         )?;
         triggers.follow_object_changes(oss.changes());
         triggers.follow_row_changes(&ots.changes());
+        triggers.follow_log_appends(&sls.changes());
         let gateway_router = crate::gateway::router(crate::gateway::Gateway::new(app.clone()));
         let services_router = edge::router(edge::Services {
             admin: crate::admin::router(app.clone(), triggers.clone()),
@@ -367,7 +368,19 @@ async fn open_log_service(
     cfg.owner_id = plan.account_id.clone();
     cfg.durable = !opts.in_memory;
     cfg.strict_auth = opts.strict_auth.clone();
-    tokio::task::spawn_blocking(move || fcemu_sls::Sls::open(cfg))
+    let sls = tokio::task::spawn_blocking(move || fcemu_sls::Sls::open(cfg))
         .await?
-        .map_err(|e| anyhow::anyhow!("cannot open the Log Service: {e}"))
+        .map_err(|e| anyhow::anyhow!("cannot open the Log Service: {e}"))?;
+    for store in plan.logstores.values() {
+        sls.ensure_logstore(&store.project, &store.logstore, store.shards)
+            .await
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "cannot create logstore {}/{}: {e}",
+                    store.project,
+                    store.logstore
+                )
+            })?;
+    }
+    Ok(sls)
 }

@@ -120,7 +120,8 @@ async fn advance_clock(
         let body = json!({"error": "ClockNotVirtual", "message": "the clock follows the host's; start fcemu with --deterministic to move it"});
         return (StatusCode::CONFLICT, Json(body)).into_response();
     };
-    let fired = t.timers.fire_due(now).await;
+    let mut fired = t.timers.fire_due(now).await;
+    fired.extend(t.fire_logs_due(now).await);
     let mut body = clock_json(&t);
     body["fired"] = json!(fired);
     Json(body).into_response()

@@ -3,6 +3,7 @@
 //! cannot drift apart. Deliveries are asynchronous, through the [`queue`].
 
 pub mod http_event;
+pub mod log_trigger;
 pub mod oss_event;
 pub mod queue;
 pub mod schedule;
@@ -31,6 +32,9 @@ pub struct Triggers {
     pub queue: Arc<AsyncQueue>,
     /// Timer triggers on the emulator's clock.
     pub timers: Arc<schedule::TimerScheduler>,
+    /// Logs appended to logstores, waiting for their log trigger's interval.
+    pub logs: log_trigger::LogBatcher,
+    logs_appended: tokio::sync::Notify,
     max_depth: u32,
 }
 
@@ -48,8 +52,76 @@ impl Triggers {
             app,
             queue,
             timers,
+            logs: log_trigger::LogBatcher::default(),
+            logs_appended: tokio::sync::Notify::new(),
             max_depth,
         }))
+    }
+
+    /// Routes logs appended to logstores to log triggers: each trigger gets, per shard, one
+    /// invocation per interval with the cursors of the new data. With the system clock a task
+    /// delivers batches as they fall due; with a virtual clock, moving the clock does.
+    pub fn follow_log_appends(
+        self: &Arc<Self>,
+        feed: &fcemu_core::ChangeFeed<fcemu_sls::LogsAppended>,
+    ) {
+        let (mut rx, unhandled) = feed.subscribe_counted();
+        let count = unhandled.clone();
+        self.app.add_pending_source(Box::new(move || count.count()));
+        let this = self.clone();
+        tokio::spawn(async move {
+            while let Some(change) = rx.recv().await {
+                this.logs.appended(&this.app, &change);
+                this.logs_appended.notify_one();
+                unhandled.done();
+            }
+        });
+        if self.app.runtime().clock().is_virtual() {
+            return;
+        }
+        let this = self.clone();
+        tokio::spawn(async move {
+            loop {
+                let now = this.app.runtime().clock().now();
+                let wait = this
+                    .logs
+                    .next_due()
+                    .map(|due| (due - now).max(time::Duration::ZERO))
+                    .unwrap_or(time::Duration::HOUR);
+                let wait = std::time::Duration::from_secs_f64(wait.as_seconds_f64());
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = this.logs_appended.notified() => {}
+                }
+                let now = this.app.runtime().clock().now();
+                this.fire_logs_due(now).await;
+            }
+        });
+    }
+
+    /// Delivers every log batch due at `now`, oldest first.
+    pub async fn fire_logs_due(&self, now: time::OffsetDateTime) -> Vec<schedule::Firing> {
+        let region = self.app.plan().region.clone();
+        let mut fired = Vec::new();
+        for batch in self.logs.take_due(&self.app, now) {
+            let event = log_trigger::log_event(
+                &batch.source,
+                &batch.payload,
+                &region,
+                now,
+                self.app.new_request_id(),
+            );
+            let request_id = self
+                .deliver(&batch.function, &batch.trigger, event, 1)
+                .await;
+            fired.push(schedule::Firing {
+                function: batch.function,
+                trigger: batch.trigger,
+                trigger_time: timer::rfc3339_seconds(now),
+                request_id,
+            });
+        }
+        fired
     }
 
     /// Routes object-store change notifications to OSS triggers until the feed closes.

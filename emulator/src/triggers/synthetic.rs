@@ -4,13 +4,13 @@
 
 use std::collections::BTreeMap;
 
-use base64::Engine as _;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
 use super::Triggers;
 use super::http_event::{self, Fc3Context, HttpRequest};
+use super::log_trigger::{self, LogSource};
 use super::oss_event::{self, ObjectEventInput};
 use super::timer;
 use crate::manifest::{AppPlan, TriggerKind};
@@ -170,41 +170,6 @@ fn find_trigger<'a>(
     }
 }
 
-fn log_event(
-    project: &str,
-    logstore: &str,
-    shard: u32,
-    payload: &str,
-    region: &str,
-    now: OffsetDateTime,
-    task_id: String,
-) -> Vec<u8> {
-    let b64 = |n: i128| base64::engine::general_purpose::STANDARD.encode(n.to_string());
-    let cursor = now.unix_timestamp_nanos() / 1000;
-    let parameter: Value = serde_json::from_str(payload).unwrap_or_else(|_| {
-        if payload.is_empty() {
-            json!({})
-        } else {
-            Value::String(payload.into())
-        }
-    });
-    let event = json!({
-        "parameter": parameter,
-        "source": {
-            "endpoint": format!("http://{region}-intranet.log.aliyuncs.com"),
-            "projectName": project,
-            "logstoreName": logstore,
-            "shardId": shard,
-            "beginCursor": b64(cursor),
-            "endCursor": b64(cursor + 1),
-        },
-        "jobName": crate::runtime::content_hash(format!("{project}/{logstore}").as_bytes())[..40].to_string(),
-        "taskId": task_id,
-        "cursorTime": now.unix_timestamp(),
-    });
-    serde_json::to_vec(&event).unwrap_or_default()
-}
-
 /// The `Sync-v1` Table Store event, CBOR (as FC delivers) or JSON.
 pub fn tablestore_event(records: Option<Vec<Value>>, now: OffsetDateTime, cbor: bool) -> Vec<u8> {
     let micros = (now.unix_timestamp_nanos() / 1000) as i64;
@@ -342,10 +307,8 @@ pub fn generate(
                     _ => None,
                 })
                 .unwrap_or_default();
-            Ok(log_event(
-                project,
-                logstore,
-                shard.unwrap_or(0),
+            Ok(log_trigger::log_event(
+                &LogSource::synthetic(project, logstore, shard.unwrap_or(0), now),
                 &payload,
                 &plan.region,
                 now,
@@ -384,7 +347,8 @@ pub async fn inject(triggers: &Triggers, e: &SyntheticEvent) -> Result<Vec<Strin
                 for t in f.triggers.iter().filter(|t| t.enabled) {
                     if let TriggerKind::Log { project: p, logstore: l, payload, .. } = &t.kind
                         && p == project && l == logstore {
-                            let event = log_event(project, logstore, shard.unwrap_or(0), payload, &plan.region, now, app.new_request_id());
+                            let source = LogSource::synthetic(project, logstore, shard.unwrap_or(0), now);
+                            let event = log_trigger::log_event(&source, payload, &plan.region, now, app.new_request_id());
                             ids.push(triggers.deliver(&f.name, &t.name, event, 0).await);
                         }
                 }

@@ -80,6 +80,19 @@ code = "{echo}"
   table = "photos"
   format = "json"
 
+[functions.digest]
+code = "{echo}"
+  [[functions.digest.triggers]]
+  type = "log"
+  name = "every-5s"
+  project = "app-logs"
+  logstore = "events"
+  interval = 5
+  payload = '{{"threshold": 3}}'
+
+[logstores."app-logs/events"]
+shards = 1
+
 [tables.photos]
 primary_key = [["id", "STRING"], ["n", "INTEGER"]]
 stream = true
