@@ -734,3 +734,15 @@ def test_kill_9_keeps_every_acknowledged_row(start_ots, tmp_path):
     }
     missing = [k for k, v in acked.items() if stored.get(k) != v]
     assert not missing, f"{len(missing)} acknowledged rows lost, e.g. {missing[:3]}"
+
+
+def test_regex_column_conditions(client, table):
+    from tablestore import CastType, RegexRule, SingleColumnRegexCondition
+
+    client.put_row(table, Row(pk("a"), [("s", "id=42;rest")]))
+    above = SingleColumnRegexCondition("s", ComparatorType.GREATER_THAN, 41, RegexRule(r"id=(\d+)", CastType.VT_INTEGER))
+    _, row, _ = client.get_row(table, pk("a"), max_version=1, column_filter=above)
+    assert attrs(row) == {"s": "id=42;rest"}
+    equal = SingleColumnRegexCondition("s", ComparatorType.EQUAL, "43", RegexRule(r"id=(\d+)", CastType.VT_STRING))
+    e = service_error(client.put_row, table, Row(pk("a"), [("s", "x")]), Condition(RowExistenceExpectation.IGNORE, equal))
+    assert e.get_error_code() == "OTSConditionCheckFail"

@@ -44,6 +44,56 @@ impl Comparator {
     }
 }
 
+/// What a regex condition compares: the regex's first capture group (or whole match) of a
+/// STRING column, cast to this type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CastType {
+    /// Parse as a 64-bit integer.
+    Integer,
+    /// Parse as a double.
+    Double,
+    /// Keep the text.
+    String,
+}
+
+/// A compiled `value_trans_rule`.
+#[derive(Clone, Debug)]
+pub struct Transform {
+    /// The regex.
+    pub regex: regex::Regex,
+    /// What the extracted text becomes.
+    pub cast: CastType,
+}
+
+impl PartialEq for Transform {
+    fn eq(&self, other: &Self) -> bool {
+        self.regex.as_str() == other.regex.as_str() && self.cast == other.cast
+    }
+}
+
+impl Transform {
+    /// Compiles a rule; large or invalid patterns are a parameter error.
+    pub fn new(pattern: &str, cast: CastType) -> Result<Self, OtsError> {
+        let regex = regex::RegexBuilder::new(pattern)
+            .size_limit(1 << 20)
+            .dfa_size_limit(1 << 20)
+            .build()
+            .map_err(|e| OtsError::invalid(format!("Invalid regex in column condition: {e}")))?;
+        Ok(Self { regex, cast })
+    }
+
+    fn apply(&self, v: &Value) -> Option<Value> {
+        let Value::String(s) = v else { return None };
+        let caps = self.regex.captures(s)?;
+        let text = caps.get(1).or_else(|| caps.get(0))?.as_str();
+        match self.cast {
+            CastType::Integer => text.trim().parse().ok().map(Value::Integer),
+            CastType::Double => text.trim().parse().ok().map(Value::Double),
+            CastType::String => Some(Value::String(text.to_owned())),
+        }
+    }
+}
+
 /// A column condition or read filter.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Filter {
@@ -59,6 +109,8 @@ pub enum Filter {
         filter_if_missing: bool,
         /// Whether only the newest version is compared (else any version may match).
         latest_version_only: bool,
+        /// Regex extraction applied to the column's value before comparing.
+        transform: Option<Transform>,
     },
     /// Negation of one sub-filter.
     Not(Box<Filter>),
@@ -111,6 +163,7 @@ impl Filter {
                 value,
                 filter_if_missing,
                 latest_version_only,
+                transform,
             } => {
                 let mut versions: Vec<&Value> = cells
                     .iter()
@@ -131,9 +184,12 @@ impl Filter {
                 if *latest_version_only {
                     versions.truncate(1);
                 }
-                versions
-                    .iter()
-                    .any(|v| matches(*comparator, compare(v, value)))
+                versions.iter().any(|v| match transform {
+                    None => matches(*comparator, compare(v, value)),
+                    Some(t) => t
+                        .apply(v)
+                        .is_some_and(|v| matches(*comparator, compare(&v, value))),
+                })
             }
         }
     }
@@ -176,7 +232,26 @@ mod tests {
             value: v,
             filter_if_missing: missing_fails,
             latest_version_only: true,
+            transform: None,
         }
+    }
+
+    #[test]
+    fn regex_conditions_extract_and_cast() {
+        let cells = vec![cell("s", Value::String("id=42;x".into()), 1)];
+        let f = |cast, v| Filter::Single {
+            comparator: Comparator::GreaterThan,
+            column: "s".into(),
+            value: v,
+            filter_if_missing: true,
+            latest_version_only: true,
+            transform: Some(Transform::new(r"id=(\d+)", cast).unwrap()),
+        };
+        assert!(f(CastType::Integer, Value::Integer(41)).passes(&[], &cells));
+        assert!(!f(CastType::Integer, Value::Integer(42)).passes(&[], &cells));
+        assert!(f(CastType::Double, Value::Double(41.5)).passes(&[], &cells));
+        assert!(f(CastType::String, Value::String("41".into())).passes(&[], &cells));
+        assert!(Transform::new("(", CastType::String).is_err());
     }
 
     #[test]

@@ -131,11 +131,21 @@ fn filter_at(bytes: &[u8], depth: usize) -> Result<Filter, OtsError> {
     match f.r#type.unwrap_or(0) {
         1 => {
             let s: proto::SingleColumnValueFilter = decode(&inner)?;
-            if s.value_trans_rule.is_some() {
-                return Err(OtsError::invalid(
-                    "Regular-expression column conditions are not supported.",
-                ));
-            }
+            let transform = match s.value_trans_rule {
+                None => None,
+                Some(rule) => {
+                    let cast = match rule.cast_type.unwrap_or(3) {
+                        0 => filter::CastType::Integer,
+                        1 => filter::CastType::Double,
+                        3 => filter::CastType::String,
+                        n => return Err(OtsError::invalid(format!("Invalid cast type {n}."))),
+                    };
+                    Some(filter::Transform::new(
+                        &required(rule.regex, "regex")?,
+                        cast,
+                    )?)
+                }
+            };
             let comparator = Comparator::from_wire(s.comparator.unwrap_or(0))
                 .ok_or_else(|| OtsError::invalid("Invalid comparator type."))?;
             let value = match s.column_value.as_deref().map(decode_value) {
@@ -151,6 +161,7 @@ fn filter_at(bytes: &[u8], depth: usize) -> Result<Filter, OtsError> {
                 value,
                 filter_if_missing: s.filter_if_missing.unwrap_or(false),
                 latest_version_only: s.latest_version_only.unwrap_or(true),
+                transform,
             })
         }
         2 => {
