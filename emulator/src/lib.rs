@@ -8,6 +8,7 @@ pub mod app;
 pub mod cli;
 pub mod edge;
 pub mod fcapi;
+pub mod function_logs;
 pub mod gateway;
 pub mod manifest;
 pub mod records;

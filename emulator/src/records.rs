@@ -82,6 +82,7 @@ pub struct Filter {
 #[derive(Debug, Default)]
 pub struct Records {
     inner: Mutex<(u64, VecDeque<InvocationRecord>)>,
+    finished: fcemu_core::ChangeFeed<InvocationRecord>,
 }
 
 impl Records {
@@ -116,7 +117,14 @@ impl Records {
         if guard.1.len() > MAX_RECORDS {
             guard.1.pop_front();
         }
+        drop(guard);
+        self.finished.publish(record.clone());
         record
+    }
+
+    /// Every record as it is made (for shipping functions' logs to the Log Service).
+    pub fn finished(&self) -> &fcemu_core::ChangeFeed<InvocationRecord> {
+        &self.finished
     }
 
     /// Records matching `f`, oldest first.

@@ -146,6 +146,7 @@ impl Emulator {
         triggers.follow_object_changes(oss.changes());
         triggers.follow_row_changes(&ots.changes());
         triggers.follow_log_appends(&sls.changes());
+        crate::function_logs::ship(&app, sls.clone());
         let gateway_router = crate::gateway::router(crate::gateway::Gateway::new(app.clone()));
         let services_router = edge::router(edge::Services {
             admin: crate::admin::router(app.clone(), triggers.clone()),
