@@ -127,6 +127,10 @@ impl Ots {
         &self.inner.store
     }
 
+    pub(crate) fn now_ms(&self) -> i64 {
+        self.config().clock.now_millis()
+    }
+
     pub(crate) fn now_us(&self) -> i64 {
         i64::try_from(self.config().clock.now().unix_timestamp_nanos() / 1_000).unwrap_or(i64::MAX)
     }
