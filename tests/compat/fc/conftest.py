@@ -80,6 +80,10 @@ code = "{echo}"
   table = "photos"
   format = "json"
 
+[functions.logger]
+service = "media"
+code = "{echo}"
+
 [functions.digest]
 code = "{echo}"
   [[functions.digest.triggers]]

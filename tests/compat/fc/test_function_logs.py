@@ -5,8 +5,8 @@ from aliyun.log import LogClient
 
 
 def test_invocation_logs_are_written_to_the_service_logstore(fcemu, monkeypatch):
-    # `thumb` belongs to service `media`, whose logs go to media-logs/fc (created at start).
-    r = requests.post(f"{fcemu.services}/_fcemu/functions/thumb/invoke", data=b'{"hello": "logs"}')
+    # `logger` belongs to service `media`, whose logs go to media-logs/fc (created at start).
+    r = requests.post(f"{fcemu.services}/_fcemu/functions/logger/invoke", data=b'{"hello": "logs"}')
     assert r.status_code == 200, r.text
     request_id = r.headers["x-fc-request-id"]
     fcemu.idle()
@@ -28,4 +28,4 @@ def test_invocation_logs_are_written_to_the_service_logstore(fcemu, monkeypatch)
     assert messages[0] == f"FC Invoke Start RequestId: {request_id}"
     assert messages[-1] == f"FC Invoke End RequestId: {request_id}"
     assert any("echo:" in m for m in messages[1:-1]), messages
-    assert {(log["functionName"], log["serviceName"], log["qualifier"]) for log in logs} == {("thumb", "media", "LATEST")}
+    assert {(log["functionName"], log["serviceName"], log["qualifier"]) for log in logs} == {("logger", "media", "LATEST")}
