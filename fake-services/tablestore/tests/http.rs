@@ -73,8 +73,18 @@ impl Reply {
 impl Server {
     async fn raw(&self, action: &str, body: Vec<u8>, secret: Option<&str>) -> Reply {
         let md5 = B64.encode(md5::Md5::digest(&body));
+        let now = time::OffsetDateTime::now_utc();
+        let date = format!(
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.000Z",
+            now.year(),
+            u8::from(now.month()),
+            now.day(),
+            now.hour(),
+            now.minute(),
+            now.second()
+        );
         let headers = vec![
-            ("x-ots-date", "2024-01-01T00:00:00.000Z".to_string()),
+            ("x-ots-date", date),
             ("x-ots-apiversion", "2015-12-31".to_string()),
             ("x-ots-accesskeyid", ID.to_string()),
             ("x-ots-instancename", "inst".to_string()),

@@ -110,6 +110,17 @@ fn signed(headers: &HeaderMap) -> Option<Signed<'_>> {
     header(headers, "x-ots-signature").map(Signed::V2)
 }
 
+/// Whether an `x-ots-date` (`2024-01-01T00:00:00.000Z`) is within 15 minutes of the host's
+/// clock (the SDKs' own tolerance).
+fn date_is_current(date: &str) -> bool {
+    let format = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond]Z"
+    );
+    time::PrimitiveDateTime::parse(date, &format).is_ok_and(|d| {
+        (d.assume_utc() - time::OffsetDateTime::now_utc()).abs() <= time::Duration::minutes(15)
+    })
+}
+
 /// The response key for `secret` if it reproduces the request's signature.
 fn try_secret(s: &Signed<'_>, string_to_sign: &str, secret: &str) -> Option<Vec<u8>> {
     match s {
@@ -141,6 +152,12 @@ pub fn authenticate(
         if &access_key_id != id {
             return Err(OtsError::AuthFailed(format!(
                 "The AccessKeyID '{access_key_id}' does not exist."
+            )));
+        }
+        let date = header(headers, "x-ots-date").unwrap_or("");
+        if !date_is_current(date) {
+            return Err(OtsError::AuthFailed(format!(
+                "Mismatch between system time and x-ots-date: {date}."
             )));
         }
         if header(headers, "x-ots-contentmd5") != Some(content_md5(body).as_str()) {
@@ -232,6 +249,25 @@ mod tests {
             ],
         );
         assert_eq!(auth, "OTS testid:N5ljUV0J/Amsa7uFeooffcdFdVw=");
+    }
+
+    #[test]
+    fn request_dates() {
+        let now = time::OffsetDateTime::now_utc();
+        let fmt = |t: time::OffsetDateTime| {
+            format!(
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.000Z",
+                t.year(),
+                u8::from(t.month()),
+                t.day(),
+                t.hour(),
+                t.minute(),
+                t.second()
+            )
+        };
+        assert!(date_is_current(&fmt(now)));
+        assert!(!date_is_current(&fmt(now - time::Duration::hours(1))));
+        assert!(!date_is_current("yesterday"));
     }
 
     #[test]
