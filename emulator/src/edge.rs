@@ -120,6 +120,24 @@ async fn dispatch(
             };
         }
     }
+    if let Some((proxy, tail)) = crate::gateway::Fc2Proxy::parse(req.uri().path())
+        && let Some((_, gateway)) = &services.gateway
+    {
+        let mut req = req;
+        let query = req
+            .uri()
+            .query()
+            .map(|q| format!("?{q}"))
+            .unwrap_or_default();
+        if let Ok(uri) = format!("{tail}{query}").parse() {
+            *req.uri_mut() = uri;
+        }
+        req.extensions_mut().insert(proxy);
+        return match gateway.clone().oneshot(req).await {
+            Ok(resp) => resp,
+            Err(never) => match never {},
+        };
+    }
     let target = classify(req.uri().path(), req.headers());
     let router = match target {
         Target::Admin => Some(services.admin),

@@ -67,6 +67,82 @@ impl Gateway {
     }
 }
 
+/// FC 2.0's HTTP trigger address, `/2016-08-15/proxy/{service}/{function}/{path}` on the
+/// services port: the edge strips the prefix and marks the request with this, and the gateway
+/// hands it to that function's HTTP trigger instead of matching a route.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fc2Proxy {
+    /// Service named in the address.
+    pub service: String,
+    /// Function named in the address.
+    pub function: String,
+}
+
+/// The prefix of FC 2.0 HTTP trigger addresses.
+pub const FC2_PROXY_PREFIX: &str = "/2016-08-15/proxy/";
+
+impl Fc2Proxy {
+    /// Splits `/2016-08-15/proxy/{service}/{function}/rest` into the target and `/rest`.
+    pub fn parse(path: &str) -> Option<(Fc2Proxy, String)> {
+        let rest = path.strip_prefix(FC2_PROXY_PREFIX)?;
+        let mut parts = rest.splitn(3, '/');
+        let service = parts.next().filter(|s| !s.is_empty())?;
+        let function = parts.next().filter(|s| !s.is_empty())?;
+        let tail = format!("/{}", parts.next().unwrap_or(""));
+        Some((
+            Fc2Proxy {
+                service: service.to_string(),
+                function: function.to_string(),
+            },
+            tail,
+        ))
+    }
+}
+
+/// The function and trigger an FC 2.0 proxy address names, or FC's error.
+fn proxy_target(plan: &AppPlan, target: &Fc2Proxy) -> Result<(String, HttpFormat), FcError> {
+    let function = plan
+        .functions
+        .get(&target.function)
+        .filter(|f| f.service == target.service);
+    let Some(function) = function else {
+        let (code, message) = if plan.services.contains_key(&target.service) {
+            (
+                "FunctionNotFound",
+                format!(
+                    "function '{}' does not exist in service '{}'",
+                    target.function, target.service
+                ),
+            )
+        } else {
+            (
+                "ServiceNotFound",
+                format!("service '{}' does not exist", target.service),
+            )
+        };
+        return Err(FcError::new(StatusCode::NOT_FOUND, code, message));
+    };
+    function
+        .triggers
+        .iter()
+        .find_map(|t| match &t.kind {
+            crate::manifest::TriggerKind::Http { format, .. } if t.enabled => {
+                Some((t.name.clone(), *format))
+            }
+            _ => None,
+        })
+        .ok_or_else(|| {
+            FcError::new(
+                StatusCode::NOT_FOUND,
+                "TriggerNotFound",
+                format!(
+                    "function '{}' has no HTTP trigger; add one to call it at {FC2_PROXY_PREFIX}{}/{}/",
+                    target.function, target.service, target.function
+                ),
+            )
+        })
+}
+
 /// The gateway router. Serve it with `into_make_service_with_connect_info::<SocketAddr>()`.
 pub fn router(gateway: Arc<Gateway>) -> Router {
     Router::new().fallback(handle).with_state(gateway)
@@ -80,27 +156,32 @@ async fn handle(State(gw): State<Arc<Gateway>>, req: Request) -> Response {
         .decode_utf8_lossy()
         .into_owned();
     let routes = gw.routes();
-    let found = match routes.find(&method, &path) {
-        Ok(m) => m,
-        Err(miss) => return no_route(&routes, &method, &path, miss, &request_id),
+    let (function, trigger, format, params) = match req.extensions().get::<Fc2Proxy>() {
+        Some(target) => match proxy_target(&gw.app.plan(), target) {
+            Ok((trigger, format)) => (target.function.clone(), trigger, format, Default::default()),
+            Err(e) => return e.with_request_id(&request_id).into_response(),
+        },
+        None => match routes.find(&method, &path) {
+            Ok(m) => (
+                m.route.function.clone(),
+                m.route.trigger.clone(),
+                m.route.format,
+                m.params,
+            ),
+            Err(miss) => return no_route(&routes, &method, &path, miss, &request_id),
+        },
     };
-    let Some(f) = gw.app.function(&found.route.function) else {
+    let Some(f) = gw.app.function(&function) else {
         let e = FcError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "FunctionNotAvailable",
-            format!(
-                "function '{}' failed to load; see fcemu's output",
-                found.route.function
-            ),
+            format!("function '{function}' failed to load; see fcemu's output"),
         );
         return e.with_request_id(&request_id).into_response();
     };
     let source_ip = connect
         .map(|c| c.0.ip().to_string())
         .unwrap_or_else(|| "127.0.0.1".into());
-    let trigger = found.route.trigger.clone();
-    let format = found.route.format;
-    let params = found.params.clone();
     let response = match f.shape {
         Shape::Http => pass_through(&gw.app, &f, request_id.clone(), req, &trigger).await,
         Shape::Event => {

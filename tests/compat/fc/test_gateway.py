@@ -91,3 +91,31 @@ def test_payload_over_the_sync_limit_is_413(fcemu):
     r = requests.post(f"{fcemu.gateway}/items/big", data=b"x" * (32 * 1024 * 1024 + 1))
     assert r.status_code == 413
     assert r.json()["ErrorCode"] == "EntityTooLarge"
+
+
+def test_fc2_http_trigger_address_on_the_services_port(fcemu):
+    # FC 2.0 serves a function's HTTP trigger at /2016-08-15/proxy/{service}/{function}/{path}.
+    r = requests.put(f"{fcemu.services}/2016-08-15/proxy/default/api/items/7?q=1", data=b"hi")
+    assert r.status_code == 200, r.text
+    assert r.headers["x-handled-by"] == "apigw"
+    event = r.json()
+    assert event["path"] == "/items/7"
+    assert event["httpMethod"] == "PUT"
+    assert event["queryParameters"] == {"q": "1"}
+    assert base64.b64decode(event["body"]) == b"hi"
+
+    web = requests.post(f"{fcemu.services}/2016-08-15/proxy/default/web/echo", data=b"streamed")
+    assert web.status_code == 200, web.text
+    assert web.content == b"POST /echo\nstreamed"
+
+    cases = {
+        "/2016-08-15/proxy/nosuch/api/": ("ServiceNotFound", "nosuch"),
+        "/2016-08-15/proxy/media/api/": ("FunctionNotFound", "api"),
+        "/2016-08-15/proxy/default/fail/": ("TriggerNotFound", "HTTP trigger"),
+    }
+    for path, (code, words) in cases.items():
+        r = requests.get(f"{fcemu.services}{path}")
+        assert r.status_code == 404, (path, r.text)
+        body = r.json()
+        assert body["ErrorCode"] == code, body
+        assert words in body["ErrorMessage"]
