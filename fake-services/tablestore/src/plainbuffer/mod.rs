@@ -1,5 +1,5 @@
 //! PlainBuffer, Table Store's row encoding inside protobuf `bytes` fields (reference §2):
-//! [`read`] decodes (bounded, never panics, checks every CRC), [`write`] encodes, [`crc`]
+//! [`read`] decodes (bounded, never panics, checks every CRC), [`write`](mod@write) encodes, [`crc`]
 //! computes the CRC-8 checksums.
 
 pub mod crc;

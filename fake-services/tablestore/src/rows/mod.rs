@@ -3,7 +3,7 @@
 //! auto-increment keys, version trimming and stream records.
 //!
 //! [`pk`] checks and encodes primary keys, [`visibility`] decides which versions a read or a
-//! condition sees, [`write`] applies writes, [`read`] serves GetRow, BatchGetRow and GetRange.
+//! condition sees, [`write`](mod@write) applies writes, [`read`] serves GetRow, BatchGetRow and GetRange.
 
 pub mod pk;
 pub mod read;
