@@ -30,14 +30,29 @@ impl OutboundPolicy {
         }
     }
 
-    fn is_own(&self, authority: &str) -> bool {
-        self.own.iter().any(|o| o.eq_ignore_ascii_case(authority))
+    /// The fcemu endpoint `authority` reaches: itself, or for a name in front of one
+    /// (`bucket.127.0.0.1:9000`, `project.localhost:9000`, as SDKs address buckets and Log
+    /// Service projects) the endpoint behind the name, which does not resolve by itself.
+    fn own_endpoint(&self, authority: &str) -> Option<&str> {
+        let find = |a: &str| {
+            self.own
+                .iter()
+                .find(|o| o.eq_ignore_ascii_case(a))
+                .map(String::as_str)
+        };
+        find(authority).or_else(|| {
+            let (label, rest) = authority.split_once('.')?;
+            if label.is_empty() {
+                return None;
+            }
+            find(rest)
+        })
     }
 
     /// Whether a request to `authority` (`host[:port]`) may go out.
     pub fn allows(&self, authority: &str) -> bool {
         let authority = authority.to_ascii_lowercase();
-        if self.own.iter().any(|o| o.eq_ignore_ascii_case(&authority)) {
+        if self.own_endpoint(&authority).is_some() {
             return true;
         }
         let host = authority
@@ -100,10 +115,18 @@ impl WasiHttpHooks for OutboundPolicy {
             return Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) });
         }
         let mut request = request;
-        if self.is_own(&authority) {
+        if let Some(endpoint) = self.own_endpoint(&authority) {
             request
                 .headers_mut()
                 .insert(CHAIN_DEPTH_HEADER, http::HeaderValue::from(self.depth));
+            // Connect to the endpoint itself; the Host header keeps the name for routing.
+            if !endpoint.eq_ignore_ascii_case(&authority) {
+                let mut parts = request.uri().clone().into_parts();
+                parts.authority = endpoint.parse().ok();
+                if let Ok(uri) = http::Uri::from_parts(parts) {
+                    *request.uri_mut() = uri;
+                }
+            }
         }
         let mut default = DefaultHooks;
         default.send_request(request, options, fut)
@@ -134,6 +157,13 @@ mod tests {
         );
         assert!(p.allows("127.0.0.1:9000"));
         assert!(!p.allows("127.0.0.1:9001"));
+        assert_eq!(
+            p.own_endpoint("bucket.127.0.0.1:9000"),
+            Some("127.0.0.1:9000")
+        );
+        assert_eq!(p.own_endpoint(".127.0.0.1:9000"), None);
+        assert_eq!(p.own_endpoint("bucket.127.0.0.1:9001"), None);
+        assert!(p.allows("my-bucket.127.0.0.1:9000"));
         assert!(p.allows("api.example.com"));
         assert!(p.allows("api.example.com:443"));
         assert!(p.allows("a.internal.test:80"));

@@ -74,6 +74,12 @@ def test_outbound_http_only_to_fcemu_and_allowed_hosts(fcemu):
     ok = requests.get(f"{fcemu.gateway}/web/fetch?url={fcemu.services}/_fcemu/health")
     assert ok.status_code == 200
     assert ok.content.startswith(b"200 ")
+    # A bucket addressed in the host name, as SDKs do, reaches fcemu's object store.
+    requests.put(f"{fcemu.services}/vhost-bucket")
+    requests.put(f"{fcemu.services}/vhost-bucket/greeting.txt", data=b"hello from oss")
+    vhost = requests.get(f"{fcemu.gateway}/web/fetch?url=http://vhost-bucket.{fcemu.host}/greeting.txt")
+    assert vhost.status_code == 200, vhost.text
+    assert vhost.content.startswith(b"200 ") and vhost.content.endswith(b"hello from oss"), vhost.content
     denied = requests.get(f"{fcemu.gateway}/web/fetch?url=http://example.com/")
     assert denied.status_code == 502
     assert b"HttpRequestDenied" in denied.content
