@@ -542,4 +542,13 @@ async fn rows_survive_reopening() {
     )
     .unwrap();
     assert!(desc.stream_details.unwrap().enable_stream);
+
+    let rows = s.ots.all_rows("inst", "t").await.unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(
+        rows[0].primary_key,
+        vec![("id".to_string(), Value::String("k".into()))]
+    );
+    s.ots.reset().await.unwrap();
+    assert!(s.ots.list_tables("inst").await.unwrap().is_empty());
 }

@@ -164,4 +164,48 @@ impl Ots {
             })
             .await
     }
+
+    /// Every row of a table in key order, newest version of each column (for snapshots and
+    /// tests; pages through GetRange).
+    pub async fn all_rows(&self, instance: &str, table: &str) -> Result<Vec<Row>, OtsError> {
+        let t = self.describe_table(instance, table).await?;
+        let bound = |v: PbValue| -> Vec<(String, PbValue)> {
+            t.primary_key
+                .iter()
+                .map(|c| (c.name.clone(), v.clone()))
+                .collect()
+        };
+        let mut start = bound(PbValue::InfMin);
+        let mut rows = Vec::new();
+        loop {
+            let page = self
+                .get_range(
+                    instance,
+                    RangeRequest {
+                        table: table.to_owned(),
+                        start,
+                        end: bound(PbValue::InfMax),
+                        forward: true,
+                        limit: None,
+                        read: ReadSpec::default(),
+                    },
+                )
+                .await?;
+            rows.extend(page.rows);
+            match page.next_start {
+                Some(next) => {
+                    start = next
+                        .into_iter()
+                        .map(|(n, v)| (n, PbValue::Plain(v)))
+                        .collect()
+                }
+                None => return Ok(rows),
+            }
+        }
+    }
+
+    /// Forgets every table of every instance (the emulator's reset).
+    pub async fn reset(&self) -> Result<(), OtsError> {
+        self.store().call(|tx| store::wipe(tx)).await
+    }
 }

@@ -141,6 +141,15 @@ pub fn drop_table(tx: &Connection, instance: &str, name: &str) -> Result<(), Ots
     Ok(())
 }
 
+/// Removes every table, row, record and counter of every instance.
+pub fn wipe(tx: &Connection) -> Result<(), OtsError> {
+    tx.execute_batch(
+        "DELETE FROM tables; DELETE FROM rows; DELETE FROM cells; DELETE FROM stream_records;
+         DELETE FROM autoinc;",
+    )?;
+    Ok(())
+}
+
 /// Table names of an instance, sorted.
 pub fn table_names(tx: &Connection, instance: &str) -> Result<Vec<String>, OtsError> {
     let mut st = tx.prepare("SELECT name FROM tables WHERE instance = ?1 ORDER BY name")?;
