@@ -416,3 +416,63 @@ def test_wire_level_body_errors(sls_endpoint, project, store):
     assert err(r) == ("InvalidHost", 400)
     r = raw_request(sls_endpoint, "GET", project, "/logstores/store1/topics-are-not-here")
     assert err(r) == ("NotSupported", 400)
+
+
+# ---------------------------------------------------------------------------------------------
+# consumer groups
+
+
+def test_consumer_group_apis(client, project, store):
+    client.create_consumer_group(project, store, "cg1", 30, in_order=False)
+    assert error_of(client.create_consumer_group, project, store, "cg1", 30) == ("ConsumerGroupAlreadyExist", 400)
+    groups = client.list_consumer_group(project, store).get_consumer_groups()
+    assert [(g.get_consumer_group_name(), g.get_timeout(), g.is_in_order()) for g in groups] == [("cg1", 30, False)]
+    client.update_consumer_group(project, store, "cg1", timeout=60, in_order=True)
+    g = client.list_consumer_group(project, store).get_consumer_groups()[0]
+    assert (g.get_timeout(), g.is_in_order()) == (60, True)
+
+    assert sorted(client.heart_beat(project, store, "cg1", "c1", []).get_shards()) == [0, 1]
+    mine = client.heart_beat(project, store, "cg1", "c2", []).get_shards()
+    theirs = client.heart_beat(project, store, "cg1", "c1", [0, 1]).get_shards()
+    assert len(mine) == 1 and len(theirs) == 1 and set(mine) != set(theirs)
+
+    client.update_check_point(project, store, "cg1", 1, "MA==", consumer="c2")
+    points = client.get_check_point(project, store, "cg1").get_consumer_group_check_points()
+    assert [(p["shard"], p["checkpoint"]) for p in points] == [(0, ""), (1, "MA==")]
+    one = client.get_check_point(project, store, "cg1", shard=1).get_consumer_group_check_points()
+    assert one[0]["consumer"] == "c2" and one[0]["updateTime"] > 0
+    assert error_of(client.update_check_point, project, store, "cg1", 0, "bogus")[0] == "InvalidShardCheckPoint"
+
+    client.delete_consumer_group(project, store, "cg1")
+    assert error_of(client.get_check_point, project, store, "cg1") == ("ConsumerGroupNotExist", 404)
+
+
+def test_consumer_worker_reads_every_group(client, project, store, sls_endpoint):
+    from aliyun.log.consumer import ConsumerProcessorAdaptor, ConsumerWorker, CursorPosition, LogHubConfig
+
+    for i in range(4):
+        put(client, project, store, [(NOW, {"n": str(i)})])
+    seen = []
+
+    def process(shard_id, log_groups):
+        for group in log_groups.LogGroups:
+            for log in group.Logs:
+                seen.append({c.Key: c.Value for c in log.Contents}["n"])
+
+    config = LogHubConfig(
+        sls_endpoint.split("://", 1)[1], AK, SK, project, store, "cg-worker", "consumer-1",
+        cursor_position=CursorPosition.BEGIN_CURSOR, heartbeat_interval=1, data_fetch_interval=0.1,
+    )
+    worker = ConsumerWorker(lambda: ConsumerProcessorAdaptor(process), config)
+    worker.start()
+    try:
+        deadline = time.time() + 30
+        while len(seen) < 4 and time.time() < deadline:
+            time.sleep(0.1)
+    finally:
+        worker.shutdown()
+        worker.join(timeout=30)
+    assert not worker.is_alive()
+    assert sorted(seen) == ["0", "1", "2", "3"]
+    points = client.get_check_point(project, store, "cg-worker").get_consumer_group_check_points()
+    assert {p["shard"]: p["checkpoint"] for p in points} == {0: "Mg==", 1: "Mg=="}
