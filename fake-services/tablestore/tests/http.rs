@@ -552,3 +552,41 @@ async fn rows_survive_reopening() {
     s.ots.reset().await.unwrap();
     assert!(s.ots.list_tables("inst").await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn get_row_response_is_byte_for_byte_the_reference() {
+    let mut cfg = config(Arc::new(DataDir::temporary("ots-bytes").unwrap()));
+    cfg.clock =
+        Clock::virtual_at(time::OffsetDateTime::from_unix_timestamp(1_700_000_000).unwrap());
+    let s = serve(Ots::open(cfg).unwrap()).await;
+    s.create("t", false).await;
+    // PutRow body as the SDK encodes it (reference §2.5), timestamps from the server clock.
+    let put = hex_bytes(
+        "7500000001030402000000696405090000000304000000726f77310a1c02030405000000636f756e740509000000002a000000000000000a380909",
+    );
+    s.ok("PutRow", write("t", put, 0)).await;
+    let body = s
+        .ok(
+            "GetRow",
+            proto::GetRowRequest {
+                table_name: Some("t".into()),
+                primary_key: Some(hex_bytes(
+                    "7500000001030402000000696405090000000304000000726f77310a1c09ab",
+                )),
+                max_versions: Some(1),
+                ..Default::default()
+            },
+        )
+        .await;
+    assert_eq!(
+        hex(&body),
+        "0a060a040801100012447500000001030402000000696405090000000304000000726f77310a1c02030405000000636f756e740509000000002a00000000000000070068e5cf8b0100000a5c09a8"
+    );
+}
+
+fn hex_bytes(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
+}
