@@ -33,7 +33,7 @@ def fcemu_binary():
 class Fcemu:
     """`fcemu up` on an ephemeral port, storage only (no manifest in its working directory)."""
 
-    def __init__(self, workdir):
+    def __init__(self, workdir, env=None):
         binary = fcemu_binary()
         if not Path(binary).exists():
             pytest.exit(f"{binary} is missing: run `cargo build -p fcemu`", returncode=2)
@@ -42,6 +42,7 @@ class Fcemu:
             cwd=workdir,
             stdout=subprocess.PIPE,
             text=True,
+            env={**os.environ, **(env or {})},
         )
         self.endpoint = None
         for _ in range(50):

@@ -476,3 +476,33 @@ def test_consumer_worker_reads_every_group(client, project, store, sls_endpoint)
     assert sorted(seen) == ["0", "1", "2", "3"]
     points = client.get_check_point(project, store, "cg-worker").get_consumer_group_check_points()
     assert {p["shard"]: p["checkpoint"] for p in points} == {0: "Mg==", 1: "Mg=="}
+
+
+# ---------------------------------------------------------------------------------------------
+# strict authentication
+
+
+@pytest.fixture(scope="module")
+def strict_endpoint(tmp_path_factory):
+    server = Fcemu(tmp_path_factory.mktemp("sls-strict"), {"FCEMU_STRICT_AUTH": f"{AK}:{SK}"})
+    yield server.endpoint
+    server.stop()
+
+
+@pytest.mark.parametrize("version", ["v1", "v4"])
+def test_strict_mode_accepts_both_signature_versions(strict_endpoint, monkeypatch, version):
+    proxy_env(monkeypatch, strict_endpoint)
+    host = strict_endpoint.split("://", 1)[1]
+    c = LogClient(host, AK, SK, auth_version=version, region="cn-hangzhou")
+    project = unique_project()
+    c.create_project(project, "signed")
+    c.create_logstore(project, "store1", shard_count=1)
+    put(c, project, "store1", [(NOW, {"message": "signed ok", "q": "a b+c/d"})])
+    resp = c.get_log(project, "store1", NOW - 10, NOW + 10, query='message: "signed ok"')
+    assert messages(resp) == ["signed ok"]
+    assert flat(pull_all(c, project, "store1", 0))[0]["message"] == "signed ok"
+
+    wrong = LogClient(host, AK, "not-the-secret", auth_version=version, region="cn-hangzhou")
+    assert error_of(wrong.get_project, project) == ("SignatureNotMatch", 401)
+    stranger = LogClient(host, "someone-else", SK, auth_version=version, region="cn-hangzhou")
+    assert error_of(stranger.get_project, project) == ("Unauthorized", 401)

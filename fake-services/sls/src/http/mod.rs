@@ -133,7 +133,14 @@ async fn handle(sls: &Sls, req: Request) -> Result<Response, SlsError> {
     let params = Params::parse(parts.uri.query());
     let body = body::read(body, &parts.headers).await?;
     if let Some((id, secret)) = &sls.config().strict_auth {
-        auth::verify((id, secret), &parts.method, &path, &params, &parts.headers)?;
+        let signed = auth::Signed {
+            method: &parts.method,
+            path: &path,
+            params: &params,
+            headers: &parts.headers,
+            body: &body,
+        };
+        auth::verify((id, secret), &signed)?;
     }
     let ctx = Ctx {
         method: parts.method,
