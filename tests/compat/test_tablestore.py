@@ -746,3 +746,30 @@ def test_regex_column_conditions(client, table):
     equal = SingleColumnRegexCondition("s", ComparatorType.EQUAL, "43", RegexRule(r"id=(\d+)", CastType.VT_STRING))
     e = service_error(client.put_row, table, Row(pk("a"), [("s", "x")]), Condition(RowExistenceExpectation.IGNORE, equal))
     assert e.get_error_code() == "OTSConditionCheckFail"
+
+
+def test_conditional_writes_and_increments_are_atomic(ots_endpoint, table):
+    winners, errors = [], []
+
+    def racer(n):
+        c = OTSClient(ots_endpoint, AK, SK, INSTANCE)
+        try:
+            c.put_row(table, Row(pk("race"), [("by", n)]), Condition(RowExistenceExpectation.EXPECT_NOT_EXIST))
+            winners.append(n)
+        except OTSServiceError as e:
+            errors.append(e.get_error_code())
+        for _ in range(20):
+            c.update_row(table, Row(pk("count"), {"increment": [("n2", 1)]}), IGNORE)
+
+    threads = [threading.Thread(target=racer, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(winners) == 1
+    assert errors == ["OTSConditionCheckFail"] * 7
+    c = OTSClient(ots_endpoint, AK, SK, INSTANCE)
+    _, row, _ = c.get_row(table, pk("race"), max_version=1)
+    assert attrs(row) == {"by": winners[0]}
+    _, row, _ = c.get_row(table, pk("count"), max_version=1)
+    assert attrs(row) == {"n2": 160}

@@ -196,12 +196,15 @@ fn apply_write(
                 }
                 ColumnOp::Increment { name, by } => {
                     let now_cells = visible(&t, store::row_cells(tx, r)?, ctx.now_ms);
-                    let old = match now_cells.iter().find(|c| &c.name == name) {
-                        None => 0,
+                    let (old, ts) = match now_cells.iter().find(|c| &c.name == name) {
+                        None => (0, ctx.now_ms),
+                        // The result must be the newest version, even if the latest one
+                        // carries a timestamp ahead of the clock.
                         Some(Cell {
                             value: Value::Integer(i),
+                            timestamp,
                             ..
-                        }) => *i,
+                        }) => (*i, ctx.now_ms.max(*timestamp)),
                         Some(_) => {
                             return Err(OtsError::invalid(format!(
                                 "The column '{name}' to increment is not an INTEGER."
@@ -209,13 +212,13 @@ fn apply_write(
                         }
                     };
                     let value = Value::Integer(old.wrapping_add(*by));
-                    store::put_cell(tx, r, name, ctx.now_ms, &value)?;
+                    store::put_cell(tx, r, name, ts, &value)?;
                     touched.push(name);
                     changes.push(ColumnChange {
                         kind: ColumnChangeKind::Put,
                         name: name.clone(),
                         value: Some(value),
-                        timestamp: Some(ctx.now_ms),
+                        timestamp: Some(ts),
                     });
                 }
             }
@@ -271,16 +274,19 @@ impl Ots {
         writes: Vec<RowWrite>,
     ) -> Result<Vec<Result<WriteResult, OtsError>>, OtsError> {
         let instance = instance.to_owned();
-        let (now_ms, now_us) = (self.now_ms(), self.now_us());
+        let ots = self.clone();
         let feed = self.changes();
         let (results, _) = self
             .store()
             .call_then(
                 move |tx| {
+                    // Read the clock under the lock, so versions and stream records follow the
+                    // commit order (an increment never lands below a version written after
+                    // it started).
                     let ctx = WriteCtx {
                         instance: &instance,
-                        now_ms,
-                        now_us,
+                        now_ms: ots.now_ms(),
+                        now_us: ots.now_us(),
                     };
                     let mut results = Vec::with_capacity(writes.len());
                     let mut changes = Vec::new();
