@@ -496,6 +496,7 @@ def test_strict_mode_accepts_both_signature_versions(strict_endpoint, monkeypatc
     c = LogClient(host, AK, SK, auth_version=version, region="cn-hangzhou")
     project = unique_project()
     c.create_project(project, "signed")
+    assert project in [p["projectName"] for p in c.list_project(size=500).get_projects()]
     c.create_logstore(project, "store1", shard_count=1)
     put(c, project, "store1", [(NOW, {"message": "signed ok", "q": "a b+c/d"})])
     resp = c.get_log(project, "store1", NOW - 10, NOW + 10, query='message: "signed ok"')
