@@ -187,10 +187,28 @@ fn filter_at(bytes: &[u8], depth: usize) -> Result<Filter, OtsError> {
             }
         }
         3 => Err(OtsError::invalid(
-            "ColumnPaginationFilter is not supported by this emulator.",
+            "ColumnPaginationFilter can only be the whole filter of a read.",
         )),
         t => Err(OtsError::invalid(format!("Invalid filter type {t}."))),
     }
+}
+
+/// `Some((offset, limit))` when a read filter is a ColumnPaginationFilter.
+fn column_page(bytes: &[u8]) -> Result<Option<(usize, usize)>, OtsError> {
+    let f: proto::Filter = decode(bytes)?;
+    if f.r#type != Some(3) {
+        return Ok(None);
+    }
+    let p: proto::ColumnPaginationFilter = decode(&f.filter.unwrap_or_default())?;
+    let (Ok(offset), Ok(limit)) = (
+        usize::try_from(p.offset.unwrap_or(0)),
+        usize::try_from(p.limit.unwrap_or(0)),
+    ) else {
+        return Err(OtsError::invalid(
+            "The offset and limit of ColumnPaginationFilter must not be negative.",
+        ));
+    };
+    Ok(Some((offset, limit)))
 }
 
 /// A protobuf `Condition`.
@@ -253,16 +271,21 @@ pub fn read_spec(
     }
     let mut columns = columns;
     columns.dedup();
+    let (filter, column_page) = match filter_bytes.as_deref() {
+        Some(b) if !b.is_empty() => match column_page(b)? {
+            Some(page) => (None, Some(page)),
+            None => (Some(filter(b)?), None),
+        },
+        _ => (None, None),
+    };
     Ok(ReadSpec {
         columns,
         max_versions,
         time_range,
-        filter: match filter_bytes.as_deref() {
-            Some(b) if !b.is_empty() => Some(filter(b)?),
-            _ => None,
-        },
+        filter,
         start_column,
         end_column,
+        column_page,
     })
 }
 

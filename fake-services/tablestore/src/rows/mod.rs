@@ -127,6 +127,8 @@ pub struct ReadSpec {
     pub start_column: Option<String>,
     /// Attribute columns before this name (exclusive).
     pub end_column: Option<String>,
+    /// ColumnPaginationFilter: skip this many columns, then keep at most this many.
+    pub column_page: Option<(usize, usize)>,
 }
 
 /// A GetRange request.

@@ -107,6 +107,17 @@ pub(crate) fn project(
         count += 1;
         out.push(c);
     }
+    if let Some((offset, limit)) = spec.column_page {
+        let mut names: Vec<&str> = out.iter().map(|c| c.name.as_str()).collect();
+        names.dedup();
+        let keep: Vec<String> = names
+            .into_iter()
+            .skip(offset)
+            .take(limit)
+            .map(str::to_owned)
+            .collect();
+        out.retain(|c| keep.contains(&c.name));
+    }
     let asks_pk = spec
         .columns
         .iter()
@@ -202,6 +213,13 @@ mod tests {
             ..ReadSpec::default()
         };
         assert!(project(&t, pk.clone(), cells.clone(), &spec).is_none());
+        let spec = ReadSpec {
+            column_page: Some((1, 5)),
+            ..ReadSpec::default()
+        };
+        let row = project(&t, pk.clone(), cells.clone(), &spec).unwrap();
+        let names: Vec<&str> = row.cells.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, vec!["b"]);
         let spec = ReadSpec {
             columns: vec!["id".into()],
             ..ReadSpec::default()
