@@ -79,7 +79,13 @@ async fn serve(
     let body = axum::body::to_bytes(body, MAX_BODY).await;
     let mut key = None;
     let result: Result<Vec<u8>, OtsError> = async {
-        let body = body.map_err(|_| OtsError::RequestBodyTooLarge)?;
+        let body = body.map_err(|e| {
+            if e.into_inner().is::<http_body_util::LengthLimitError>() {
+                OtsError::RequestBodyTooLarge
+            } else {
+                OtsError::invalid("The request body could not be read.")
+            }
+        })?;
         if parts.method != Method::POST {
             return Err(OtsError::MethodNotAllowed);
         }
