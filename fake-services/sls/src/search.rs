@@ -65,84 +65,179 @@ fn check_range(q: &LogQuery) -> Result<(), SlsError> {
     Ok(())
 }
 
-fn hits(
-    groups: &[StoredGroup],
-    q: &LogQuery,
-    expr: &query::Expr,
-    index: Option<&Map<String, Value>>,
-) -> Vec<Hit> {
-    let tk = Tokenizers::from_index(index);
-    let mut hits = Vec::new();
-    for g in groups {
-        // Stored groups were encoded by the service; one that does not decode is skipped.
-        let Ok(group) = decode_group(&g.data) else {
-            continue;
-        };
-        if !q.topic.is_empty() && group.topic.as_deref().unwrap_or("") != q.topic {
-            continue;
-        }
-        for (i, (time, time_ns, row)) in rows_of(&group).into_iter().enumerate() {
-            let t = i64::from(time);
-            if t < q.from || t >= q.to || !matches(expr, &row, &tk) {
-                continue;
-            }
-            hits.push(Hit {
-                time,
-                time_ns,
-                order: (g.received_ms, g.shard, g.seq, i),
-                row,
-            });
-        }
-    }
-    hits.sort_by_key(|h| (h.time, h.time_ns, h.order));
-    hits
+/// A GetLogs / GetHistograms pass over stored groups, fed in batches so a large logstore is
+/// never loaded at once. Only the rows the answer can need are kept: none for counts and
+/// histograms, the first `offset + line` in the requested order for a search.
+pub struct Scan {
+    q: LogQuery,
+    parsed: query::Query,
+    tk: Tokenizers,
+    keep_rows: bool,
+    /// Rows that can still be on the page (search) or every matching time (counts).
+    hits: Vec<Hit>,
+    matched: u64,
 }
 
-/// Answers GetLogs over `groups` (those of the logstore that may hold logs in the range).
+impl Scan {
+    fn start(
+        q: LogQuery,
+        index: Option<&Map<String, Value>>,
+        keep_rows: bool,
+    ) -> Result<Self, SlsError> {
+        check_range(&q)?;
+        let parsed = query::parse(&q.query)?;
+        let keep_rows = keep_rows && parsed.analytic.is_none();
+        Ok(Self {
+            tk: Tokenizers::from_index(index),
+            q,
+            parsed,
+            keep_rows,
+            hits: Vec::new(),
+            matched: 0,
+        })
+    }
+
+    /// A scan answering GetLogs.
+    pub fn for_logs(q: LogQuery, index: Option<&Map<String, Value>>) -> Result<Self, SlsError> {
+        Self::start(q, index, true)
+    }
+
+    /// A scan answering GetHistograms (the analytic part, if any, is ignored).
+    pub fn for_histograms(
+        q: LogQuery,
+        index: Option<&Map<String, Value>>,
+    ) -> Result<Self, SlsError> {
+        Self::start(q, index, false)
+    }
+
+    fn page_limit(&self) -> usize {
+        usize::try_from(self.q.offset)
+            .unwrap_or(usize::MAX)
+            .saturating_add(line(self.q.line))
+    }
+
+    /// Looks at more groups.
+    pub fn add(&mut self, groups: &[StoredGroup]) {
+        for g in groups {
+            // Stored groups were encoded by the service; one that does not decode is skipped.
+            let Ok(group) = decode_group(&g.data) else {
+                continue;
+            };
+            if !self.q.topic.is_empty() && group.topic.as_deref().unwrap_or("") != self.q.topic {
+                continue;
+            }
+            for (i, (time, time_ns, row)) in rows_of(&group).into_iter().enumerate() {
+                let t = i64::from(time);
+                if t < self.q.from
+                    || t >= self.q.to
+                    || !matches(&self.parsed.search, &row, &self.tk)
+                {
+                    continue;
+                }
+                self.matched += 1;
+                self.hits.push(Hit {
+                    time,
+                    time_ns,
+                    order: (g.received_ms, g.shard, g.seq, i),
+                    row: if self.keep_rows { row } else { Vec::new() },
+                });
+            }
+        }
+        let limit = self.page_limit();
+        if self.keep_rows && self.hits.len() > limit.saturating_mul(2).max(1024) {
+            self.sort();
+            self.hits.truncate(limit);
+        }
+    }
+
+    fn sort(&mut self) {
+        if self.q.reverse {
+            self.hits
+                .sort_by_key(|h| std::cmp::Reverse((h.time, h.time_ns, h.order)));
+        } else {
+            self.hits.sort_by_key(|h| (h.time, h.time_ns, h.order));
+        }
+    }
+
+    /// GetLogs' answer.
+    pub fn logs(mut self) -> LogsPage {
+        let mut page = LogsPage {
+            rows: Vec::new(),
+            keys: Vec::new(),
+            processed: self.matched,
+            has_sql: self.parsed.analytic.is_some(),
+            where_query: self.parsed.search_text.clone(),
+            agg_query: self.parsed.analytic_text.clone(),
+        };
+        if let Some(Analytic::Count { alias }) = self.parsed.analytic.take() {
+            page.rows = vec![vec![(alias.clone(), self.matched.to_string())]];
+            page.keys = vec![alias];
+            return page;
+        }
+        self.sort();
+        let offset = usize::try_from(self.q.offset).unwrap_or(usize::MAX);
+        page.rows = self
+            .hits
+            .into_iter()
+            .skip(offset)
+            .take(line(self.q.line))
+            .map(|h| h.row)
+            .collect();
+        for row in &page.rows {
+            for (k, _) in row {
+                if !k.starts_with("__") && !page.keys.contains(k) {
+                    page.keys.push(k.clone());
+                }
+            }
+        }
+        page
+    }
+
+    /// GetHistograms' answer: buckets tiling `[from, to)`.
+    pub fn histograms(self) -> Vec<Histogram> {
+        let (from, to) = (self.q.from, self.q.to);
+        let span = to - from;
+        if span == 0 {
+            return vec![Histogram { from, to, count: 0 }];
+        }
+        let width = interval(span);
+        let mut buckets: Vec<Histogram> = Vec::new();
+        let mut start = from;
+        while start < to {
+            let end = start.saturating_add(width).min(to);
+            buckets.push(Histogram {
+                from: start,
+                to: end,
+                count: 0,
+            });
+            start = end;
+        }
+        for h in &self.hits {
+            let i = ((i64::from(h.time) - from) / width) as usize;
+            if let Some(b) = buckets.get_mut(i) {
+                b.count += 1;
+            }
+        }
+        buckets
+    }
+}
+
+fn line(requested: u32) -> usize {
+    (match requested {
+        0 => MAX_LINES,
+        n => n.min(MAX_LINES),
+    }) as usize
+}
+
+/// Answers GetLogs over `groups` in one go (see [`Scan`] for batches).
 pub fn get_logs(
     groups: &[StoredGroup],
     q: &LogQuery,
     index: Option<&Map<String, Value>>,
 ) -> Result<LogsPage, SlsError> {
-    check_range(q)?;
-    let parsed = query::parse(&q.query)?;
-    let mut hits = hits(groups, q, &parsed.search, index);
-    let matched = hits.len() as u64;
-    let mut page = LogsPage {
-        rows: Vec::new(),
-        keys: Vec::new(),
-        processed: matched,
-        has_sql: parsed.analytic.is_some(),
-        where_query: parsed.search_text.clone(),
-        agg_query: parsed.analytic_text.clone(),
-    };
-    if let Some(Analytic::Count { alias }) = parsed.analytic {
-        page.rows = vec![vec![(alias.clone(), matched.to_string())]];
-        page.keys = vec![alias];
-        return Ok(page);
-    }
-    if q.reverse {
-        hits.reverse();
-    }
-    let line = match q.line {
-        0 => MAX_LINES,
-        n => n.min(MAX_LINES),
-    } as usize;
-    let offset = usize::try_from(q.offset).unwrap_or(usize::MAX);
-    page.rows = hits
-        .into_iter()
-        .skip(offset)
-        .take(line)
-        .map(|h| h.row)
-        .collect();
-    for row in &page.rows {
-        for (k, _) in row {
-            if !k.starts_with("__") && !page.keys.contains(k) {
-                page.keys.push(k.clone());
-            }
-        }
-    }
-    Ok(page)
+    let mut scan = Scan::for_logs(q.clone(), index)?;
+    scan.add(groups);
+    Ok(scan.logs())
 }
 
 /// Bucket width for a range: the smallest "round" width giving at most [`MAX_BUCKETS`] buckets.
@@ -156,42 +251,16 @@ fn interval(span: i64) -> i64 {
         .unwrap_or_else(|| (span / MAX_BUCKETS).max(1) + 1)
 }
 
-/// Answers GetHistograms: buckets tiling `[from, to)` with the count of matching logs in each
-/// (the analytic part of the query, if any, is ignored).
+/// Answers GetHistograms over `groups` in one go: buckets tiling `[from, to)` with the count of
+/// matching logs in each (the analytic part of the query, if any, is ignored).
 pub fn histograms(
     groups: &[StoredGroup],
     q: &LogQuery,
     index: Option<&Map<String, Value>>,
 ) -> Result<Vec<Histogram>, SlsError> {
-    check_range(q)?;
-    let parsed = query::parse(&q.query)?;
-    let span = q.to - q.from;
-    if span == 0 {
-        return Ok(vec![Histogram {
-            from: q.from,
-            to: q.to,
-            count: 0,
-        }]);
-    }
-    let width = interval(span);
-    let mut buckets: Vec<Histogram> = Vec::new();
-    let mut start = q.from;
-    while start < q.to {
-        let end = start.saturating_add(width).min(q.to);
-        buckets.push(Histogram {
-            from: start,
-            to: end,
-            count: 0,
-        });
-        start = end;
-    }
-    for h in hits(groups, q, &parsed.search, index) {
-        let i = ((i64::from(h.time) - q.from) / width) as usize;
-        if let Some(b) = buckets.get_mut(i) {
-            b.count += 1;
-        }
-    }
-    Ok(buckets)
+    let mut scan = Scan::for_histograms(q.clone(), index)?;
+    scan.add(groups);
+    Ok(scan.histograms())
 }
 
 #[cfg(test)]
@@ -306,5 +375,48 @@ mod tests {
         let mut bad = q("*");
         bad.from = -1;
         assert!(get_logs(&g, &bad, None).is_err());
+    }
+
+    #[test]
+    fn batched_scans_keep_only_what_the_page_needs() {
+        // 3000 logs in 300 groups, times descending so order must come from sorting.
+        let all: Vec<StoredGroup> = (0..300u32)
+            .map(|g| {
+                let logs = (0..10u32)
+                    .map(|i| {
+                        let n = g * 10 + i;
+                        Log::new(10_000 - n, [("n", n.to_string())])
+                    })
+                    .collect();
+                stored(u64::from(g), "t", logs)
+            })
+            .collect();
+        for reverse in [false, true] {
+            for offset in [0u64, 1500, 2995] {
+                let mut q = q("*");
+                (q.from, q.to, q.reverse, q.offset, q.line) = (0, 20_000, reverse, offset, 10);
+                let mut scan = Scan::for_logs(q.clone(), None).unwrap();
+                for batch in all.chunks(7) {
+                    scan.add(batch);
+                }
+                let bound = (2 * (offset as usize + 10)).max(1024) + 70;
+                assert!(scan.hits.len() <= bound);
+                let page = scan.logs();
+                assert_eq!(page.processed, 3000);
+                assert_eq!(page, get_logs(&all, &q, None).unwrap());
+                let first: u32 = page.rows[0]
+                    .iter()
+                    .find(|(k, _)| k == "n")
+                    .map(|(_, v)| v.parse().unwrap())
+                    .unwrap();
+                let expected = if reverse {
+                    offset as u32
+                } else {
+                    2999 - offset as u32
+                };
+                assert_eq!(first, expected, "reverse={reverse} offset={offset}");
+                assert_eq!(page.rows.len(), (3000 - offset as usize).min(10));
+            }
+        }
     }
 }

@@ -24,6 +24,12 @@ pub enum ShardChoice {
     Id(u32),
 }
 
+/// Most bytes of log groups one PullLogs returns (more than one group only while under this).
+pub const MAX_PULL_BYTES: usize = 10 * 1024 * 1024;
+
+/// Groups read per batch by GetLogs / GetHistograms.
+const SCAN_BATCH: u32 = 256;
+
 /// Most log groups one PullLogs returns.
 pub const MAX_PULL_COUNT: u32 = 1000;
 
@@ -392,7 +398,14 @@ impl Sls {
                     )));
                 }
                 let until = until.map_or(end, |u| u.min(end));
-                let groups = db.groups(&project, &logstore, shard, from, until, count)?;
+                let groups = db.groups(
+                    &project,
+                    &logstore,
+                    shard,
+                    from..until,
+                    count,
+                    MAX_PULL_BYTES,
+                )?;
                 let next = from + groups.len() as u64;
                 Ok(Pulled {
                     cursor_time: groups.last().map(|g| g.received_ms.div_euclid(1000)),
@@ -403,22 +416,45 @@ impl Sls {
             .await
     }
 
-    /// The index config and the groups that may hold logs in `[from, to)`; the search itself
-    /// runs outside the store's lock.
-    async fn candidates(
+    /// Runs a scan over every group of the logstore that may hold logs in its range, fetched in
+    /// batches (each under the store's lock briefly) and searched on the blocking pool.
+    async fn scan(
         &self,
-        project: String,
-        logstore: String,
-        from: i64,
-        to: i64,
-    ) -> Result<(Option<IndexConfig>, Vec<crate::store::StoredGroup>), SlsError> {
+        project: &str,
+        logstore: &str,
+        q: &LogQuery,
+        mut scan: search::Scan,
+    ) -> Result<search::Scan, SlsError> {
+        let mut after = 0;
+        loop {
+            let (p, l, from, to) = (project.to_string(), logstore.to_string(), q.from, q.to);
+            let batch = self
+                .store()
+                .call(move |db| db.groups_in_time(&p, &l, from, to, after, SCAN_BATCH))
+                .await?;
+            let Some((last, _)) = batch.last() else {
+                return Ok(scan);
+            };
+            after = *last;
+            scan = tokio::task::spawn_blocking(move || {
+                let groups: Vec<_> = batch.into_iter().map(|(_, g)| g).collect();
+                scan.add(&groups);
+                scan
+            })
+            .await?;
+        }
+    }
+
+    async fn index_doc(
+        &self,
+        project: &str,
+        logstore: &str,
+    ) -> Result<Option<Map<String, Value>>, SlsError> {
+        let (p, l) = (project.to_string(), logstore.to_string());
         self.store()
             .call(move |db| {
-                db.logstore(&project, &logstore)?;
-                Ok((
-                    db.index(&project, &logstore)?,
-                    db.groups_in_time(&project, &logstore, from, to)?,
-                ))
+                db.logstore(&p, &l)?;
+                Ok(db.index(&p, &l)?.map(|i| i.doc))
             })
             .await
     }
@@ -430,14 +466,9 @@ impl Sls {
         logstore: &str,
         q: LogQuery,
     ) -> Result<LogsPage, SlsError> {
-        crate::query::parse(&q.query)?;
-        let (index, groups) = self
-            .candidates(project.into(), logstore.into(), q.from, q.to)
-            .await?;
-        tokio::task::spawn_blocking(move || {
-            search::get_logs(&groups, &q, index.as_ref().map(|i| &i.doc))
-        })
-        .await?
+        let index = self.index_doc(project, logstore).await?;
+        let scan = search::Scan::for_logs(q.clone(), index.as_ref())?;
+        Ok(self.scan(project, logstore, &q, scan).await?.logs())
     }
 
     /// GetHistograms: matching logs counted in buckets tiling `[from, to)`.
@@ -447,13 +478,8 @@ impl Sls {
         logstore: &str,
         q: LogQuery,
     ) -> Result<Vec<Histogram>, SlsError> {
-        crate::query::parse(&q.query)?;
-        let (index, groups) = self
-            .candidates(project.into(), logstore.into(), q.from, q.to)
-            .await?;
-        tokio::task::spawn_blocking(move || {
-            search::histograms(&groups, &q, index.as_ref().map(|i| &i.doc))
-        })
-        .await?
+        let index = self.index_doc(project, logstore).await?;
+        let scan = search::Scan::for_histograms(q.clone(), index.as_ref())?;
+        Ok(self.scan(project, logstore, &q, scan).await?.histograms())
     }
 }

@@ -948,3 +948,23 @@ async fn consumer_groups_heartbeats_and_checkpoints() {
         (StatusCode::NOT_FOUND, "ConsumerGroupNotExist".into())
     );
 }
+
+#[tokio::test]
+async fn pull_answers_stay_under_ten_mebibytes() {
+    let s = server().await;
+    s.setup("proj1", 1).await;
+    let big = "x".repeat(4 * 1024 * 1024);
+    let g = group("t", &[(T0, &[("blob", big.as_str())])]);
+    for _ in 0..3 {
+        let r = s
+            .put("proj1", "/logstores/store1/shards/lb", &g, Some("lz4"))
+            .await;
+        assert_eq!(r.status(), StatusCode::OK);
+    }
+    let (groups, next, _) = s.pull("proj1", 0, "cursor=MA==&count=10", "lz4").await;
+    assert_eq!((groups.len(), next.as_str()), (2, "Mg=="));
+    let (groups, next, _) = s
+        .pull("proj1", 0, &format!("cursor={next}&count=10"), "lz4")
+        .await;
+    assert_eq!((groups.len(), next.as_str()), (1, "Mw=="));
+}

@@ -478,28 +478,43 @@ impl Db {
         Ok(end)
     }
 
-    /// Up to `limit` groups of a shard from position `from`, before position `until`.
+    /// Up to `limit` groups of a shard at `positions`, and no more than `max_bytes` of them
+    /// (but always one, if there is one).
     pub fn groups(
         &self,
         project: &str,
         logstore: &str,
         shard: u32,
-        from: u64,
-        until: u64,
+        positions: std::ops::Range<u64>,
         limit: u32,
+        max_bytes: usize,
     ) -> Result<Vec<StoredGroup>, SlsError> {
         let mut stmt = self.conn.prepare(
             "SELECT shard, seq, received_ms, data FROM log_groups
              WHERE project = ?1 AND logstore = ?2 AND shard = ?3 AND seq >= ?4 AND seq < ?5
              ORDER BY seq LIMIT ?6",
         )?;
-        let rows = stmt
-            .query_map(
-                params![project, logstore, shard, clamp(from), clamp(until), limit],
-                group_row,
-            )?
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(rows)
+        let mut rows = stmt.query_map(
+            params![
+                project,
+                logstore,
+                shard,
+                clamp(positions.start),
+                clamp(positions.end),
+                limit
+            ],
+            group_row,
+        )?;
+        let (mut out, mut bytes) = (Vec::new(), 0usize);
+        // At least one group; then stop before the answer passes `max_bytes`.
+        while let Some(g) = rows.next().transpose()? {
+            bytes += g.data.len();
+            if !out.is_empty() && bytes > max_bytes {
+                break;
+            }
+            out.push(g);
+        }
+        Ok(out)
     }
 
     /// The first position of a shard whose group was received at or after `ms`.
@@ -538,21 +553,26 @@ impl Db {
             .optional()?)
     }
 
-    /// Every group of a logstore with a log whose `__time__` may fall in `[from, to)`.
+    /// Up to `limit` groups of a logstore, after row `after` (0: from the start), with a log
+    /// whose `__time__` may fall in `[from, to)`; each with its row id, for the next batch.
     pub fn groups_in_time(
         &self,
         project: &str,
         logstore: &str,
         from: i64,
         to: i64,
-    ) -> Result<Vec<StoredGroup>, SlsError> {
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<(i64, StoredGroup)>, SlsError> {
         let mut stmt = self.conn.prepare(
-            "SELECT shard, seq, received_ms, data FROM log_groups
-             WHERE project = ?1 AND logstore = ?2 AND max_time >= ?3 AND min_time < ?4
-             ORDER BY received_ms, shard, seq",
+            "SELECT shard, seq, received_ms, data, rowid FROM log_groups
+             WHERE project = ?1 AND logstore = ?2 AND max_time >= ?3 AND min_time < ?4 AND rowid > ?5
+             ORDER BY rowid LIMIT ?6",
         )?;
         let rows = stmt
-            .query_map(params![project, logstore, from, to], group_row)?
+            .query_map(params![project, logstore, from, to, after, limit], |r| {
+                Ok((r.get(4)?, group_row(r)?))
+            })?
             .collect::<Result<Vec<_>, _>>()?;
         Ok(rows)
     }
