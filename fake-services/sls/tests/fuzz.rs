@@ -149,7 +149,7 @@ proptest! {
             Just("type=heartbeat&consumer=c"), Just("type=checkpoint&consumer=c"), Just("shard=-1"),
         ],
         host in prop_oneof![Just("proj1.127.0.0.1"), Just("127.0.0.1"), Just("other.localhost:9"), Just("")],
-        compress in prop_oneof![Just(None), Just(Some("lz4")), Just(Some("deflate")), Just(Some("x"))],
+        compress in prop_oneof![Just(None), Just(Some("lz4")), Just(Some("deflate")), Just(Some("zstd")), Just(Some("x"))],
         raw_size in prop_oneof![Just(None), Just(Some("0".to_string())), Just(Some("17".to_string())), Just(Some("-3".to_string())), any::<u64>().prop_map(|n| Some(n.to_string()))],
         body in prop_oneof![
             prop::collection::vec(any::<u8>(), 0..256),

@@ -1,5 +1,5 @@
 //! Request and response bodies: reading with a size limit, `x-log-compresstype` (lz4 raw block,
-//! deflate = zlib) with `x-log-bodyrawsize`, and choosing a response compression from
+//! zstd frame, deflate = zlib) with `x-log-bodyrawsize`, and choosing a response compression from
 //! `Accept-Encoding`.
 
 use std::io::Read;
@@ -50,7 +50,7 @@ pub fn decompress(body: Bytes, headers: &HeaderMap) -> Result<Bytes, SlsError> {
     decompress_bytes(&body, kind, raw_size as usize).map(Bytes::from)
 }
 
-/// Decompresses `data` (`lz4` or `deflate`) into exactly `raw_size` bytes.
+/// Decompresses `data` (`lz4`, `zstd` or `deflate`) into exactly `raw_size` bytes.
 pub fn decompress_bytes(data: &[u8], kind: &str, raw_size: usize) -> Result<Vec<u8>, SlsError> {
     let uncompress_error = |why: String| {
         SlsError::PostBodyUncompressError(format!("cannot decompress the body: {why}"))
@@ -58,6 +58,15 @@ pub fn decompress_bytes(data: &[u8], kind: &str, raw_size: usize) -> Result<Vec<
     let out = match kind.to_ascii_lowercase().as_str() {
         "lz4" => lz4_flex::block::decompress(data, raw_size)
             .map_err(|e| uncompress_error(e.to_string()))?,
+        "zstd" => {
+            let mut out = Vec::with_capacity(raw_size.min(1 << 20));
+            zstd::stream::read::Decoder::new(data)
+                .map_err(|e| uncompress_error(e.to_string()))?
+                .take(raw_size as u64 + 1)
+                .read_to_end(&mut out)
+                .map_err(|e| uncompress_error(e.to_string()))?;
+            out
+        }
         "deflate" | "gzip" => {
             let mut out = Vec::with_capacity(raw_size.min(1 << 20));
             flate2::read::ZlibDecoder::new(data)
@@ -150,6 +159,10 @@ mod tests {
             decompress_bytes(b"x", "zip", 1),
             Err(SlsError::InvalidCompressType(_))
         ));
+        let z = zstd::bulk::compress(&data, 1).unwrap();
+        assert_eq!(decompress_bytes(&z, "zstd", data.len()).unwrap(), data);
+        assert!(decompress_bytes(&z, "zstd", data.len() - 1).is_err());
+        assert!(decompress_bytes(b"not zstd", "zstd", 8).is_err());
     }
 
     #[test]
