@@ -60,8 +60,13 @@ pub fn decompress_bytes(data: &[u8], kind: &str, raw_size: usize) -> Result<Vec<
             .map_err(|e| uncompress_error(e.to_string()))?,
         "zstd" => {
             let mut out = Vec::with_capacity(raw_size.min(1 << 20));
-            zstd::stream::read::Decoder::new(data)
-                .map_err(|e| uncompress_error(e.to_string()))?
+            let mut decoder = zstd::stream::read::Decoder::new(data)
+                .map_err(|e| uncompress_error(e.to_string()))?;
+            // Bodies are at most 10 MiB: refuse frames that ask for a larger window.
+            decoder
+                .window_log_max(24)
+                .map_err(|e| uncompress_error(e.to_string()))?;
+            decoder
                 .take(raw_size as u64 + 1)
                 .read_to_end(&mut out)
                 .map_err(|e| uncompress_error(e.to_string()))?;
