@@ -507,3 +507,18 @@ def test_strict_mode_accepts_both_signature_versions(strict_endpoint, monkeypatc
     assert error_of(wrong.get_project, project) == ("SignatureNotMatch", 401)
     stranger = LogClient(host, "someone-else", SK, auth_version=version, region="cn-hangzhou")
     assert error_of(stranger.get_project, project) == ("Unauthorized", 401)
+
+
+def test_get_logs_pages_beyond_one_hundred_rows(client, project, store):
+    put(client, project, store, [(NOW - 100 + i % 50, {"n": str(i)}) for i in range(250)])
+    resp = client.get_log(project, store, NOW - 200, NOW + 10, query="*", size=-1)
+    assert resp.get_count() == 250
+    assert sorted(int(log.get_contents()["n"]) for log in resp.get_logs()) == list(range(250))
+    times = [log.get_time() for log in resp.get_logs()]
+    assert times == sorted(times)
+    page = client.get_log(project, store, NOW - 200, NOW + 10, query="*", size=1000, offset=200)
+    assert page.get_count() == 50
+    total = 0
+    for part in client.get_log_all(project, store, NOW - 200, NOW + 10, query="*"):
+        total += part.get_count()
+    assert total == 250
