@@ -425,6 +425,36 @@ impl App {
             .push(source);
     }
 
+    /// Hands the changes of `feed` to `handle` on a task, in order, each call with what has
+    /// arrived so far (at most `max` changes). A change counts as pending work for
+    /// [`App::idle`] from its publication until `handle` has finished with it.
+    pub fn follow<T, F, Fut>(&self, feed: &fcemu_core::ChangeFeed<T>, max: usize, mut handle: F)
+    where
+        T: Clone + Send + 'static,
+        F: FnMut(Vec<T>) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        let (mut rx, unhandled) = feed.subscribe_counted();
+        let count = unhandled.clone();
+        self.add_pending_source(Box::new(move || count.count()));
+        tokio::spawn(async move {
+            while let Some(first) = rx.recv().await {
+                let mut batch = vec![first];
+                while batch.len() < max {
+                    match rx.try_recv() {
+                        Ok(change) => batch.push(change),
+                        Err(_) => break,
+                    }
+                }
+                let n = batch.len();
+                handle(batch).await;
+                for _ in 0..n {
+                    unhandled.done();
+                }
+            }
+        });
+    }
+
     fn pending(&self) -> usize {
         self.pending_sources
             .lock()

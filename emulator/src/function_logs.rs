@@ -14,18 +14,17 @@ use crate::records::InvocationRecord;
 /// Follows finished invocations until the emulator stops; `POST /_fcemu/idle` waits for logs
 /// still on their way.
 pub fn ship(app: &Arc<App>, sls: Sls) {
-    let (mut rx, unhandled) = app.records().finished().subscribe_counted();
-    let count = unhandled.clone();
-    app.add_pending_source(Box::new(move || count.count()));
-    let app = app.clone();
-    tokio::spawn(async move {
-        while let Some(record) = rx.recv().await {
-            if let Some((project, logstore, group)) = log_group(&app, &record)
-                && let Err(e) = sls.put_logs(&project, &logstore, group).await
-            {
-                tracing::warn!(function = %record.function, "logs not written to {project}/{logstore}: {e}");
+    let this = app.clone();
+    app.follow(app.records().finished(), 1, move |records| {
+        let (app, sls) = (this.clone(), sls.clone());
+        async move {
+            for record in records {
+                if let Some((project, logstore, group)) = log_group(&app, &record)
+                    && let Err(e) = sls.put_logs(&project, &logstore, group).await
+                {
+                    tracing::warn!(function = %record.function, "logs not written to {project}/{logstore}: {e}");
+                }
             }
-            unhandled.done();
         }
     });
 }

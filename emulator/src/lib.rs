@@ -16,4 +16,5 @@ pub mod reload;
 pub mod report;
 pub mod runtime;
 pub mod server;
+pub mod services;
 pub mod triggers;

@@ -14,6 +14,7 @@ use crate::edge;
 use crate::manifest::AppPlan;
 use crate::reload::Reloader;
 use crate::runtime::{ModuleCache, Runtime, RuntimeOptions};
+use crate::services;
 
 /// How to run the stack.
 #[derive(Debug, Clone)]
@@ -107,9 +108,16 @@ impl Emulator {
         };
         let endpoint = format!("http://{services_addr}");
         let own = |a: SocketAddr| [a.to_string(), format!("localhost:{}", a.port())];
-        let oss = open_object_store(&plan, &data, &clock, &ids, &opts).await?;
-        let ots = open_table_store(&plan, &data, &clock, &ids, &opts).await?;
-        let sls = open_log_service(&plan, &data, &clock, &ids, &opts).await?;
+        let setup = services::Setup {
+            data: &data,
+            clock: &clock,
+            ids: &ids,
+            durable: !opts.in_memory,
+            strict_auth: opts.strict_auth.clone(),
+        };
+        let oss = services::open_object_store(&plan, &setup).await?;
+        let ots = services::open_table_store(&plan, &setup).await?;
+        let sls = services::open_log_service(&plan, &setup).await?;
         let runtime = Runtime::new(RuntimeOptions {
             cache: opts.cache.clone(),
             clock,
@@ -222,44 +230,6 @@ impl Emulator {
     }
 }
 
-/// Opens the object store in the data directory and creates the buckets the manifest declares
-/// or its OSS triggers listen to.
-async fn open_object_store(
-    plan: &AppPlan,
-    data: &Arc<DataDir>,
-    clock: &Clock,
-    ids: &IdGen,
-    opts: &StartOptions,
-) -> anyhow::Result<fcemu_oss::Oss> {
-    let mut cfg = fcemu_oss::OssConfig::new(data.clone());
-    cfg.clock = clock.clone();
-    cfg.ids = ids.clone();
-    cfg.region = plan.region.clone();
-    cfg.owner_id = plan.account_id.clone();
-    cfg.durable = !opts.in_memory;
-    cfg.strict_auth = opts
-        .strict_auth
-        .as_ref()
-        .map(|(id, secret)| fcemu_oss::Credentials::single(id.clone(), secret.clone()));
-    let oss = tokio::task::spawn_blocking(move || fcemu_oss::Oss::open(cfg))
-        .await?
-        .map_err(|e| anyhow::anyhow!("cannot open the object store: {e}"))?;
-    let mut buckets: std::collections::BTreeSet<String> = plan.buckets.keys().cloned().collect();
-    for f in plan.functions.values() {
-        for t in &f.triggers {
-            if let crate::manifest::TriggerKind::Oss { bucket, .. } = &t.kind {
-                buckets.insert(bucket.clone());
-            }
-        }
-    }
-    for bucket in buckets {
-        oss.create_bucket_if_missing(&bucket)
-            .await
-            .map_err(|e| anyhow::anyhow!("cannot create bucket {bucket}: {e}"))?;
-    }
-    Ok(oss)
-}
-
 /// Turns off Nagle's algorithm for every connection the listener accepts (Linux copies the
 /// option to accepted sockets): a response whose headers and body go out in separate writes (a
 /// streamed object, say) would otherwise wait for the client's delayed ACK, about 40 ms.
@@ -267,121 +237,4 @@ fn no_delay(listener: &TcpListener) {
     if let Err(e) = socket2::SockRef::from(listener).set_tcp_nodelay(true) {
         tracing::debug!(error = %e, "could not set TCP_NODELAY");
     }
-}
-
-/// Opens Table Store in the data directory.
-async fn open_table_store(
-    plan: &AppPlan,
-    data: &Arc<DataDir>,
-    clock: &Clock,
-    ids: &IdGen,
-    opts: &StartOptions,
-) -> anyhow::Result<fcemu_tablestore::Ots> {
-    let mut cfg = fcemu_tablestore::OtsConfig::new(data.clone());
-    cfg.clock = clock.clone();
-    cfg.ids = ids.clone();
-    cfg.region = plan.region.clone();
-    cfg.owner_id = plan.account_id.clone();
-    cfg.durable = !opts.in_memory;
-    cfg.strict_auth = opts.strict_auth.clone();
-    let ots = tokio::task::spawn_blocking(move || fcemu_tablestore::Ots::open(cfg))
-        .await?
-        .map_err(|e| anyhow::anyhow!("cannot open Table Store: {e}"))?;
-    for (name, table) in &plan.tables {
-        create_table(&ots, name, table)
-            .await
-            .map_err(|e| anyhow::anyhow!("cannot create table {name}: {e}"))?;
-    }
-    // A Table Store trigger reads the table's stream: turn it on for tables that exist.
-    for f in plan.functions.values() {
-        for t in &f.triggers {
-            if let crate::manifest::TriggerKind::Tablestore {
-                instance, table, ..
-            } = &t.kind
-                && ots.describe_table(instance, table).await.is_ok()
-            {
-                ots.set_stream(instance, table, true, None)
-                    .await
-                    .map_err(|e| anyhow::anyhow!("cannot enable the stream of {table}: {e}"))?;
-            }
-        }
-    }
-    Ok(ots)
-}
-
-/// Creates a declared table unless it exists (an existing table is never changed, but gets a
-/// stream when the manifest asks for one).
-async fn create_table(
-    ots: &fcemu_tablestore::Ots,
-    name: &str,
-    table: &crate::manifest::TablePlan,
-) -> Result<(), fcemu_tablestore::OtsError> {
-    use fcemu_tablestore::model::{PkColumnSchema, PkType, TableOptions};
-    let primary_key = table
-        .primary_key
-        .iter()
-        .map(|(column, ty)| PkColumnSchema {
-            name: column.clone(),
-            ty: match ty.as_str() {
-                "INTEGER" => PkType::Integer,
-                "BINARY" => PkType::Binary,
-                _ => PkType::String,
-            },
-            auto_increment: false,
-        })
-        .collect();
-    let request = fcemu_tablestore::tables::CreateTable {
-        name: name.to_string(),
-        primary_key,
-        defined_columns: Vec::new(),
-        reserved_read: 0,
-        reserved_write: 0,
-        options: TableOptions {
-            time_to_live: i32::try_from(table.ttl).unwrap_or(i32::MAX),
-            max_versions: i32::try_from(table.max_versions).unwrap_or(i32::MAX),
-            ..TableOptions::default()
-        },
-        stream: table.stream.then_some((true, 0)),
-    };
-    match ots.create_table(&table.instance, request).await {
-        Ok(()) => Ok(()),
-        Err(fcemu_tablestore::OtsError::TableAlreadyExist) if table.stream => ots
-            .set_stream(&table.instance, name, true, None)
-            .await
-            .map(|_| ()),
-        Err(fcemu_tablestore::OtsError::TableAlreadyExist) => Ok(()),
-        Err(e) => Err(e),
-    }
-}
-
-/// Opens the Log Service in the data directory.
-async fn open_log_service(
-    plan: &AppPlan,
-    data: &Arc<DataDir>,
-    clock: &Clock,
-    ids: &IdGen,
-    opts: &StartOptions,
-) -> anyhow::Result<fcemu_sls::Sls> {
-    let mut cfg = fcemu_sls::SlsConfig::new(data.clone());
-    cfg.clock = clock.clone();
-    cfg.ids = ids.clone();
-    cfg.region = plan.region.clone();
-    cfg.owner_id = plan.account_id.clone();
-    cfg.durable = !opts.in_memory;
-    cfg.strict_auth = opts.strict_auth.clone();
-    let sls = tokio::task::spawn_blocking(move || fcemu_sls::Sls::open(cfg))
-        .await?
-        .map_err(|e| anyhow::anyhow!("cannot open the Log Service: {e}"))?;
-    for store in plan.logstores.values() {
-        sls.ensure_logstore(&store.project, &store.logstore, store.shards)
-            .await
-            .map_err(|e| {
-                anyhow::anyhow!(
-                    "cannot create logstore {}/{}: {e}",
-                    store.project,
-                    store.logstore
-                )
-            })?;
-    }
-    Ok(sls)
 }

@@ -65,16 +65,13 @@ impl Triggers {
         self: &Arc<Self>,
         feed: &fcemu_core::ChangeFeed<fcemu_sls::LogsAppended>,
     ) {
-        let (mut rx, unhandled) = feed.subscribe_counted();
-        let count = unhandled.clone();
-        self.app.add_pending_source(Box::new(move || count.count()));
         let this = self.clone();
-        tokio::spawn(async move {
-            while let Some(change) = rx.recv().await {
-                this.logs.appended(&this.app, &change);
-                this.logs_appended.notify_one();
-                unhandled.done();
+        self.app.follow(feed, 1, move |changes| {
+            for change in &changes {
+                this.logs.appended(&this.app, change);
             }
+            this.logs_appended.notify_one();
+            std::future::ready(())
         });
         if self.app.runtime().clock().is_virtual() {
             return;
@@ -129,16 +126,14 @@ impl Triggers {
         self: &Arc<Self>,
         feed: &fcemu_core::ChangeFeed<fcemu_oss::ObjectChange>,
     ) {
-        // Counted from the moment a change is published, so `idle` never misses one in transit.
-        let (mut rx, unhandled) = feed.subscribe_counted();
-        let count = unhandled.clone();
-        self.app.add_pending_source(Box::new(move || count.count()));
         let this = self.clone();
-        tokio::spawn(async move {
-            while let Some(change) = rx.recv().await {
-                this.object_changed(&ObjectEventInput::from(&change), change.chain_depth)
-                    .await;
-                unhandled.done();
+        self.app.follow(feed, 1, move |changes| {
+            let this = this.clone();
+            async move {
+                for change in changes {
+                    this.object_changed(&ObjectEventInput::from(&change), change.chain_depth)
+                        .await;
+                }
             }
         });
     }
@@ -150,25 +145,14 @@ impl Triggers {
         self: &Arc<Self>,
         feed: &fcemu_core::ChangeFeed<fcemu_tablestore::RowChange>,
     ) {
-        let (mut rx, unhandled) = feed.subscribe_counted();
-        let count = unhandled.clone();
-        self.app.add_pending_source(Box::new(move || count.count()));
         let this = self.clone();
-        tokio::spawn(async move {
-            while let Some(first) = rx.recv().await {
-                let mut batch = vec![first];
-                while batch.len() < tablestore_event::MAX_RECORDS {
-                    match rx.try_recv() {
-                        Ok(change) => batch.push(change),
-                        Err(_) => break,
-                    }
+        self.app
+            .follow(feed, tablestore_event::MAX_RECORDS, move |changes| {
+                let this = this.clone();
+                async move {
+                    this.rows_changed(&changes).await;
                 }
-                this.rows_changed(&batch).await;
-                for _ in &batch {
-                    unhandled.done();
-                }
-            }
-        });
+            });
     }
 
     /// Fires every Table Store trigger on the tables of `changes`, one invocation per trigger
