@@ -139,6 +139,12 @@ async fn dispatch(
         };
     }
     let target = classify(req.uri().path(), req.headers());
+    // The object store reads bodies this way itself.
+    let req = if target == Target::ObjectStore {
+        req
+    } else {
+        fcemu_core::body::read_in_background(req)
+    };
     let router = match target {
         Target::Admin => Some(services.admin),
         Target::FcApi => services.fc_api,

@@ -149,6 +149,7 @@ pub fn router(gateway: Arc<Gateway>) -> Router {
 }
 
 async fn handle(State(gw): State<Arc<Gateway>>, req: Request) -> Response {
+    let req = fcemu_core::body::read_in_background(req);
     let connect = req.extensions().get::<ConnectInfo<SocketAddr>>().cloned();
     let request_id = gw.app.new_request_id();
     let method = req.method().as_str().to_string();

@@ -37,7 +37,7 @@ pub use query::Query;
 pub fn router(oss: Oss) -> axum::Router {
     axum::Router::new().fallback(move |req: Request| {
         let oss = oss.clone();
-        async move { dispatch(oss, req).await }
+        async move { dispatch(oss, fcemu_core::body::read_in_background(req)).await }
     })
 }
 
