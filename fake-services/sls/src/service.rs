@@ -40,6 +40,15 @@ fn shard_of(ls: &Logstore, shard: i64) -> Result<u32, SlsError> {
         .ok_or(SlsError::ShardNotExist(shard))
 }
 
+/// Drops groups received longer ago than the logstore's ttl (3650 days = kept forever).
+fn expire(db: &mut Db, project: &str, ls: &Logstore, now_ms: i64) -> Result<(), SlsError> {
+    if ls.config.ttl >= 3650 {
+        return Ok(());
+    }
+    let cutoff = now_ms.saturating_sub(i64::from(ls.config.ttl) * 86_400_000);
+    db.expire(project, &ls.config.name, cutoff, now_ms)
+}
+
 fn decode_cursor(c: &str) -> Result<u64, SlsError> {
     cursor::decode(c).ok_or_else(|| SlsError::InvalidCursor(format!("cursor {c} is invalid")))
 }
@@ -267,10 +276,12 @@ impl Sls {
         let (project, logstore) = (project.to_string(), logstore.to_string());
         let received_at = self.config().clock.now();
         let received_ms = ms(received_at);
+        let now = received_ms;
         let appended = self
             .store()
             .call(move |db| {
                 let ls = db.logstore(&project, &logstore)?;
+                expire(db, &project, &ls, now)?;
                 let count = ls.config.shard_count;
                 let shard = match choice {
                     ShardChoice::LoadBalance => db.next_round_robin(&project, &logstore, count),
@@ -320,10 +331,12 @@ impl Sls {
         shard: i64,
         from: CursorFrom,
     ) -> Result<String, SlsError> {
+        let now = self.now_ms();
         let (project, logstore) = (project.to_string(), logstore.to_string());
         self.store()
             .call(move |db| {
                 let ls = db.logstore(&project, &logstore)?;
+                expire(db, &project, &ls, now)?;
                 let shard = shard_of(&ls, shard)?;
                 let (begin, end) = db.shard_bounds(&project, &logstore, shard)?;
                 let seq = match from {
@@ -346,6 +359,7 @@ impl Sls {
         shard: i64,
         cursor: &str,
     ) -> Result<i64, SlsError> {
+        let now = self.now_ms();
         let seq = decode_cursor(cursor)?;
         let (project, logstore, c) = (
             project.to_string(),
@@ -355,6 +369,7 @@ impl Sls {
         self.store()
             .call(move |db| {
                 let ls = db.logstore(&project, &logstore)?;
+                expire(db, &project, &ls, now)?;
                 let shard = shard_of(&ls, shard)?;
                 db.received_at(&project, &logstore, shard, seq)?
                     .map(|ms| ms.div_euclid(1000))
@@ -375,6 +390,7 @@ impl Sls {
         count: u32,
         end_cursor: Option<&str>,
     ) -> Result<Pulled, SlsError> {
+        let now = self.now_ms();
         if !(1..=MAX_PULL_COUNT).contains(&count) {
             return Err(SlsError::ParameterInvalid(format!(
                 "count must be within range [1, {MAX_PULL_COUNT}]"
@@ -390,6 +406,7 @@ impl Sls {
         self.store()
             .call(move |db: &mut Db| {
                 let ls = db.logstore(&project, &logstore)?;
+                expire(db, &project, &ls, now)?;
                 let shard = shard_of(&ls, shard)?;
                 let (begin, end) = db.shard_bounds(&project, &logstore, shard)?;
                 if from < begin || from > end {
@@ -450,10 +467,11 @@ impl Sls {
         project: &str,
         logstore: &str,
     ) -> Result<Option<Map<String, Value>>, SlsError> {
-        let (p, l) = (project.to_string(), logstore.to_string());
+        let (p, l, now) = (project.to_string(), logstore.to_string(), self.now_ms());
         self.store()
             .call(move |db| {
-                db.logstore(&p, &l)?;
+                let ls = db.logstore(&p, &l)?;
+                expire(db, &p, &ls, now)?;
                 Ok(db.index(&p, &l)?.map(|i| i.doc))
             })
             .await

@@ -972,3 +972,32 @@ async fn pull_answers_stay_under_ten_mebibytes() {
         .await;
     assert_eq!((groups.len(), next.as_str()), (1, "Mw=="));
 }
+
+#[tokio::test]
+async fn groups_past_the_ttl_expire_and_positions_are_never_reused() {
+    let s = server().await;
+    s.sls.create_project("proj1", "").await.unwrap();
+    let mut cfg = fcemu_sls::LogstoreConfig::new("store1", 1);
+    cfg.ttl = 1;
+    s.sls.create_logstore("proj1", cfg).await.unwrap();
+    let g = group("t", &[(T0, &[("a", "1")])]);
+    for _ in 0..2 {
+        s.sls.put_logs("proj1", "store1", g.clone()).await.unwrap();
+    }
+    let day = std::time::Duration::from_secs(86_400);
+    s.sls.config().clock.advance(day * 2);
+    // Everything is past the ttl: the shard is empty, its end stays where it was.
+    assert_eq!(s.cursor("proj1", 0, "begin").await, "Mg==");
+    assert_eq!(s.cursor("proj1", 0, "end").await, "Mg==");
+    let r = s
+        .get("proj1", "/logstores/store1/shards/0?type=log&cursor=MA==")
+        .await;
+    assert_eq!(error(r).await.1, "InvalidCursor");
+    assert_eq!(s.count(T0, "*").await, 0);
+
+    let later = group("t", &[(T0 + 2 * 86_400, &[("a", "2")])]);
+    let appended = s.sls.put_logs("proj1", "store1", later).await.unwrap();
+    assert_eq!(appended.begin_cursor, "Mg==");
+    let (groups, next, _) = s.pull("proj1", 0, "cursor=Mg==", "lz4").await;
+    assert_eq!((groups.len(), next.as_str()), (1, "Mw=="));
+}

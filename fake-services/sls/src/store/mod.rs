@@ -1,6 +1,9 @@
 //! Persistence: one SQLite database (WAL; `synchronous=FULL` when durable) with projects,
 //! logstores, index configs and log groups (one row per PutLogs, the encoded LogGroup as a blob).
 //!
+//! Each shard's next position is kept apart from its groups (`shard_ends`), so expiring old
+//! groups never makes a position be used twice.
+//!
 //! Consumer groups and their checkpoints are stored too ([`consumer_groups`]); which consumer
 //! holds which shard lives only in memory, as heartbeats do.
 //!
@@ -77,6 +80,18 @@ CREATE TABLE checkpoints (
     PRIMARY KEY (project, logstore, consumer_group, shard)
 );
 ",
+    "
+CREATE TABLE shard_ends (
+    project TEXT NOT NULL,
+    logstore TEXT NOT NULL,
+    shard INTEGER NOT NULL,
+    next_seq INTEGER NOT NULL,
+    PRIMARY KEY (project, logstore, shard)
+);
+INSERT INTO shard_ends (project, logstore, shard, next_seq)
+    SELECT project, logstore, shard, max(seq) + 1 FROM log_groups GROUP BY project, logstore, shard;
+CREATE INDEX log_groups_by_receive_time ON log_groups (project, logstore, received_ms);
+",
 ];
 
 /// The Log Service's persistent state.
@@ -91,6 +106,8 @@ pub struct Store {
 pub struct Db {
     conn: Connection,
     round_robin: HashMap<(String, String), u32>,
+    /// When each logstore last dropped expired groups (ms).
+    expired_at: HashMap<(String, String), i64>,
     /// Live consumers and shard owners of each consumer group.
     pub(crate) consumers:
         HashMap<crate::consumer_groups::GroupKey, crate::consumer_groups::Membership>,
@@ -138,6 +155,7 @@ impl Store {
             db: Arc::new(Mutex::new(Db {
                 conn,
                 round_robin: HashMap::new(),
+                expired_at: HashMap::new(),
                 consumers: HashMap::new(),
             })),
         })
@@ -267,6 +285,7 @@ impl Db {
         tx.execute("DELETE FROM log_groups WHERE project = ?1", [name])?;
         tx.execute("DELETE FROM consumer_groups WHERE project = ?1", [name])?;
         tx.execute("DELETE FROM checkpoints WHERE project = ?1", [name])?;
+        tx.execute("DELETE FROM shard_ends WHERE project = ?1", [name])?;
         tx.commit()?;
         self.round_robin.retain(|(p, _), _| p != name);
         self.consumers.retain(|k, _| k.0 != name);
@@ -375,6 +394,10 @@ impl Db {
             "DELETE FROM checkpoints WHERE project = ?1 AND logstore = ?2",
             [project, name],
         )?;
+        tx.execute(
+            "DELETE FROM shard_ends WHERE project = ?1 AND logstore = ?2",
+            [project, name],
+        )?;
         tx.commit()?;
         self.round_robin
             .remove(&(project.to_string(), name.to_string()));
@@ -441,15 +464,21 @@ impl Db {
         logstore: &str,
         shard: u32,
     ) -> Result<(u64, u64), SlsError> {
-        let (min, max): (Option<i64>, Option<i64>) = self.conn.query_row(
-            "SELECT min(seq), max(seq) FROM log_groups WHERE project = ?1 AND logstore = ?2 AND shard = ?3",
+        let end: Option<i64> = self
+            .conn
+            .query_row(
+                "SELECT next_seq FROM shard_ends WHERE project = ?1 AND logstore = ?2 AND shard = ?3",
+                params![project, logstore, shard],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let begin: Option<i64> = self.conn.query_row(
+            "SELECT min(seq) FROM log_groups WHERE project = ?1 AND logstore = ?2 AND shard = ?3",
             params![project, logstore, shard],
-            |r| Ok((r.get(0)?, r.get(1)?)),
+            |r| r.get(0),
         )?;
-        Ok(match (min, max) {
-            (Some(a), Some(b)) => (a as u64, b as u64 + 1),
-            _ => (0, 0),
-        })
+        let end = end.unwrap_or(0).max(0) as u64;
+        Ok((begin.map_or(end, |b| b as u64), end))
     }
 
     /// Appends a group at the shard's end; its position.
@@ -460,7 +489,8 @@ impl Db {
         g: &NewGroup,
     ) -> Result<u64, SlsError> {
         let (_, end) = self.shard_bounds(project, logstore, g.shard)?;
-        self.conn.execute(
+        let tx = self.conn.transaction()?;
+        tx.execute(
             "INSERT INTO log_groups (project, logstore, shard, seq, received_ms, log_count, min_time, max_time, data)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             params![
@@ -475,7 +505,45 @@ impl Db {
                 g.data
             ],
         )?;
+        tx.execute(
+            "INSERT OR REPLACE INTO shard_ends (project, logstore, shard, next_seq) VALUES (?1, ?2, ?3, ?4)",
+            params![project, logstore, g.shard, end as i64 + 1],
+        )?;
+        tx.commit()?;
         Ok(end)
+    }
+
+    /// Drops the logstore's groups received before `cutoff_ms`, at most once a minute (by
+    /// `now_ms`); positions are not reused, so later cursors stay valid.
+    pub fn expire(
+        &mut self,
+        project: &str,
+        logstore: &str,
+        cutoff_ms: i64,
+        now_ms: i64,
+    ) -> Result<(), SlsError> {
+        let key = (project.to_string(), logstore.to_string());
+        if self
+            .expired_at
+            .get(&key)
+            .is_some_and(|last| now_ms.saturating_sub(*last) < 60_000)
+        {
+            return Ok(());
+        }
+        let n = self.conn.execute(
+            "DELETE FROM log_groups WHERE project = ?1 AND logstore = ?2 AND received_ms < ?3",
+            params![project, logstore, cutoff_ms],
+        )?;
+        if n > 0 {
+            tracing::debug!(
+                project,
+                logstore,
+                groups = n,
+                "expired log groups past the ttl"
+            );
+        }
+        self.expired_at.insert(key, now_ms);
+        Ok(())
     }
 
     /// Up to `limit` groups of a shard at `positions`, and no more than `max_bytes` of them
