@@ -153,6 +153,10 @@ impl Emulator {
         )?;
         triggers.follow_object_changes(oss.changes());
         triggers.follow_row_changes(&ots.changes());
+        let reader = app.clone();
+        ots.set_stream_policy(Arc::new(move |instance, table| {
+            crate::services::trigger_reads_table(&reader.plan(), instance, table)
+        }));
         triggers.follow_log_appends(&sls.changes());
         crate::function_logs::ship(&app, sls.clone());
         let gateway_router = crate::gateway::router(crate::gateway::Gateway::new(app.clone()));

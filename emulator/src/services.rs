@@ -101,6 +101,16 @@ pub async fn open_table_store(
     Ok(ots)
 }
 
+/// Whether a Table Store trigger of `plan` reads `instance`/`table` (such a table needs a stream).
+pub fn trigger_reads_table(plan: &AppPlan, instance: &str, table: &str) -> bool {
+    plan.functions.values().any(|f| {
+        f.triggers.iter().any(|t| {
+            matches!(&t.kind, crate::manifest::TriggerKind::Tablestore { instance: i, table: n, .. }
+                if i == instance && n == table)
+        })
+    })
+}
+
 /// Creates a declared table unless it exists (an existing table is never changed, but gets a
 /// stream when the manifest asks for one).
 async fn create_table(

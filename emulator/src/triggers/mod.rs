@@ -170,14 +170,14 @@ impl Triggers {
                 else {
                     continue;
                 };
-                let records: Vec<_> = changes
+                let matching: Vec<_> = changes
                     .iter()
                     .filter(|c| &c.instance == instance && &c.table == table)
-                    .map(|c| c.record.clone())
                     .collect();
-                if records.is_empty() {
+                let Some(depth) = matching.iter().map(|c| c.chain_depth).max() else {
                     continue;
-                }
+                };
+                let records: Vec<_> = matching.iter().map(|c| c.record.clone()).collect();
                 if !t.enabled {
                     eprintln!(
                         "fcemu: {instance}/{table}: trigger {} not fired: it is disabled",
@@ -185,8 +185,11 @@ impl Triggers {
                     );
                     continue;
                 }
+                if self.loop_suspected(&format!("{instance}/{table}"), &t.name, &f.name, depth) {
+                    continue;
+                }
                 let event = tablestore_event::event(&records, format != "json");
-                queued.push(self.deliver(&f.name, &t.name, event, 1).await);
+                queued.push(self.deliver(&f.name, &t.name, event, depth + 1).await);
             }
         }
         queued
@@ -222,11 +225,7 @@ impl Triggers {
                     eprintln!("fcemu: {}: trigger {} not fired: {miss}", input.key, t.name);
                     continue;
                 }
-                if depth >= self.max_depth {
-                    eprintln!(
-                        "fcemu: warning: {}: trigger {} of {} not fired: {depth} invocations in a row were caused by writes of functions; this looks like a trigger loop (a function writing where its own trigger listens); the limit is --max-trigger-depth",
-                        input.key, t.name, f.name
-                    );
+                if self.loop_suspected(&input.key, &t.name, &f.name, depth) {
                     continue;
                 }
                 let event = oss_event::oss_event(
@@ -239,6 +238,18 @@ impl Triggers {
             }
         }
         queued
+    }
+
+    /// Whether a change `depth` hops down a chain of invocations must not fire `trigger` of
+    /// `function` (a trigger loop); says so on the terminal.
+    fn loop_suspected(&self, what: &str, trigger: &str, function: &str, depth: u32) -> bool {
+        if depth < self.max_depth {
+            return false;
+        }
+        eprintln!(
+            "fcemu: warning: {what}: trigger {trigger} of {function} not fired: {depth} invocations in a row were caused by writes of functions; this looks like a trigger loop (a function writing where its own trigger listens); the limit is --max-trigger-depth"
+        );
+        true
     }
 
     /// Queues one delivery of `event` to `function` on behalf of `trigger`; returns its request id.

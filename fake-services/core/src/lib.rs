@@ -14,3 +14,8 @@ pub use changes::{ChangeFeed, ChangeReceiver, Unhandled};
 pub use clock::Clock;
 pub use ids::IdGen;
 pub use storage::DataDir;
+
+/// Request header carrying how many change-triggered invocations led to a request: the
+/// emulator sets it on requests its functions make, and services copy it into the change
+/// notifications the request causes, so a chain of invocations (a trigger loop) can be cut.
+pub const CHAIN_DEPTH_HEADER: &str = "x-fcemu-chain-depth";

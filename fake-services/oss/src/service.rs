@@ -41,7 +41,7 @@ pub struct RequestInfo {
 
 /// Request header carrying [`RequestInfo::chain_depth`]: the emulator sets it on requests its
 /// functions make, so a change caused by a function can be told from one made by a user.
-pub const CHAIN_DEPTH_HEADER: &str = "x-fcemu-chain-depth";
+pub const CHAIN_DEPTH_HEADER: &str = fcemu_core::CHAIN_DEPTH_HEADER;
 
 /// A write of a whole object (PutObject, PostObject).
 #[derive(Clone, Debug)]

@@ -91,6 +91,20 @@ struct Inner {
     cfg: OtsConfig,
     store: store::Store,
     changes: ChangeFeed<RowChange>,
+    stream_policy: PolicySlot,
+}
+
+/// Decides whether a table created by `(instance, table)` gets a stream though its creator did
+/// not ask for one (see [`Ots::set_stream_policy`]).
+pub type StreamPolicy = Arc<dyn Fn(&str, &str) -> bool + Send + Sync>;
+
+#[derive(Default)]
+struct PolicySlot(std::sync::RwLock<Option<StreamPolicy>>);
+
+impl std::fmt::Debug for PolicySlot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PolicySlot")
+    }
 }
 
 impl Ots {
@@ -104,6 +118,7 @@ impl Ots {
                 cfg,
                 store,
                 changes: ChangeFeed::new(),
+                stream_policy: PolicySlot::default(),
             }),
         })
     }
@@ -116,6 +131,28 @@ impl Ots {
     /// Row changes of tables with a stream, published after each change is durable.
     pub fn changes(&self) -> ChangeFeed<RowChange> {
         self.inner.changes.clone()
+    }
+
+    /// Gives tables a stream when they are created and `policy` says so, whatever the request
+    /// asked: the Python SDK cannot ask for one, and a Function Compute trigger on a table needs
+    /// it (the emulator passes "a trigger reads this table").
+    pub fn set_stream_policy(&self, policy: StreamPolicy) {
+        *self
+            .inner
+            .stream_policy
+            .0
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = Some(policy);
+    }
+
+    pub(crate) fn policy_wants_stream(&self, instance: &str, table: &str) -> bool {
+        self.inner
+            .stream_policy
+            .0
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .is_some_and(|p| p(instance, table))
     }
 
     /// The wire protocol, ready to serve or to mount on the services edge.

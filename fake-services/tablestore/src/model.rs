@@ -219,4 +219,7 @@ pub struct RowChange {
     pub table: String,
     /// What changed.
     pub record: StreamRecord,
+    /// How many change-triggered invocations led to the write (the request's
+    /// [`fcemu_core::CHAIN_DEPTH_HEADER`]; 0 for writes from outside).
+    pub chain_depth: u32,
 }

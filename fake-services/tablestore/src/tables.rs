@@ -131,6 +131,7 @@ impl Ots {
         let now_s = self.now_us() / 1_000_000;
         let stream = match req.stream {
             Some((true, hours)) => Some(self.new_stream(hours)),
+            _ if self.policy_wants_stream(instance, &req.name) => Some(self.new_stream(0)),
             _ => None,
         };
         let info = TableInfo {

@@ -590,3 +590,29 @@ fn hex_bytes(s: &str) -> Vec<u8> {
         .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
         .collect()
 }
+
+#[tokio::test]
+async fn a_stream_policy_and_the_chain_depth_reach_the_change_feed() {
+    let mut s = server().await;
+    s.ots
+        .set_stream_policy(Arc::new(|instance: &str, table: &str| {
+            instance == "inst" && table == "watched"
+        }));
+    s.create("watched", false).await;
+    s.create("ignored", false).await;
+    let mut changes = s.ots.changes().subscribe();
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(fcemu_core::CHAIN_DEPTH_HEADER, "2".parse().unwrap());
+    s.http = reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .unwrap();
+    for table in ["ignored", "watched"] {
+        let cells = vec![PbCell::plain("a", Value::Integer(1))];
+        s.ok("PutRow", write(table, row_buf("r", cells, false), 0))
+            .await;
+    }
+    let change = changes.try_recv().unwrap();
+    assert_eq!((change.table.as_str(), change.chain_depth), ("watched", 2));
+    assert!(changes.try_recv().is_err(), "a table without a stream");
+}

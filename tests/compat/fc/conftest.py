@@ -79,6 +79,12 @@ code = "{echo}"
   instance = "photos"
   table = "photos"
   format = "json"
+  [[functions.audit.triggers]]
+  type = "tablestore"
+  name = "on-comments"
+  instance = "photos"
+  table = "comments"
+  format = "json"
 
 [functions.logger]
 service = "media"

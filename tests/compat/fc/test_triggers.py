@@ -70,3 +70,20 @@ def test_tablestore_writes_fire_the_trigger_with_sync_v1_records(fcemu):
     assert [(c["Type"], c["ColumnName"]) for c in update["Columns"]] == [("Put", "size"), ("DeleteAllVersions", "title")]
     assert delete["Columns"] == []
     assert put["Info"]["Timestamp"] <= update["Info"]["Timestamp"] <= delete["Info"]["Timestamp"]
+
+
+def test_a_trigger_table_created_by_the_sdk_gets_a_stream(fcemu):
+    # The Python SDK cannot ask for a stream; a table a trigger reads gets one when created.
+    from tablestore import OTSClient, Row, TableMeta, TableOptions, ReservedThroughput, CapacityUnit
+
+    client = OTSClient(fcemu.services, "test-ak", "test-ak", "photos")
+    client.create_table(TableMeta("comments", [("id", "STRING")]), TableOptions(), ReservedThroughput(CapacityUnit(0, 0)))
+    client.put_row("comments", Row([("id", "c1")], [("text", "nice")]))
+    fcemu.idle()
+    records = requests.get(
+        f"{fcemu.services}/_fcemu/invocations", params={"function": "audit", "trigger": "on-comments"}
+    ).json()["invocations"]
+    assert len(records) == 1, records
+    (record,) = json.loads(records[0]["event"])["Records"]
+    assert record["Type"] == "PutRow"
+    assert record["PrimaryKey"] == [{"ColumnName": "id", "Value": "c1"}]

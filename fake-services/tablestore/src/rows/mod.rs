@@ -16,6 +16,12 @@ use crate::plainbuffer::PbValue;
 
 pub use pk::pk_buffer;
 
+tokio::task_local! {
+    /// The chain depth of the request being served (set by the HTTP layer around each
+    /// request), copied into the [`crate::RowChange`]s its writes publish.
+    pub static CHAIN_DEPTH: u32;
+}
+
 /// Rows scanned at most for one GetRange page.
 pub const MAX_RANGE_ROWS: usize = 5000;
 /// Bytes of row data after which a GetRange page ends.

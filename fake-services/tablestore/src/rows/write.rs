@@ -41,6 +41,7 @@ fn check_condition(
 
 /// Request-wide facts a write needs.
 struct WriteCtx<'a> {
+    chain_depth: u32,
     instance: &'a str,
     now_ms: i64,
     now_us: i64,
@@ -250,6 +251,7 @@ fn apply_write(
                 instance: ctx.instance.to_owned(),
                 table: t.name.clone(),
                 record,
+                chain_depth: ctx.chain_depth,
             })
         }
         _ => None,
@@ -268,6 +270,7 @@ impl Ots {
         let instance = instance.to_owned();
         let ots = self.clone();
         let feed = self.changes();
+        let chain_depth = super::CHAIN_DEPTH.try_with(|d| *d).unwrap_or(0);
         let (results, _) = self
             .store()
             .call_then(
@@ -276,6 +279,7 @@ impl Ots {
                     // commit order (an increment never lands below a version written after
                     // it started).
                     let ctx = WriteCtx {
+                        chain_depth,
                         instance: &instance,
                         now_ms: ots.now_ms(),
                         now_us: ots.now_us(),
