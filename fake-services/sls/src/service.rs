@@ -30,6 +30,9 @@ pub const MAX_PULL_BYTES: usize = 10 * 1024 * 1024;
 /// Groups read per batch by GetLogs / GetHistograms.
 const SCAN_BATCH: u32 = 256;
 
+/// Most bytes of groups read per batch by GetLogs / GetHistograms (at least one group).
+const SCAN_BATCH_BYTES: usize = 16 * 1024 * 1024;
+
 /// Most log groups one PullLogs returns.
 pub const MAX_PULL_COUNT: u32 = 1000;
 
@@ -447,7 +450,9 @@ impl Sls {
             let (p, l, from, to) = (project.to_string(), logstore.to_string(), q.from, q.to);
             let batch = self
                 .store()
-                .call(move |db| db.groups_in_time(&p, &l, from, to, after, SCAN_BATCH))
+                .call(move |db| {
+                    db.groups_in_time(&p, &l, from..to, after, SCAN_BATCH, SCAN_BATCH_BYTES)
+                })
                 .await?;
             let Some((last, _)) = batch.last() else {
                 return Ok(scan);

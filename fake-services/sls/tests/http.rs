@@ -1001,3 +1001,46 @@ async fn groups_past_the_ttl_expire_and_positions_are_never_reused() {
     let (groups, next, _) = s.pull("proj1", 0, "cursor=Mg==", "lz4").await;
     assert_eq!((groups.len(), next.as_str()), (1, "Mw=="));
 }
+
+#[tokio::test]
+async fn searches_span_many_batches_of_groups() {
+    let s = server().await;
+    s.sls.ensure_logstore("proj1", "store1", 2).await.unwrap();
+    for i in 0..600u32 {
+        let n = i.to_string();
+        let g = group(
+            "t",
+            &[(
+                T0 + i % 7,
+                &[
+                    ("n", n.as_str()),
+                    ("odd", if i % 2 == 1 { "yes" } else { "no" }),
+                ],
+            )],
+        );
+        s.sls.put_logs("proj1", "store1", g).await.unwrap();
+    }
+    let q = |query: &str| fcemu_sls::LogQuery {
+        from: i64::from(T0),
+        to: i64::from(T0) + 7,
+        query: query.into(),
+        topic: String::new(),
+        line: 100,
+        offset: 0,
+        reverse: false,
+    };
+    let count = s
+        .sls
+        .get_logs("proj1", "store1", q("odd: yes | select count(*) as c"))
+        .await
+        .unwrap();
+    assert_eq!(count.rows, vec![vec![("c".to_string(), "300".to_string())]]);
+    let page = s.sls.get_logs("proj1", "store1", q("*")).await.unwrap();
+    assert_eq!((page.processed, page.rows.len()), (600, 100));
+    let h = s
+        .sls
+        .histograms("proj1", "store1", q("odd: no"))
+        .await
+        .unwrap();
+    assert_eq!(h.iter().map(|b| b.count).sum::<u64>(), 300);
+}

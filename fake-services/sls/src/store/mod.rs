@@ -621,28 +621,36 @@ impl Db {
             .optional()?)
     }
 
-    /// Up to `limit` groups of a logstore, after row `after` (0: from the start), with a log
-    /// whose `__time__` may fall in `[from, to)`; each with its row id, for the next batch.
+    /// Up to `limit` groups of a logstore (and no more than `max_bytes` of them, but at least
+    /// one), after row `after` (0: from the start), with a log whose `__time__` may fall in
+    /// `time`; each with its row id, for the next batch.
     pub fn groups_in_time(
         &self,
         project: &str,
         logstore: &str,
-        from: i64,
-        to: i64,
+        time: std::ops::Range<i64>,
         after: i64,
         limit: u32,
+        max_bytes: usize,
     ) -> Result<Vec<(i64, StoredGroup)>, SlsError> {
         let mut stmt = self.conn.prepare(
             "SELECT shard, seq, received_ms, data, rowid FROM log_groups
              WHERE project = ?1 AND logstore = ?2 AND max_time >= ?3 AND min_time < ?4 AND rowid > ?5
              ORDER BY rowid LIMIT ?6",
         )?;
-        let rows = stmt
-            .query_map(params![project, logstore, from, to, after, limit], |r| {
-                Ok((r.get(4)?, group_row(r)?))
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(rows)
+        let mut rows = stmt.query_map(
+            params![project, logstore, time.start, time.end, after, limit],
+            |r| Ok((r.get(4)?, group_row(r)?)),
+        )?;
+        let (mut out, mut bytes) = (Vec::new(), 0usize);
+        while let Some((rowid, g)) = rows.next().transpose()? {
+            bytes += g.data.len();
+            if !out.is_empty() && bytes > max_bytes {
+                break;
+            }
+            out.push((rowid, g));
+        }
+        Ok(out)
     }
 }
 
