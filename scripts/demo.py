@@ -56,7 +56,17 @@ def main():
                 summary = r["event"][:110] + ("..." if len(r["event"]) > 110 else "")
                 print(f"  {r['function']:<10} [{r['trigger']}] {r['status']}: {summary}")
 
-        step("POST /_fcemu/clock/advance?by=24h  (the nightly timer fires on the virtual clock)")
+        project_host = f"photo-app-logs.{services.split('://', 1)[1]}"
+        step(f"GET logs of the thumbnailer from the Log Service ({project_host}, logstore fc-logs)")
+        _, _, body = request(
+            "GET",
+            f"{services}/logstores/fc-logs?type=log&from=0&to=4102444800&line=10&query=functionName%3A%20thumbnail",
+            headers={"x-log-apiversion": "0.6.0", "Host": project_host},
+        )
+        for log in json.loads(body):
+            print(f"  {log['__time__']}  {log['functionName']:<10} {log['message']}")
+
+        step("POST /_fcemu/clock/advance?by=24h  (the log trigger and the nightly timer fire on the virtual clock)")
         _, _, body = request("POST", f"{services}/_fcemu/clock/advance?by=24h")
         clock = json.loads(body)
         print("now", clock["now"], "fired", [f["function"] + "@" + f["triggerTime"] for f in clock["fired"]])

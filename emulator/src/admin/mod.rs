@@ -122,6 +122,7 @@ async fn advance_clock(
     };
     let mut fired = t.timers.fire_due(now).await;
     fired.extend(t.fire_logs_due(now).await);
+    fired.sort_by(|a, b| a.trigger_time.cmp(&b.trigger_time));
     let mut body = clock_json(&t);
     body["fired"] = json!(fired);
     Json(body).into_response()

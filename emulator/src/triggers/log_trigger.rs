@@ -95,6 +95,8 @@ pub struct DueBatch {
     pub source: LogSource,
     /// The trigger's payload.
     pub payload: String,
+    /// When it fell due (its first log's arrival plus the interval).
+    pub due: OffsetDateTime,
 }
 
 /// Collects appended logs per (function, trigger, shard) until their interval has passed.
@@ -178,6 +180,7 @@ impl LogBatcher {
                         trigger,
                         source: p.source,
                         payload,
+                        due: p.due,
                     },
                 ));
             }

@@ -96,7 +96,7 @@ impl Triggers {
         });
     }
 
-    /// Delivers every log batch due at `now`, oldest first.
+    /// Delivers every log batch due at `now`, oldest first, each as of the time it fell due.
     pub async fn fire_logs_due(&self, now: time::OffsetDateTime) -> Vec<schedule::Firing> {
         let region = self.app.plan().region.clone();
         let mut fired = Vec::new();
@@ -105,7 +105,7 @@ impl Triggers {
                 &batch.source,
                 &batch.payload,
                 &region,
-                now,
+                batch.due,
                 self.app.new_request_id(),
             );
             let request_id = self
@@ -114,7 +114,7 @@ impl Triggers {
             fired.push(schedule::Firing {
                 function: batch.function,
                 trigger: batch.trigger,
-                trigger_time: timer::rfc3339_seconds(now),
+                trigger_time: timer::rfc3339_seconds(batch.due),
                 request_id,
             });
         }
