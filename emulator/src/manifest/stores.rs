@@ -268,13 +268,9 @@ fn valid_instance_name(name: &str) -> bool {
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
 }
 
+/// Project names follow the rule of bucket names.
 fn valid_project_name(name: &str) -> bool {
-    (3..=63).contains(&name.len())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-        && !name.starts_with('-')
-        && !name.ends_with('-')
+    super::validate::valid_bucket_name(name)
 }
 
 fn valid_logstore_name(name: &str) -> bool {

@@ -125,7 +125,8 @@ fn check_name(sink: &mut Sink, span: Range<usize>, what: &str, name: &str) {
     }
 }
 
-fn valid_bucket_name(name: &str) -> bool {
+/// 3-63 lower-case letters, digits and '-', not starting or ending with '-'.
+pub(super) fn valid_bucket_name(name: &str) -> bool {
     (3..=63).contains(&name.len())
         && name
             .chars()
