@@ -50,6 +50,10 @@ pub struct SlsConfig {
     pub strict_auth: Option<(String, String)>,
     /// Whether a write is acknowledged only once durable (`false` for `--in-memory`).
     pub durable: bool,
+    /// Host names (without port) that name the service itself, so `<project>.<name>` addresses
+    /// `<project>` and the bare name is project-less (ListProject). IP literals, `localhost` and
+    /// `<region>.log.aliyuncs.com` always are; add dotted names given to function containers.
+    pub endpoints: Vec<String>,
 }
 
 impl SlsConfig {
@@ -63,6 +67,7 @@ impl SlsConfig {
             owner_id: "1234567890123456".into(),
             strict_auth: None,
             durable: true,
+            endpoints: Vec::new(),
         }
     }
 

@@ -4,9 +4,10 @@
 //! envelope in [`error`].
 //!
 //! **Project from the host** (§1.6): the request target's authority (absolute-form, as proxied)
-//! or else `Host`, port dropped, lower-cased. An IP literal, `localhost` or a bare
-//! `<region>.log.aliyuncs.com` endpoint names no project; `<project>.<IP | localhost>` names
-//! `<project>`; any other dotted name's first label is the project.
+//! or else `Host`, port dropped, lower-cased. An IP literal, `localhost`, a configured endpoint
+//! name ([`crate::SlsConfig::endpoints`]) or a bare `<region>.log.aliyuncs.com` names no project;
+//! `<project>.<IP | configured endpoint>` names `<project>`; any other dotted name's first label
+//! is the project.
 
 pub mod auth;
 pub mod body;
@@ -33,7 +34,7 @@ pub fn router(sls: Sls) -> axum::Router {
 }
 
 /// The project a host names, if any (see the module docs).
-pub fn project_from_host(host: &str) -> Option<String> {
+pub fn project_from_host(host: &str, endpoints: &[String]) -> Option<String> {
     let host = host.trim().to_ascii_lowercase();
     if host.starts_with('[') {
         return None;
@@ -46,10 +47,19 @@ pub fn project_from_host(host: &str) -> Option<String> {
     let is_endpoint = |h: &str| {
         h.parse::<IpAddr>().is_ok()
             || h == "localhost"
+            || endpoints.iter().any(|e| e.eq_ignore_ascii_case(h))
             || (h.ends_with(".log.aliyuncs.com") && h.split('.').count() == 4)
     };
     if host.is_empty() || is_endpoint(host) {
         return None;
+    }
+    // `<project>.<configured endpoint>` (the endpoint may itself have dots).
+    if let Some(e) = endpoints.iter().find(|e| {
+        host.len() > e.len() + 1
+            && host.ends_with(&e.to_ascii_lowercase())
+            && host.as_bytes()[host.len() - e.len() - 1] == b'.'
+    }) {
+        return Some(host[..host.len() - e.len() - 1].to_string());
     }
     // `<project>.<IP literal>`: the project is everything before the address.
     let labels: Vec<&str> = host.split('.').collect();
@@ -151,7 +161,7 @@ async fn handle(sls: &Sls, req: Request) -> Result<Response, SlsError> {
             .filter(|s| !s.is_empty())
             .map(str::to_string)
             .collect(),
-        project: project_from_host(&host),
+        project: project_from_host(&host, &sls.config().endpoints),
         body,
         client_ip,
     };
@@ -164,7 +174,8 @@ mod tests {
 
     #[test]
     fn project_comes_from_the_host() {
-        let p = |h: &str| project_from_host(h);
+        let endpoints = ["sls.fcemu.local".to_string()];
+        let p = |h: &str| project_from_host(h, &endpoints);
         assert_eq!(p("proj1.127.0.0.1"), Some("proj1".into()));
         assert_eq!(p("proj1.127.0.0.1:9000"), Some("proj1".into()));
         assert_eq!(p("Proj1.localhost:9000"), Some("proj1".into()));
@@ -173,6 +184,9 @@ mod tests {
             Some("proj1".into())
         );
         assert_eq!(p("proj1.sls.fcemu.local:9000"), Some("proj1".into()));
+        assert_eq!(p("sls.fcemu.local:9000"), None);
+        assert_eq!(p("a.b.sls.fcemu.local"), Some("a.b".into()));
+        assert_eq!(p("proj1.other.local"), Some("proj1".into()));
         assert_eq!(p("127.0.0.1:9000"), None);
         assert_eq!(p("localhost"), None);
         assert_eq!(p("cn-hangzhou.log.aliyuncs.com"), None);
