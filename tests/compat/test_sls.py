@@ -10,6 +10,7 @@ import lz4.block
 import pytest
 from aliyun.log import (
     GetHistogramsRequest,
+    ListTopicsRequest,
     IndexConfig,
     IndexKeyConfig,
     IndexLineConfig,
@@ -523,3 +524,14 @@ def test_get_logs_pages_beyond_one_hundred_rows(client, project, store):
     for part in client.get_log_all(project, store, NOW - 200, NOW + 10, query="*"):
         total += part.get_count()
     assert total == 250
+
+
+def test_list_topics(client, project, store):
+    for topic in ["web", "api", "web", "worker"]:
+        put(client, project, store, [(NOW, {"k": "v"})], topic=topic)
+    first = client.list_topics(ListTopicsRequest(project, store, None, 2))
+    assert first.get_topics() == ["api", "web"]
+    assert int(first.get_count()) == 2
+    rest = client.list_topics(ListTopicsRequest(project, store, first.get_next_token(), 2))
+    assert rest.get_topics() == ["worker"]
+    assert rest.get_next_token() == ""

@@ -305,6 +305,7 @@ impl Sls {
                     log_count: group.logs.len(),
                     min_time: times.clone().min().unwrap_or(0),
                     max_time: times.max().unwrap_or(-1),
+                    topic: group.topic.clone().unwrap_or_default(),
                     data: group.encode_to_vec(),
                 };
                 let seq = db.insert_group(&project, &logstore, &new)?;
@@ -480,6 +481,32 @@ impl Sls {
                 Ok(db.index(&p, &l)?.map(|i| i.doc))
             })
             .await
+    }
+
+    /// ListTopics: up to `limit` distinct non-empty topics after `token` (`""`: from the first),
+    /// and the token of the next page (`""` when there is none).
+    pub async fn topics(
+        &self,
+        project: &str,
+        logstore: &str,
+        token: &str,
+        limit: u32,
+    ) -> Result<(Vec<String>, String), SlsError> {
+        let limit = limit.clamp(1, 10_000);
+        let (p, l, t) = (project.to_string(), logstore.to_string(), token.to_string());
+        let topics = self
+            .store()
+            .call(move |db| {
+                db.logstore(&p, &l)?;
+                db.topics(&p, &l, &t, limit)
+            })
+            .await?;
+        let next = if topics.len() == limit as usize {
+            topics.last().cloned().unwrap_or_default()
+        } else {
+            String::new()
+        };
+        Ok((topics, next))
     }
 
     /// GetLogs: the search (or `select count(*)`) over `[from, to)`.

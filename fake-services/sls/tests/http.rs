@@ -336,7 +336,7 @@ async fn projects_logstores_and_the_error_envelope() {
         error(r).await,
         (StatusCode::BAD_REQUEST, "PostBodyInvalid".into())
     );
-    let r = s.get("proj1", "/logstores/store1?type=topic").await;
+    let r = s.get("proj1", "/logstores/store1?type=shipper").await;
     assert_eq!(
         error(r).await,
         (StatusCode::BAD_REQUEST, "NotSupported".into())
@@ -1043,4 +1043,28 @@ async fn searches_span_many_batches_of_groups() {
         .await
         .unwrap();
     assert_eq!(h.iter().map(|b| b.count).sum::<u64>(), 300);
+}
+
+#[tokio::test]
+async fn list_topics_pages_with_tokens() {
+    let s = server().await;
+    s.setup("proj1", 2).await;
+    for topic in ["b", "a", "c", "a", ""] {
+        let g = group(topic, &[(T0, &[("k", "v")])]);
+        assert_eq!(
+            s.put("proj1", "/logstores/store1/shards/lb", &g, None)
+                .await
+                .status(),
+            StatusCode::OK
+        );
+    }
+    let r = s.get("proj1", "/logstores/store1?type=topic&line=2").await;
+    assert_eq!(r.headers()["x-log-count"], "2");
+    assert_eq!(r.headers()["x-log-nexttoken"], "b");
+    assert_eq!(r.json::<Value>().await.unwrap(), json!(["a", "b"]));
+    let r = s
+        .get("proj1", "/logstores/store1?type=topic&line=2&token=b")
+        .await;
+    assert_eq!(r.headers()["x-log-nexttoken"], "");
+    assert_eq!(r.json::<Value>().await.unwrap(), json!(["c"]));
 }

@@ -36,6 +36,7 @@ pub(crate) async fn route(sls: &Sls, ctx: Ctx) -> Result<Response, SlsError> {
             "" => get_logstore(sls, &ctx, ls).await,
             "log" => get_logs_v1(sls, &ctx, ls).await,
             "histogram" => get_histograms(sls, &ctx, ls).await,
+            "topic" => list_topics(sls, &ctx, ls).await,
             other => Err(SlsError::NotSupported(format!(
                 "GET /logstores/{ls}?type={other} is not supported"
             ))),
@@ -597,4 +598,18 @@ async fn list_consumer_groups(sls: &Sls, ctx: &Ctx, ls: &str) -> Result<Response
         .map(|g| json!({"name": g.name, "timeout": g.timeout, "order": g.in_order}))
         .collect();
     Ok(json_response(&Value::Array(list)))
+}
+
+async fn list_topics(sls: &Sls, ctx: &Ctx, ls: &str) -> Result<Response, SlsError> {
+    let token = ctx.params.get("token").unwrap_or("");
+    let line = ctx.params.int("line", 100)?;
+    let line = u32::try_from(line.max(1)).unwrap_or(u32::MAX);
+    let (topics, next) = sls.topics(ctx.project()?, ls, token, line).await?;
+    let mut resp = json_response(&json!(topics));
+    let h = resp.headers_mut();
+    h.insert("x-log-count", topics.len().into());
+    let next = http::HeaderValue::from_bytes(next.as_bytes())
+        .unwrap_or_else(|_| http::HeaderValue::from_static(""));
+    h.insert("x-log-nexttoken", next);
+    Ok(resp)
 }

@@ -92,6 +92,10 @@ INSERT INTO shard_ends (project, logstore, shard, next_seq)
     SELECT project, logstore, shard, max(seq) + 1 FROM log_groups GROUP BY project, logstore, shard;
 CREATE INDEX log_groups_by_receive_time ON log_groups (project, logstore, received_ms);
 ",
+    "
+ALTER TABLE log_groups ADD COLUMN topic TEXT NOT NULL DEFAULT '';
+CREATE INDEX log_groups_by_topic ON log_groups (project, logstore, topic);
+",
 ];
 
 /// The Log Service's persistent state.
@@ -139,6 +143,8 @@ pub struct NewGroup {
     pub min_time: i64,
     /// Largest `__time__` of its logs.
     pub max_time: i64,
+    /// Its `__topic__`.
+    pub topic: String,
     /// The encoded LogGroup.
     pub data: Vec<u8>,
 }
@@ -491,8 +497,8 @@ impl Db {
         let (_, end) = self.shard_bounds(project, logstore, g.shard)?;
         let tx = self.conn.transaction()?;
         tx.execute(
-            "INSERT INTO log_groups (project, logstore, shard, seq, received_ms, log_count, min_time, max_time, data)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            "INSERT INTO log_groups (project, logstore, shard, seq, received_ms, log_count, min_time, max_time, data, topic)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             params![
                 project,
                 logstore,
@@ -502,7 +508,8 @@ impl Db {
                 g.log_count as i64,
                 g.min_time,
                 g.max_time,
-                g.data
+                g.data,
+                g.topic
             ],
         )?;
         tx.execute(
@@ -511,6 +518,24 @@ impl Db {
         )?;
         tx.commit()?;
         Ok(end)
+    }
+
+    /// Up to `limit` distinct non-empty topics of a logstore's groups, in order, after `after`.
+    pub fn topics(
+        &self,
+        project: &str,
+        logstore: &str,
+        after: &str,
+        limit: u32,
+    ) -> Result<Vec<String>, SlsError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT DISTINCT topic FROM log_groups WHERE project = ?1 AND logstore = ?2 AND topic > ?3
+             ORDER BY topic LIMIT ?4",
+        )?;
+        let rows = stmt
+            .query_map(params![project, logstore, after, limit], |r| r.get(0))?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
     }
 
     /// Drops the logstore's groups received before `cutoff_ms`, at most once a minute (by
