@@ -161,7 +161,15 @@ impl Emulator {
         crate::function_logs::ship(&app, sls.clone());
         let gateway_router = crate::gateway::router(crate::gateway::Gateway::new(app.clone()));
         let services_router = edge::router(edge::Services {
-            admin: crate::admin::router(app.clone(), triggers.clone()),
+            admin: crate::admin::router(
+                app.clone(),
+                triggers.clone(),
+                services::Stores {
+                    oss: oss.clone(),
+                    ots: ots.clone(),
+                    sls: sls.clone(),
+                },
+            ),
             object_store: Some(oss.router()),
             fc_api: Some(crate::fcapi::router(
                 app.clone(),

@@ -49,6 +49,12 @@ pub async fn open_object_store(
     let oss = tokio::task::spawn_blocking(move || fcemu_oss::Oss::open(cfg))
         .await?
         .map_err(|e| anyhow::anyhow!("cannot open the object store: {e}"))?;
+    ensure_buckets(plan, &oss).await?;
+    Ok(oss)
+}
+
+/// Creates the buckets the manifest declares or its OSS triggers listen to.
+pub async fn ensure_buckets(plan: &AppPlan, oss: &fcemu_oss::Oss) -> anyhow::Result<()> {
     let mut buckets: std::collections::BTreeSet<String> = plan.buckets.keys().cloned().collect();
     for f in plan.functions.values() {
         for t in &f.triggers {
@@ -62,7 +68,7 @@ pub async fn open_object_store(
             .await
             .map_err(|e| anyhow::anyhow!("cannot create bucket {bucket}: {e}"))?;
     }
-    Ok(oss)
+    Ok(())
 }
 
 /// Opens Table Store in the data directory.
@@ -79,8 +85,15 @@ pub async fn open_table_store(
     let ots = tokio::task::spawn_blocking(move || fcemu_tablestore::Ots::open(cfg))
         .await?
         .map_err(|e| anyhow::anyhow!("cannot open Table Store: {e}"))?;
+    ensure_tables(plan, &ots).await?;
+    Ok(ots)
+}
+
+/// Creates the tables the manifest declares, and turns on the stream of tables a Table Store
+/// trigger reads.
+pub async fn ensure_tables(plan: &AppPlan, ots: &fcemu_tablestore::Ots) -> anyhow::Result<()> {
     for (name, table) in &plan.tables {
-        create_table(&ots, name, table)
+        create_table(ots, name, table)
             .await
             .map_err(|e| anyhow::anyhow!("cannot create table {name}: {e}"))?;
     }
@@ -98,7 +111,7 @@ pub async fn open_table_store(
             }
         }
     }
-    Ok(ots)
+    Ok(())
 }
 
 /// Whether a Table Store trigger of `plan` reads `instance`/`table` (such a table needs a stream).
@@ -163,6 +176,12 @@ pub async fn open_log_service(plan: &AppPlan, setup: &Setup<'_>) -> anyhow::Resu
     let sls = tokio::task::spawn_blocking(move || fcemu_sls::Sls::open(cfg))
         .await?
         .map_err(|e| anyhow::anyhow!("cannot open the Log Service: {e}"))?;
+    ensure_logstores(plan, &sls).await?;
+    Ok(sls)
+}
+
+/// Creates the logstores the manifest declares, log triggers read and services write to.
+pub async fn ensure_logstores(plan: &AppPlan, sls: &fcemu_sls::Sls) -> anyhow::Result<()> {
     for store in plan.logstores.values() {
         sls.ensure_logstore(&store.project, &store.logstore, store.shards)
             .await
@@ -174,5 +193,49 @@ pub async fn open_log_service(plan: &AppPlan, setup: &Setup<'_>) -> anyhow::Resu
                 )
             })?;
     }
-    Ok(sls)
+    Ok(())
+}
+
+/// The storage services of a running emulator.
+#[derive(Clone)]
+pub struct Stores {
+    /// OSS / S3.
+    pub oss: fcemu_oss::Oss,
+    /// Table Store.
+    pub ots: fcemu_tablestore::Ots,
+    /// Log Service.
+    pub sls: fcemu_sls::Sls,
+}
+
+impl Stores {
+    /// Forgets every bucket, table and logstore, then creates what `plan` declares, as at start.
+    pub async fn reset(&self, plan: &AppPlan) -> anyhow::Result<()> {
+        self.oss
+            .reset()
+            .await
+            .map_err(|e| anyhow::anyhow!("object store: {e}"))?;
+        self.ots
+            .reset()
+            .await
+            .map_err(|e| anyhow::anyhow!("Table Store: {e}"))?;
+        loop {
+            let (projects, _) = self
+                .sls
+                .list_projects("", 0, 500)
+                .await
+                .map_err(|e| anyhow::anyhow!("Log Service: {e}"))?;
+            if projects.is_empty() {
+                break;
+            }
+            for p in projects {
+                self.sls
+                    .delete_project(&p.name)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("Log Service: {e}"))?;
+            }
+        }
+        ensure_buckets(plan, &self.oss).await?;
+        ensure_tables(plan, &self.ots).await?;
+        ensure_logstores(plan, &self.sls).await
+    }
 }

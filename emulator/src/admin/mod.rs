@@ -15,6 +15,7 @@ use serde_json::json;
 use crate::app::App;
 use crate::records::Filter;
 use crate::runtime::{Invocation, WhenBusy};
+use crate::services::Stores;
 use crate::triggers::Triggers;
 use crate::triggers::synthetic::SyntheticEvent;
 
@@ -22,7 +23,10 @@ use crate::triggers::synthetic::SyntheticEvent;
 const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The admin routes, mounted under `/_fcemu`.
-pub fn router(app: Arc<App>, triggers: Arc<Triggers>) -> Router {
+pub fn router(app: Arc<App>, triggers: Arc<Triggers>, stores: Stores) -> Router {
+    let reset_routes = Router::new()
+        .route("/_fcemu/reset", post(reset))
+        .with_state((triggers.clone(), stores));
     let trigger_routes = Router::new()
         .route(
             "/_fcemu/invocations",
@@ -40,6 +44,7 @@ pub fn router(app: Arc<App>, triggers: Arc<Triggers>) -> Router {
         .route("/_fcemu/functions/{name}/invoke", post(invoke))
         .with_state(app)
         .merge(trigger_routes)
+        .merge(reset_routes)
         .fallback(not_found)
 }
 
@@ -175,6 +180,31 @@ async fn idle(State(app): State<Arc<App>>, Query(q): Query<IdleQuery>) -> Respon
         let body = json!({"idle": false, "error": format!("work still in flight after {:.1}s", timeout.as_secs_f64())});
         (StatusCode::REQUEST_TIMEOUT, Json(body)).into_response()
     }
+}
+
+/// Waits until idle, then forgets every bucket, table, logstore, invocation record and log
+/// batch, and creates what the manifest declares, as at start: a clean slate between tests
+/// without a restart.
+async fn reset(
+    State((t, stores)): State<(Arc<Triggers>, Stores)>,
+    Query(q): Query<IdleQuery>,
+) -> Response {
+    let timeout = q
+        .timeout
+        .filter(|t| t.is_finite() && *t >= 0.0)
+        .map(Duration::from_secs_f64)
+        .unwrap_or(DEFAULT_IDLE_TIMEOUT);
+    if !t.app.idle(timeout).await {
+        let body = json!({"error": "Busy", "message": format!("work still in flight after {:.1}s; nothing was reset", timeout.as_secs_f64())});
+        return (StatusCode::CONFLICT, Json(body)).into_response();
+    }
+    if let Err(e) = stores.reset(&t.app.plan()).await {
+        let body = json!({"error": "ResetFailed", "message": format!("{e:#}")});
+        return (StatusCode::INTERNAL_SERVER_ERROR, Json(body)).into_response();
+    }
+    t.logs.clear();
+    t.app.records().clear();
+    Json(json!({"reset": true})).into_response()
 }
 
 async fn functions(State(app): State<Arc<App>>) -> Json<serde_json::Value> {

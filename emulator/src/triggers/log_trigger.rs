@@ -142,6 +142,14 @@ impl LogBatcher {
         }
     }
 
+    /// Forgets every waiting batch.
+    pub fn clear(&self) {
+        self.pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+    }
+
     /// When the next batch falls due, if any waits.
     pub fn next_due(&self) -> Option<OffsetDateTime> {
         let pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());

@@ -234,6 +234,12 @@ impl Oss {
         }
     }
 
+    /// Forgets every bucket, object and upload (the emulator's reset). No change notifications
+    /// are published.
+    pub async fn reset(&self) -> Result<(), OssError> {
+        self.store().call(|db| db.wipe()).await
+    }
+
     /// Creates a private Standard bucket unless it exists; `true` when it was created.
     pub async fn create_bucket_if_missing(&self, name: &str) -> Result<bool, OssError> {
         match self.create_bucket(name, "private", "Standard").await {

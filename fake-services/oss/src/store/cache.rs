@@ -69,6 +69,11 @@ impl ObjectCache {
         }
     }
 
+    /// Forgets everything (call under the database lock).
+    pub fn clear(&self) {
+        *self.entries.write().unwrap_or_else(|e| e.into_inner()) = Entries::default();
+    }
+
     /// Forgets `bucket`/`key` (call under the database lock whenever its rows change).
     pub fn forget(&self, bucket: &str, key: &str) {
         let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());

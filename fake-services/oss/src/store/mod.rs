@@ -213,6 +213,20 @@ impl Db {
         self.cache.insert(object, content);
     }
 
+    /// Forgets every bucket, object and upload, and removes every blob file.
+    pub fn wipe(&mut self) -> Result<(), OssError> {
+        self.cache.clear();
+        let tx = self.conn.transaction()?;
+        for table in ["parts", "uploads", "segments", "objects", "buckets"] {
+            tx.execute(&format!("DELETE FROM {table}"), [])?;
+        }
+        tx.commit()?;
+        for name in self.blobs.all()? {
+            self.blobs.remove(&name);
+        }
+        Ok(())
+    }
+
     // ---- buckets ----
 
     /// Creates a bucket; `false` when the name exists.
