@@ -155,6 +155,17 @@ pub(super) async fn start(manifest: &Path, args: &UpArgs, watch: bool) -> anyhow
             r.template, r.function
         );
     }
+    let plan = emulator.app.plan();
+    for (name, t) in &plan.tables {
+        let stream = if t.stream { ", with a stream" } else { "" };
+        eprintln!("fcemu: table {}/{name}{stream}", t.instance);
+    }
+    for l in plan.logstores.values() {
+        eprintln!(
+            "fcemu: logstore {}/{} ({} shards)",
+            l.project, l.logstore, l.shards
+        );
+    }
     if let Some(path) = &args.ready_file {
         let body = json!({ "gateway": gateway, "services": services, "pid": std::process::id() });
         write_ready_file(path, &body.to_string())
