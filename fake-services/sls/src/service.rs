@@ -280,8 +280,8 @@ impl Sls {
         let received_at = self.config().clock.now();
         let received_ms = ms(received_at);
         let now = received_ms;
-        let appended = self
-            .store()
+        let changes = self.inner.changes.clone();
+        self.store()
             .call(move |db| {
                 let ls = db.logstore(&project, &logstore)?;
                 expire(db, &project, &ls, now)?;
@@ -309,7 +309,7 @@ impl Sls {
                     data: group.encode_to_vec(),
                 };
                 let seq = db.insert_group(&project, &logstore, &new)?;
-                Ok(LogsAppended {
+                let appended = LogsAppended {
                     project,
                     logstore,
                     shard,
@@ -319,11 +319,13 @@ impl Sls {
                     begin_cursor: cursor::encode(seq),
                     end_cursor: cursor::encode(seq + 1),
                     received_at,
-                })
+                };
+                // Published under the store's lock, after the commit: subscribers see the
+                // groups of a shard in position order.
+                changes.publish(appended.clone());
+                Ok(appended)
             })
-            .await?;
-        self.inner.changes.publish(appended.clone());
-        Ok(appended)
+            .await
     }
 
     /// GetCursor: the cursor at the shard's begin, end, or first group received at or after a
