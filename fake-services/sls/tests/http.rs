@@ -1068,3 +1068,38 @@ async fn list_topics_pages_with_tokens() {
     assert_eq!(r.headers()["x-log-nexttoken"], "");
     assert_eq!(r.json::<Value>().await.unwrap(), json!(["c"]));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_writes_get_distinct_positions_and_ordered_notifications() {
+    let s = server().await;
+    let mut changes = s.sls.changes().subscribe();
+    s.sls.ensure_logstore("proj1", "store1", 1).await.unwrap();
+    let tasks: Vec<_> = (0..64u32)
+        .map(|i| {
+            let sls = s.sls.clone();
+            tokio::spawn(async move {
+                let g = group("t", &[(T0, &[("i", i.to_string().as_str())])]);
+                sls.put_logs("proj1", "store1", g).await.unwrap()
+            })
+        })
+        .collect();
+    let mut seqs = Vec::new();
+    for t in tasks {
+        seqs.push(t.await.unwrap().begin_seq);
+    }
+    seqs.sort();
+    assert_eq!(seqs, (0..64).collect::<Vec<u64>>());
+    let published: Vec<u64> = (0..64)
+        .map(|_| changes.try_recv().unwrap().begin_seq)
+        .collect();
+    assert_eq!(published, (0..64).collect::<Vec<u64>>());
+    let pulled = s
+        .sls
+        .pull_logs("proj1", "store1", 0, "MA==", 1000, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        (pulled.groups.len(), pulled.next_cursor.as_str()),
+        (64, "NjQ=")
+    );
+}
