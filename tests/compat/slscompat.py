@@ -57,6 +57,12 @@ class Fcemu:
             self.stop()
             raise RuntimeError("fcemu did not print its services address")
 
+    def kill(self):
+        """kill -9: no chance to flush anything."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+
     def stop(self):
         if self.proc.poll() is None:
             self.proc.terminate()

@@ -535,3 +535,75 @@ def test_list_topics(client, project, store):
     rest = client.list_topics(ListTopicsRequest(project, store, first.get_next_token(), 2))
     assert rest.get_topics() == ["worker"]
     assert rest.get_next_token() == ""
+
+
+# ---------------------------------------------------------------------------------------------
+# durability
+
+
+def test_kill_9_keeps_every_acknowledged_write(tmp_path, monkeypatch):
+    import threading
+
+    env = {"FCEMU_DATA_DIR": str(tmp_path / "data")}
+    server = Fcemu(tmp_path, env)
+    try:
+        proxy_env(monkeypatch, server.endpoint)
+        host = server.endpoint.split("://", 1)[1]
+        c = LogClient(host, AK, SK)
+        project = unique_project()
+        c.create_project(project, "durable")
+        c.create_logstore(project, "store1", shard_count=2)
+
+        acked, lock, enough = [], threading.Lock(), threading.Event()
+
+        def writer(w):
+            # Raw requests, not the SDK: it would retry a refused connection for ten seconds.
+            for i in range(10_000):
+                tag = f"{w}-{i}"
+                group = LogGroup()
+                log = group.Logs.add()
+                log.Time = NOW
+                content = log.Contents.add()
+                content.Key, content.Value = "id", tag
+                try:
+                    r = raw_request(
+                        server.endpoint, "POST", project, "/logstores/store1/shards/lb",
+                        group.SerializeToString(), {"Content-Type": "application/x-protobuf"},
+                    )
+                except Exception:
+                    return
+                if r.status_code != 200:
+                    return
+                with lock:
+                    acked.append(tag)
+                    if len(acked) >= 200:
+                        enough.set()
+
+        threads = [threading.Thread(target=writer, args=(w,), daemon=True) for w in range(4)]
+        for t in threads:
+            t.start()
+        assert enough.wait(60)
+        server.kill()
+        for t in threads:
+            t.join(60)
+    finally:
+        server.stop()
+
+    server = Fcemu(tmp_path, env)
+    try:
+        proxy_env(monkeypatch, server.endpoint)
+        c = LogClient(server.endpoint.split("://", 1)[1], AK, SK)
+        stored = []
+        ends = {}
+        for shard in (0, 1):
+            resp = pull_all(c, project, "store1", shard)
+            stored += [r["id"] for r in flat(resp)]
+            ends[shard] = c.get_cursor(project, "store1", shard, "end").get_cursor()
+        assert set(acked) <= set(stored)
+        assert len(stored) == len(set(stored))
+        # Positions go on where they stopped.
+        put(c, project, "store1", [(NOW, {"id": "after"})], hashKey="0" * 32)
+        after = c.pull_logs(project, "store1", 0, ends[0])
+        assert [r["id"] for r in flat(after)] == ["after"]
+    finally:
+        server.stop()
