@@ -13,7 +13,10 @@ use crate::store::StoredGroup;
 /// Most rows GetLogs returns for a search.
 pub const MAX_LINES: u32 = 100;
 
-/// Most buckets GetHistograms answers with.
+/// Most buckets an explicit GetHistograms `interval` may produce.
+pub const MAX_REQUESTED_BUCKETS: i64 = 10_000;
+
+/// Most buckets GetHistograms answers with when it chooses the width.
 const MAX_BUCKETS: i64 = 60;
 
 /// A log that matched, with what orders it.
@@ -73,6 +76,8 @@ pub struct Scan {
     parsed: query::Query,
     tk: Tokenizers,
     keep_rows: bool,
+    /// Bucket width asked for by GetHistograms (`interval`), in seconds.
+    interval: Option<i64>,
     /// Rows that can still be on the page (search) or every matching time (counts).
     hits: Vec<Hit>,
     matched: u64,
@@ -92,6 +97,7 @@ impl Scan {
             q,
             parsed,
             keep_rows,
+            interval: None,
             hits: Vec::new(),
             matched: 0,
         })
@@ -108,6 +114,13 @@ impl Scan {
         index: Option<&Map<String, Value>>,
     ) -> Result<Self, SlsError> {
         Self::start(q, index, false)
+    }
+
+    /// Buckets `seconds` wide (GetHistograms' `interval`), when that gives at most
+    /// [`MAX_REQUESTED_BUCKETS`] buckets; otherwise the width is chosen as without it.
+    pub fn with_interval(mut self, seconds: Option<i64>) -> Self {
+        self.interval = seconds.filter(|w| *w > 0);
+        self
     }
 
     fn page_limit(&self) -> usize {
@@ -200,7 +213,10 @@ impl Scan {
         if span == 0 {
             return vec![Histogram { from, to, count: 0 }];
         }
-        let width = interval(span);
+        let width = self
+            .interval
+            .filter(|w| span / w < MAX_REQUESTED_BUCKETS)
+            .unwrap_or_else(|| interval(span));
         let mut buckets: Vec<Histogram> = Vec::new();
         let mut start = from;
         while start < to {
@@ -372,6 +388,12 @@ mod tests {
         assert_eq!(h.last().unwrap().to, 200);
         assert!(h.windows(2).all(|w| w[0].to == w[1].from));
         assert_eq!(h.iter().map(|b| b.count).sum::<u64>(), 3);
+        let every_ten = Scan::for_histograms(q("*"), None)
+            .unwrap()
+            .with_interval(Some(10))
+            .histograms();
+        assert_eq!(every_ten.len(), 10);
+        assert_eq!((every_ten[0].from, every_ten[0].to), (100, 110));
         let mut bad = q("*");
         bad.from = -1;
         assert!(get_logs(&g, &bad, None).is_err());

@@ -523,15 +523,17 @@ impl Sls {
         Ok(self.scan(project, logstore, &q, scan).await?.logs())
     }
 
-    /// GetHistograms: matching logs counted in buckets tiling `[from, to)`.
+    /// GetHistograms: matching logs counted in buckets tiling `[from, to)`, `interval` seconds
+    /// wide when given (and reasonable), else of a width chosen for the range.
     pub async fn histograms(
         &self,
         project: &str,
         logstore: &str,
         q: LogQuery,
+        interval: Option<i64>,
     ) -> Result<Vec<Histogram>, SlsError> {
         let index = self.index_doc(project, logstore).await?;
-        let scan = search::Scan::for_histograms(q.clone(), index.as_ref())?;
+        let scan = search::Scan::for_histograms(q.clone(), index.as_ref())?.with_interval(interval);
         Ok(self.scan(project, logstore, &q, scan).await?.histograms())
     }
 }

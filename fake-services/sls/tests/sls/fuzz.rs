@@ -144,7 +144,7 @@ proptest! {
         query in prop_oneof![
             Just(""), Just("type=log"), Just("type=logs&cursor=MA=="), Just("type=cursor&from=begin"),
             Just("type=cursor&from=99999999999999999999"), Just("type=cursor_time&cursor=MA=="),
-            Just("type=log&from=0&to=9999999999&query=level%3AINFO"), Just("type=histogram&from=0&to=9223372036854775807"),
+            Just("type=log&from=0&to=9999999999&query=level%3AINFO"), Just("type=histogram&from=0&to=9223372036854775807"), Just("type=histogram&from=0&to=100&interval=1"), Just("type=histogram&from=0&to=9223372036854775807&interval=1"),
             Just("type=log&cursor=MA==&count=4294967296"), Just("key=zz&action=split"), Just("offset=-5&size=-1"),
             Just("type=heartbeat&consumer=c"), Just("type=checkpoint&consumer=c"), Just("shard=-1"),
         ],

@@ -682,6 +682,15 @@ async fn get_logs_v1_v2_and_histograms() {
         .await;
     assert_eq!(r.headers()["x-log-count"], "1");
     let h: Value = r.json().await.unwrap();
+    let r = s
+        .get(
+            "proj1",
+            &format!("/logstores/store1?type=histogram&from={from}&to={to}&interval=30"),
+        )
+        .await;
+    let every_30: Value = r.json().await.unwrap();
+    assert_eq!(every_30.as_array().unwrap().len(), 4);
+    assert_eq!(every_30[1]["from"], from + 30);
     let h = h.as_array().unwrap();
     assert_eq!(h[0]["from"], from);
     assert_eq!(h[h.len() - 1]["to"], to);
@@ -1039,7 +1048,7 @@ async fn searches_span_many_batches_of_groups() {
     assert_eq!((page.processed, page.rows.len()), (600, 100));
     let h = s
         .sls
-        .histograms("proj1", "store1", q("odd: no"))
+        .histograms("proj1", "store1", q("odd: no"), None)
         .await
         .unwrap();
     assert_eq!(h.iter().map(|b| b.count).sum::<u64>(), 300);

@@ -132,7 +132,11 @@ pub(super) async fn get_logs_v1(sls: &Sls, ctx: &Ctx, ls: &str) -> Result<Respon
 
 pub(super) async fn get_histograms(sls: &Sls, ctx: &Ctx, ls: &str) -> Result<Response, SlsError> {
     let q = query_from_params(ctx)?;
-    let buckets = sls.histograms(ctx.project()?, ls, q).await?;
+    let interval = match ctx.params.int("interval", 0)? {
+        n if n > 0 => Some(n),
+        _ => None,
+    };
+    let buckets = sls.histograms(ctx.project()?, ls, q, interval).await?;
     let total: u64 = buckets.iter().map(|b| b.count).sum();
     let list: Vec<Value> = buckets
         .iter()
