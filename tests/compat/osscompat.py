@@ -2,16 +2,13 @@
 it cannot be confused with another directory's conftest)."""
 
 import os
-import re
 import shlex
-import signal
-import subprocess
 from pathlib import Path
 
 import pytest
+from serverproc import ServerProcess
 
 REPO = Path(__file__).resolve().parents[2]
-ADDR_RE = re.compile(r"(?:listening |services=)(http://[0-9A-Za-z.:\[\]-]+)")
 
 AK = "fcemu-test-key"
 SK = "fcemu-test-secret"
@@ -36,42 +33,8 @@ def server_command():
     return [str(binary)]
 
 
-class Server:
-    """A server process started for a test; its address is read from its first lines."""
+class Server(ServerProcess):
+    """The object store server for a test (`server_command()`)."""
 
     def __init__(self, env=None):
-        full_env = dict(os.environ)
-        full_env.update(env or {})
-        self.proc = subprocess.Popen(
-            server_command(),
-            stdout=subprocess.PIPE,
-            stderr=None,
-            env=full_env,
-            text=True,
-        )
-        self.endpoint = None
-        for _ in range(50):
-            line = self.proc.stdout.readline()
-            if not line:
-                break
-            m = ADDR_RE.search(line)
-            if m:
-                self.endpoint = m.group(1)
-                break
-        if self.endpoint is None:
-            self.stop()
-            raise RuntimeError("the server did not print its address")
-
-    def kill(self):
-        """kill -9: no chance to flush anything."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait()
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        super().__init__(server_command(), env=env)

@@ -7,16 +7,14 @@ requests (`GET http://proj.127.0.0.1:PORT/logstores ...`) that fcemu routes by t
 """
 
 import os
-import re
-import subprocess
 import uuid
 from pathlib import Path
 
 import pytest
+from serverproc import ServerProcess
 import requests
 
 REPO = Path(__file__).resolve().parents[2]
-READY_RE = re.compile(r"services=(http://[0-9A-Za-z.:\[\]-]+)")
 
 AK = "fcemu-test-key"
 SK = "fcemu-test-secret"
@@ -30,47 +28,15 @@ def fcemu_binary():
     return str(target / "debug" / "fcemu")
 
 
-class Fcemu:
+class Fcemu(ServerProcess):
     """`fcemu up` on an ephemeral port, storage only (no manifest in its working directory)."""
 
     def __init__(self, workdir, env=None):
         binary = fcemu_binary()
         if not Path(binary).exists():
             pytest.exit(f"{binary} is missing: run `cargo build -p fcemu`", returncode=2)
-        self.proc = subprocess.Popen(
-            [binary, "up", "--listen", "127.0.0.1:0", "--in-memory", "--no-watch"],
-            cwd=workdir,
-            stdout=subprocess.PIPE,
-            text=True,
-            env={**os.environ, **(env or {})},
-        )
-        self.endpoint = None
-        for _ in range(50):
-            line = self.proc.stdout.readline()
-            if not line:
-                break
-            m = READY_RE.search(line)
-            if m:
-                self.endpoint = m.group(1)
-                break
-        if self.endpoint is None:
-            self.stop()
-            raise RuntimeError("fcemu did not print its services address")
-
-    def kill(self):
-        """kill -9: no chance to flush anything."""
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait()
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        command = [binary, "up", "--listen", "127.0.0.1:0", "--in-memory", "--no-watch"]
+        super().__init__(command, env=env, cwd=workdir, what="fcemu")
 
 
 def proxy_env(monkeypatch, endpoint):

@@ -9,8 +9,6 @@ Table Store alone), else `fcemu up --in-memory` from FCEMU_BIN or target/debug/f
 
 import os
 import shlex
-import signal
-import subprocess
 import threading
 import time
 import uuid
@@ -46,7 +44,7 @@ from tablestore import (
     UpdateRowItem,
 )
 
-from osscompat import ADDR_RE
+from serverproc import ServerProcess
 
 REPO = Path(__file__).resolve().parents[2]
 AK = "fcemu-test-key"
@@ -55,8 +53,8 @@ INSTANCE = "fcemu"
 IGNORE = Condition(RowExistenceExpectation.IGNORE)
 
 
-class OtsServer:
-    """A server process; its address is read from its first lines."""
+class OtsServer(ServerProcess):
+    """Table Store's server for a test: FCEMU_OTS_SERVER_CMD, or `fcemu up`."""
 
     def __init__(self, env=None):
         command = os.environ.get("FCEMU_OTS_SERVER_CMD")
@@ -69,37 +67,7 @@ class OtsServer:
             if not Path(binary).exists():
                 pytest.exit(f"{binary} is missing: run `cargo build -p fcemu`", returncode=2)
             command = [binary, "up", "--listen", "127.0.0.1:0", "--in-memory", "--no-watch"]
-        full_env = dict(os.environ)
-        full_env.update(env or {})
-        self.proc = subprocess.Popen(
-            command, stdout=subprocess.PIPE, text=True, env=full_env, cwd=os.environ.get("TMPDIR", "/tmp")
-        )
-        self.endpoint = None
-        for _ in range(50):
-            line = self.proc.stdout.readline()
-            if not line:
-                break
-            m = ADDR_RE.search(line)
-            if m:
-                self.endpoint = m.group(1)
-                break
-        if self.endpoint is None:
-            self.kill()
-            raise RuntimeError("the server did not print its address")
-
-    def kill(self):
-        """kill -9: no chance to flush anything."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait()
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        super().__init__(command, env=env, cwd=os.environ.get("TMPDIR", "/tmp"))
 
 
 @pytest.fixture(scope="module")
