@@ -16,8 +16,18 @@ use http_body_util::{BodyExt, StreamBody};
 /// closed instead (a client streaming gigabytes to a failed upload).
 pub const DRAIN_LIMIT: u64 = 64 << 20;
 
-/// `req` with its body read on a background task (requests without a body are unchanged).
+/// `req` with its body read on a background task. Unchanged: requests without a body, and
+/// those with `Expect: 100-continue`, whose client sends the body only once told to go on (an
+/// early answer then leaves nothing unread, and reading would tell the client to send a body
+/// the server has already given up on: it would arrive where the next request should).
 pub fn read_in_background(req: Request) -> Request {
+    let expects_continue = req
+        .headers()
+        .get(header::EXPECT)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+    if expects_continue {
+        return req;
+    }
     let has_body = req.headers().contains_key(header::TRANSFER_ENCODING)
         || req
             .headers()
