@@ -4,6 +4,7 @@ The SDK reaches `<project>.127.0.0.1:PORT` through HTTP_PROXY pointing at fcemu'
 (see slscompat.py). Every assertion is on what the SDK parsed.
 """
 
+import threading
 import time
 
 import lz4.block
@@ -455,11 +456,14 @@ def test_consumer_worker_reads_every_group(client, project, store, sls_endpoint)
     for i in range(4):
         put(client, project, store, [(NOW, {"n": str(i)})])
     seen = []
+    all_seen = threading.Event()
 
     def process(shard_id, log_groups):
         for group in log_groups.LogGroups:
             for log in group.Logs:
                 seen.append({c.Key: c.Value for c in log.Contents}["n"])
+        if len(seen) >= 4:
+            all_seen.set()
 
     config = LogHubConfig(
         sls_endpoint.split("://", 1)[1], AK, SK, project, store, "cg-worker", "consumer-1",
@@ -468,9 +472,7 @@ def test_consumer_worker_reads_every_group(client, project, store, sls_endpoint)
     worker = ConsumerWorker(lambda: ConsumerProcessorAdaptor(process), config)
     worker.start()
     try:
-        deadline = time.time() + 30
-        while len(seen) < 4 and time.time() < deadline:
-            time.sleep(0.1)
+        all_seen.wait(timeout=30)
     finally:
         worker.shutdown()
         worker.join(timeout=30)
