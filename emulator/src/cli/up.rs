@@ -47,8 +47,8 @@ pub struct UpArgs {
     #[arg(long, value_name = "DIR", env = "FCEMU_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
 
-    /// Verify request signatures (OSS V1/V4, S3 SigV4) against this key pair instead of
-    /// accepting any credentials.
+    /// Verify request signatures (OSS V1/V4, S3 SigV4, Table Store, Log Service V1/V4, the FC
+    /// API) against this key pair instead of accepting any credentials.
     #[arg(long, value_name = "ACCESS_KEY_ID:SECRET", env = "FCEMU_STRICT_AUTH")]
     pub strict_auth: Option<String>,
 
