@@ -118,6 +118,9 @@ pub enum OssError {
     /// Tags break a limit.
     #[error("{0}")]
     InvalidTag(String),
+    /// GetBucketTagging on the S3 face for a bucket without tags.
+    #[error("The TagSet does not exist")]
+    NoSuchTagSet,
     /// A sub-resource or feature fcemu does not emulate.
     #[error("{0} is not implemented by fcemu.")]
     NotImplemented(String),
@@ -192,6 +195,7 @@ impl OssError {
             EntityTooLarge => "EntityTooLarge",
             NotSymlink => "NotSymlink",
             InvalidTag(_) => "InvalidTag",
+            NoSuchTagSet => "NoSuchTagSet",
             NotImplemented(_) => "NotImplemented",
             MethodNotAllowed => "MethodNotAllowed",
             MissingContentLength => "MissingContentLength",
@@ -210,7 +214,9 @@ impl OssError {
     pub fn status(&self) -> StatusCode {
         use OssError::*;
         match self {
-            NoSuchBucket { .. } | NoSuchKey { .. } | NoSuchUpload { .. } => StatusCode::NOT_FOUND,
+            NoSuchBucket { .. } | NoSuchKey { .. } | NoSuchUpload { .. } | NoSuchTagSet => {
+                StatusCode::NOT_FOUND
+            }
             BucketAlreadyExists { .. }
             | BucketNotEmpty { .. }
             | FileAlreadyExists

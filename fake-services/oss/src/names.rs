@@ -13,6 +13,9 @@ pub const MAX_OBJECT_SIZE: u64 = 5 * 1024 * 1024 * 1024;
 /// Most tags per object.
 pub const MAX_TAGS: usize = 10;
 
+/// Most tags on one bucket (OSS allows 20).
+pub const MAX_BUCKET_TAGS: usize = 20;
+
 /// Checks a bucket name: 3–63 characters of `a-z 0-9 -`, starting and ending alphanumeric.
 pub fn check_bucket(name: &str) -> Result<(), OssError> {
     let ok = (3..=63).contains(&name.len())
@@ -38,18 +41,29 @@ pub fn check_key(key: &str) -> Result<(), OssError> {
     Ok(())
 }
 
-/// Checks a tag set against OSS's limits.
+/// Checks an object's tags: [`MAX_TAGS`] at most, key and value lengths, no repeated key.
 pub fn check_tags(tags: &[(String, String)]) -> Result<(), OssError> {
-    if tags.len() > MAX_TAGS {
+    check_tag_set(tags, MAX_TAGS, "An object")
+}
+
+/// Checks a tag set against `max` tags (`owner` names what carries them, for the message),
+/// key and value lengths, and repeated keys.
+pub fn check_tag_set(tags: &[(String, String)], max: usize, owner: &str) -> Result<(), OssError> {
+    if tags.len() > max {
         return Err(OssError::InvalidTag(format!(
-            "An object can have at most {MAX_TAGS} tags."
+            "{owner} can have at most {max} tags."
         )));
     }
-    for (k, v) in tags {
+    for (i, (k, v)) in tags.iter().enumerate() {
         if k.is_empty() || k.chars().count() > 128 || v.chars().count() > 256 {
             return Err(OssError::InvalidTag(
                 "Tag keys must be 1-128 characters and values at most 256.".into(),
             ));
+        }
+        if tags[..i].iter().any(|(seen, _)| seen == k) {
+            return Err(OssError::InvalidTag(format!(
+                "The tag key {k} appears more than once."
+            )));
         }
     }
     Ok(())

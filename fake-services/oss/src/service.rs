@@ -274,6 +274,36 @@ impl Oss {
         self.store().call(move |db| db.set_bucket_acl(&n, &a)).await
     }
 
+    /// A bucket's tags.
+    pub async fn bucket_tags(&self, name: &str) -> Result<Vec<(String, String)>, OssError> {
+        let n = name.to_string();
+        self.store().call(move |db| db.bucket_tags(&n)).await
+    }
+
+    /// Replaces a bucket's tags (already checked against the limits).
+    pub async fn set_bucket_tags(
+        &self,
+        name: &str,
+        tags: Vec<(String, String)>,
+    ) -> Result<(), OssError> {
+        let n = name.to_string();
+        self.store()
+            .call(move |db| db.set_bucket_tags(&n, &tags))
+            .await
+    }
+
+    /// Removes a bucket's tags: those named in `only`, or all when it is empty.
+    pub async fn delete_bucket_tags(&self, name: &str, only: Vec<String>) -> Result<(), OssError> {
+        let n = name.to_string();
+        self.store()
+            .call(move |db| {
+                let mut tags = db.bucket_tags(&n)?;
+                tags.retain(|(k, _)| !only.is_empty() && !only.contains(k));
+                db.set_bucket_tags(&n, &tags)
+            })
+            .await
+    }
+
     /// (object count, total bytes, unfinished uploads) of a bucket.
     pub async fn bucket_stat(&self, name: &str) -> Result<(u64, u64, u64), OssError> {
         let n = name.to_string();

@@ -19,6 +19,7 @@ mod headers;
 mod ops;
 mod post;
 pub mod query;
+pub mod route;
 mod s3checksum;
 pub mod xml;
 

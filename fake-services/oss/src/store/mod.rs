@@ -22,7 +22,8 @@ use crate::model::{
 use blobs::BlobDir;
 use cache::{Cached, ObjectCache};
 
-const MIGRATIONS: &[&str] = &["
+const MIGRATIONS: &[&str] = &[
+    "
 CREATE TABLE buckets (
     name TEXT PRIMARY KEY,
     created_ms INTEGER NOT NULL,
@@ -70,7 +71,11 @@ CREATE TABLE parts (
     PRIMARY KEY (upload_id, number)
 );
 CREATE INDEX parts_by_blob ON parts (blob);
-"];
+",
+    "
+ALTER TABLE buckets ADD COLUMN tags TEXT NOT NULL DEFAULT '[]';
+",
+];
 
 /// The object store's persistent state.
 #[derive(Clone, Debug)]
@@ -286,6 +291,32 @@ impl Db {
         self.conn.execute(
             "UPDATE buckets SET acl = ?2 WHERE name = ?1",
             params![name, acl],
+        )?;
+        Ok(())
+    }
+
+    /// A bucket's tags, in the order they were set.
+    pub fn bucket_tags(&self, name: &str) -> Result<Vec<(String, String)>, OssError> {
+        self.require_bucket(name)?;
+        let json: String =
+            self.conn
+                .query_row("SELECT tags FROM buckets WHERE name = ?1", [name], |r| {
+                    r.get(0)
+                })?;
+        Ok(serde_json::from_str(&json).unwrap_or_default())
+    }
+
+    /// Replaces a bucket's tags.
+    pub fn set_bucket_tags(
+        &mut self,
+        name: &str,
+        tags: &[(String, String)],
+    ) -> Result<(), OssError> {
+        self.require_bucket(name)?;
+        let json = serde_json::to_string(tags).map_err(|e| OssError::Internal(e.to_string()))?;
+        self.conn.execute(
+            "UPDATE buckets SET tags = ?2 WHERE name = ?1",
+            params![name, json],
         )?;
         Ok(())
     }
