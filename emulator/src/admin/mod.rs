@@ -228,6 +228,9 @@ async fn functions(State(app): State<Arc<App>>) -> Json<serde_json::Value> {
                 "running": f.busy(),
                 "triggers": f.plan.triggers,
                 "reloads": app.reloads(&f.plan.name),
+                "runtime": f.native().map(|n| n.plan.label.clone()),
+                "interpreter": f.native().and_then(|n| n.interpreter.clone()),
+                "instances": f.native().map(|n| n.warm() + f.busy()),
             })
         })
         .collect();

@@ -124,16 +124,28 @@ pub(super) async fn start(manifest: &Path, args: &UpArgs, watch: bool) -> anyhow
     };
     let emulator = Emulator::start(plan, listener, gateway_listener, opts).await?;
     for f in emulator.app.functions().values() {
-        eprintln!(
-            "fcemu: loaded {} ({:?}, {}, {:.1} ms)",
-            f.plan.name,
-            f.kind,
-            match f.cache {
-                crate::runtime::CacheOutcome::Hit => "cached",
-                crate::runtime::CacheOutcome::Compiled => "compiled",
-            },
-            f.load_time.as_secs_f64() * 1000.0
-        );
+        match f.native() {
+            Some(n) => {
+                let runs_on = match &n.interpreter {
+                    Some(i) => format!("{} on {} ({})", n.plan.label, i.path.display(), i.version),
+                    None => format!("custom runtime: {}", n.plan.command.join(" ")),
+                };
+                eprintln!("fcemu: loaded {} ({runs_on})", f.plan.name);
+                if let Some(w) = n.interpreter.as_ref().and_then(|i| i.warning.as_ref()) {
+                    eprintln!("fcemu: warning: function {}: {w}", f.plan.name);
+                }
+            }
+            None => eprintln!(
+                "fcemu: loaded {} ({:?}, {}, {:.1} ms)",
+                f.plan.name,
+                f.kind,
+                match f.cache {
+                    crate::runtime::CacheOutcome::Hit => "cached",
+                    crate::runtime::CacheOutcome::Compiled => "compiled",
+                },
+                f.load_time.as_secs_f64() * 1000.0
+            ),
+        }
     }
     for (name, err) in &emulator.load_failures {
         eprintln!("fcemu: function {name} is not available: {err}");

@@ -183,9 +183,10 @@ async fn handle(State(gw): State<Arc<Gateway>>, req: Request) -> Response {
     let source_ip = connect
         .map(|c| c.0.ip().to_string())
         .unwrap_or_else(|| "127.0.0.1".into());
-    let response = match f.shape {
-        Shape::Http => pass_through(&gw.app, &f, request_id.clone(), req, &trigger).await,
-        Shape::Event => {
+    let passes_through = f.shape == Shape::Http || format == HttpFormat::Http;
+    let response = match passes_through {
+        true => pass_through(&gw.app, &f, request_id.clone(), req, &trigger).await,
+        false => {
             event_call(
                 &gw.app,
                 &f,
@@ -376,7 +377,7 @@ async fn event_call(
     };
     let plan = app.plan();
     let event = match format {
-        HttpFormat::Apigw => http_event::apigw_event(&http_req, &params),
+        HttpFormat::Apigw | HttpFormat::Http => http_event::apigw_event(&http_req, &params),
         HttpFormat::Fc3 => http_event::fc3_event(
             &http_req,
             &Fc3Context {
@@ -401,7 +402,7 @@ async fn event_call(
         return Ok(error_response(&outcome));
     }
     let result = match format {
-        HttpFormat::Apigw => http_event::apigw_result(&outcome.body),
+        HttpFormat::Apigw | HttpFormat::Http => http_event::apigw_result(&outcome.body),
         HttpFormat::Fc3 => http_event::fc3_result(&outcome.body),
     };
     match result {

@@ -2,6 +2,7 @@
 //! rest of the emulator uses. Nothing past this module sees raw TOML.
 
 mod error;
+pub mod native;
 mod plan;
 mod raw;
 mod stores;
@@ -11,7 +12,8 @@ use std::path::{Path, PathBuf};
 
 pub use error::ManifestError;
 pub use plan::{
-    AppPlan, AsyncPlan, BucketPlan, FunctionPlan, HttpFormat, LogstorePlan, ServicePlan, TablePlan,
+    AppPlan, AsyncPlan, BucketPlan, FunctionPlan, HttpFormat, LogstorePlan, NativePlan, NativeRuntime,
+    ServicePlan, TablePlan,
     TriggerKind, TriggerPlan,
 };
 

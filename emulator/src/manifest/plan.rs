@@ -79,7 +79,8 @@ pub struct FunctionPlan {
     pub name: String,
     /// FC 2.0 service it belongs to.
     pub service: String,
-    /// Absolute path of the wasm file (core module or component).
+    /// Absolute path of the wasm file (core module or component), or of the code directory of a
+    /// native function.
     pub code: PathBuf,
     /// Directory mounted read-only at `/code`.
     pub code_dir: PathBuf,
@@ -106,6 +107,45 @@ pub struct FunctionPlan {
     pub triggers: Vec<TriggerPlan>,
     /// How asynchronous invocations of it are retried and where their results go.
     pub async_invoke: AsyncPlan,
+    /// Set for Node.js, Python and custom-runtime functions; `None` for WebAssembly.
+    pub native: Option<NativePlan>,
+}
+
+/// A function run as a local process: a built-in runtime's bootstrap or a custom runtime's
+/// server, driven by FC's custom-runtime HTTP protocol (reference fc.md §4).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct NativePlan {
+    /// The language and the label the manifest gave (`nodejs20`, `python3.10`, `custom`).
+    pub runtime: NativeRuntime,
+    /// The manifest's label, as written.
+    pub label: String,
+    /// Run once per instance before its first invocation.
+    pub initializer: Option<String>,
+    /// Limit of the initializer.
+    #[serde(serialize_with = "as_secs")]
+    pub initialization_timeout: Duration,
+    /// Called before an instance is stopped.
+    pub pre_stop: Option<String>,
+    /// Custom runtimes: the command and its arguments (default `./bootstrap`).
+    pub command: Vec<String>,
+    /// The port the code listens on in the cloud (`FC_SERVER_PORT` there; locally each instance
+    /// gets its own, told in the same variables).
+    pub port: u16,
+    /// Local directories put on `NODE_PATH` / `PYTHONPATH`, as FC's layers under `/opt`.
+    pub layers: Vec<PathBuf>,
+}
+
+/// The language of a native function.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum NativeRuntime {
+    /// Node.js (`nodejs8` ... `nodejs20`): fcemu's bootstrap calls `file.export`.
+    Node,
+    /// Python 3 (`python3`, `python3.6` ... `python3.12`): fcemu's bootstrap calls
+    /// `module.function`.
+    Python,
+    /// Any program serving the custom-runtime protocol.
+    Custom,
 }
 
 /// FC's async invocation config (reference/fc.md §7).
@@ -160,6 +200,9 @@ pub enum HttpFormat {
     Apigw,
     /// FC 3.0 HTTP trigger event JSON (`version: "v1"`).
     Fc3,
+    /// The request itself (FC 2.0's HTTP trigger, `/http-invoke`): custom runtimes only, their
+    /// default.
+    Http,
 }
 
 /// What fires a trigger, with its filters.

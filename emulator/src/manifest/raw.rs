@@ -56,6 +56,13 @@ pub struct RawFunction {
     pub code_dir: Option<Spanned<String>>,
     pub handler: Option<String>,
     pub runtime: Option<Spanned<String>>,
+    pub initializer: Option<String>,
+    pub initialization_timeout: Option<Spanned<i64>>,
+    pub pre_stop: Option<String>,
+    pub command: Option<Spanned<Vec<String>>>,
+    pub port: Option<Spanned<i64>>,
+    #[serde(default)]
+    pub layers: Vec<Spanned<String>>,
     pub memory: Option<Spanned<i64>>,
     pub timeout: Option<Spanned<i64>>,
     pub concurrency: Option<Spanned<i64>>,

@@ -144,6 +144,7 @@ fn resolve_function(
     services: &[String],
     destination_spans: &mut Vec<(String, Range<usize>)>,
 ) -> FunctionPlan {
+    let native = super::native::resolve(sink, root, name, &name_span, &raw);
     let service = match raw.service {
         Some(s) => {
             let span = s.span();
@@ -168,10 +169,17 @@ fn resolve_function(
         }
         None => DEFAULT_SERVICE.to_string(),
     };
-    if let Some(rt) = &raw.runtime {
-        sink.push(Some(rt.span()), format!("function `{name}`: runtime {:?} is not supported yet", rt.get_ref()), "unsupported runtime", "remove `runtime`: functions are WebAssembly (a wasm32-wasip1 module or wasm32-wasip2 component) given by `code`");
-    }
     let code = match raw.code {
+        Some(c) if native.is_some() => {
+            let span = c.span();
+            let rel = c.into_inner();
+            let abs = root.join(&rel);
+            if !abs.is_dir() {
+                sink.push(Some(span), format!("function `{name}`: code directory {rel:?} does not exist (looked at {})", abs.display()), "not a directory", "for a native function `code` is the directory holding its code (FC's codeUri): create it or fix the path");
+            }
+            abs
+        }
+        None if native.is_some() => PathBuf::new(),
         Some(c) => {
             let span = c.span();
             let rel = c.into_inner();
@@ -200,6 +208,7 @@ fn resolve_function(
             }
             abs
         }
+        None if native.is_some() => code.clone(),
         None => code
             .parent()
             .map(Path::to_path_buf)
@@ -263,7 +272,12 @@ fn resolve_function(
         .triggers
         .into_iter()
         .enumerate()
-        .map(|(i, t)| resolve_trigger(sink, name, i, t))
+        .map(|(i, t)| {
+            let custom = native
+                .as_ref()
+                .is_some_and(|n| n.runtime == NativeRuntime::Custom);
+            resolve_trigger(sink, name, i, t, custom)
+        })
         .collect();
     FunctionPlan {
         name: name.to_string(),
@@ -281,6 +295,7 @@ fn resolve_function(
         description: raw.description.unwrap_or_default(),
         triggers,
         async_invoke,
+        native,
     }
 }
 
@@ -396,6 +411,7 @@ fn resolve_trigger(
     fn_name: &str,
     index: usize,
     t: Spanned<RawTrigger>,
+    custom_runtime: bool,
 ) -> TriggerPlan {
     let span = t.span();
     let default_name = |kind: &str| format!("{kind}-{}", index + 1);
@@ -429,14 +445,21 @@ fn resolve_trigger(
                 );
             }
             let format = match h.format.as_deref() {
+                None if custom_runtime => HttpFormat::Http,
                 None | Some("apigw") => HttpFormat::Apigw,
                 Some("fc3") => HttpFormat::Fc3,
+                Some("http") if custom_runtime => HttpFormat::Http,
                 Some(other) => {
+                    let help = if custom_runtime {
+                        "use \"http\" (the request itself, FC 2.0's HTTP trigger: the default for custom runtimes), \"apigw\" (API Gateway event) or \"fc3\" (FC 3.0 HTTP trigger event)"
+                    } else {
+                        "use \"apigw\" (API Gateway event) or \"fc3\" (FC 3.0 HTTP trigger event); a WebAssembly HTTP function is one that exports wasi:http/incoming-handler"
+                    };
                     sink.push(
                         Some(span.clone()),
                         format!("function `{fn_name}`: unknown http event format {other:?}"),
                         "unknown format",
-                        "use \"apigw\" (API Gateway event) or \"fc3\" (FC 3.0 HTTP trigger event)",
+                        help,
                     );
                     HttpFormat::Apigw
                 }

@@ -18,6 +18,8 @@ pub enum WasmKind {
     Module,
     /// A component (wasm32-wasip2).
     Component,
+    /// Not WebAssembly: a Node.js, Python or custom-runtime function run as a process.
+    Native,
 }
 
 /// Reads the binary's header to tell a core module from a component.
@@ -108,6 +110,7 @@ impl ModuleCache {
         let artifact = match kind {
             WasmKind::Module => engine.precompile_module(bytes)?,
             WasmKind::Component => engine.precompile_component(bytes)?,
+            WasmKind::Native => wasmtime::bail!("a native function has no WebAssembly to compile"),
         };
         tracing::debug!(hash, ms = started.elapsed().as_millis() as u64, "compiled");
         if let Some(path) = &path
@@ -129,6 +132,7 @@ pub fn compile_uncached(
     Ok(match kind {
         WasmKind::Module => Compiled::Module(Module::new(engine, bytes)?),
         WasmKind::Component => Compiled::Component(Component::new(engine, bytes)?),
+        WasmKind::Native => wasmtime::bail!("a native function has no WebAssembly to compile"),
     })
 }
 
@@ -146,7 +150,7 @@ fn engine_key(engine: &Engine) -> String {
 
 #[allow(unsafe_code)]
 fn deserialize(engine: &Engine, path: &Path, kind: WasmKind) -> Option<Compiled> {
-    if !path.is_file() {
+    if !path.is_file() || kind == WasmKind::Native {
         return None;
     }
     // SAFETY: the file is an artifact this process family wrote itself with the same engine
@@ -159,6 +163,7 @@ fn deserialize(engine: &Engine, path: &Path, kind: WasmKind) -> Option<Compiled>
             WasmKind::Component => {
                 Component::deserialize_file(engine, path).map(Compiled::Component)
             }
+            WasmKind::Native => return None,
         }
     };
     match result {
@@ -177,6 +182,7 @@ fn from_artifact(engine: &Engine, artifact: &[u8], kind: WasmKind) -> wasmtime::
         Ok(match kind {
             WasmKind::Module => Compiled::Module(Module::deserialize(engine, artifact)?),
             WasmKind::Component => Compiled::Component(Component::deserialize(engine, artifact)?),
+            WasmKind::Native => wasmtime::bail!("a native function has no WebAssembly to load"),
         })
     }
 }

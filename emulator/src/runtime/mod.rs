@@ -6,6 +6,7 @@ mod cache;
 mod engine;
 mod http;
 mod limits;
+pub mod native;
 mod outcome;
 mod slots;
 mod tier;
@@ -166,6 +167,7 @@ enum Code {
     Module(InstancePre<P1State>),
     Component(CommandPre<P2State>),
     Http(ProxyPre<P2State>),
+    Native(native::NativeCode),
 }
 
 /// How a function is called.
@@ -206,6 +208,14 @@ impl LoadedFunction {
     /// Invocations running now.
     pub fn busy(&self) -> usize {
         self.slots.busy(self.plan.concurrency)
+    }
+
+    /// The native runtime's code, for Node.js, Python and custom-runtime functions.
+    pub fn native(&self) -> Option<&native::NativeCode> {
+        match &self.code {
+            Code::Native(n) => Some(n),
+            _ => None,
+        }
     }
 }
 
@@ -300,6 +310,9 @@ impl Runtime {
         bytes: &[u8],
         started: Instant,
     ) -> Result<LoadedFunction, LoadError> {
+        if plan.native.is_some() {
+            return self.load_native(app, plan, bytes, started);
+        }
         let (kind, hash) = identify(plan, bytes)?;
         let (compiled, cache) = self
             .opts
@@ -327,6 +340,9 @@ impl Runtime {
         bytes: &[u8],
         started: Instant,
     ) -> Result<LoadedFunction, LoadError> {
+        if plan.native.is_some() {
+            return self.load_native(app, plan, bytes, started);
+        }
         let (kind, hash) = identify(plan, bytes)?;
         if let Some(compiled) = self.opts.cache.lookup(&self.engine, kind, &hash) {
             let meta = (kind, hash, CacheOutcome::Hit, Tier::Optimized);
@@ -342,6 +358,40 @@ impl Runtime {
             }
         }
         self.load_bytes(app, plan, bytes, started)
+    }
+
+    /// Prepares a native function: `fingerprint` is what [`read_code`] made of its code
+    /// directory (a change there is a new version, whose instances start afresh).
+    fn load_native(
+        &self,
+        app: &Arc<AppPlan>,
+        plan: &FunctionPlan,
+        fingerprint: &[u8],
+        started: Instant,
+    ) -> Result<LoadedFunction, LoadError> {
+        let native_plan = plan.native.as_ref().expect("checked by the caller");
+        let hash = content_hash(fingerprint);
+        let env = wasi::base_env(app, plan, &self.opts.extra_env);
+        let code = native::NativeCode::prepare(app, plan, native_plan, &env, &self.opts.scratch_dir)
+            .map_err(|message| LoadError::Compile {
+                path: plan.code.clone(),
+                message,
+            })?;
+        let scratch = self.opts.scratch_dir.join(&plan.name).join(&hash[..12]);
+        Ok(LoadedFunction {
+            plan: plan.clone(),
+            code_hash: hash,
+            kind: WasmKind::Native,
+            shape: Shape::Event,
+            cache: CacheOutcome::Compiled,
+            tier: Tier::Optimized,
+            load_time: started.elapsed(),
+            loaded_at: self.opts.clock.now(),
+            env,
+            app: app.clone(),
+            code: Code::Native(code),
+            slots: Arc::new(Slots::new(plan.concurrency, scratch)),
+        })
     }
 
     fn link(
@@ -428,6 +478,12 @@ impl Runtime {
             memory_mb: f.plan.memory_mb,
             max_memory_bytes: 0,
         };
+        if let Code::Native(code) = &f.code {
+            let req =
+                native::invoke_request(&inv.request_id, &f.plan, code, inv.event, &f.app, 0);
+            self.finish_native(f, code.run(&f.plan, slot, req, &mut outcome).await, &mut outcome, started);
+            return Ok(outcome);
+        }
         let built = wasi::builder(
             &f.plan,
             &f.env,
@@ -453,6 +509,7 @@ impl Runtime {
                 (r, l, Vec::new())
             }
             Code::Component(pre) => self.run_component(f, pre, builder, inv.depth).await,
+            Code::Native(_) => unreachable!("native functions returned above"),
             Code::Http(_) => {
                 let failure = FailureKind::StartFailed {
                     message: "this is an HTTP function (wasi:http/proxy): call it through an http trigger route".into(),
@@ -501,11 +558,109 @@ impl Runtime {
         }
     }
 
+    /// Passes an HTTP request through to a custom runtime (`x-fc-control-path: /http-invoke`):
+    /// the body is read whole, and the instance's status, headers and body come back.
+    async fn handle_http_native<B>(
+        &self,
+        f: &LoadedFunction,
+        code: &native::NativeCode,
+        request_id: String,
+        req: ::http::Request<B>,
+        when_busy: WhenBusy,
+    ) -> Result<HttpInvocation, InvokeError>
+    where
+        B: http_body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<wasmtime_wasi_http::Error>,
+    {
+        use http_body_util::BodyExt;
+        let guard = self.acquire(f, when_busy).await?;
+        let slot = guard.slot().clone();
+        let started = Instant::now();
+        let mut outcome = self.blank_outcome(f, &request_id, &slot.instance_id);
+        let (parts, body) = req.into_parts();
+        let body = match body.collect().await {
+            Ok(b) => b.to_bytes(),
+            Err(e) => {
+                let e: wasmtime_wasi_http::Error = e.into();
+                let (tx, rx) = tokio::sync::oneshot::channel();
+                let _ = tx.send(outcome);
+                return Ok(HttpInvocation {
+                    response: Err(format!("reading the request body failed: {e:?}")),
+                    outcome: rx,
+                });
+            }
+        };
+        let path = parts
+            .uri
+            .path_and_query()
+            .map_or("/", |p| p.as_str())
+            .to_string();
+        let mut b = ::http::Request::builder().method(parts.method).uri(path);
+        for (k, v) in &parts.headers {
+            b = b.header(k, v);
+        }
+        let b = b
+            .header("x-fc-region", &f.app.region)
+            .header("x-fc-account-id", &f.app.account_id);
+        let req = native::fc_headers(b, &request_id, &f.plan, code, "/http-invoke")
+            .body(http_body_util::Full::new(body))
+            .unwrap_or_default();
+        let response = code.run(&f.plan, &slot, req, &mut outcome).await;
+        drop(guard);
+        let response = match response {
+            Some(resp) => {
+                let (parts, body) = resp.into_parts();
+                let body = http_body_util::Full::new(body)
+                    .map_err(|never| match never {})
+                    .boxed_unsync();
+                Ok(::http::Response::from_parts(parts, body))
+            }
+            None => Err("the function failed".to_string()),
+        };
+        self.finish_native(f, None, &mut outcome, started);
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let _ = tx.send(outcome);
+        Ok(HttpInvocation {
+            response,
+            outcome: rx,
+        })
+    }
+
+    /// Completes a native invocation's record: the instance's response body on success, FC's
+    /// error body for failures other than the function's own error.
+    fn finish_native(
+        &self,
+        f: &LoadedFunction,
+        response: Option<::http::Response<Bytes>>,
+        outcome: &mut InvocationOutcome,
+        started: Instant,
+    ) {
+        outcome.duration = started.elapsed();
+        if let Some(resp) = response {
+            outcome.body = resp.into_body();
+        }
+        match &outcome.failure {
+            None | Some(FailureKind::FunctionError { .. }) => {}
+            Some(failure) => {
+                outcome.body = FunctionErrorBody::for_failure(
+                    failure,
+                    &outcome.stderr,
+                    f.plan.timeout,
+                    f.plan.memory_mb,
+                    outcome.max_memory_bytes,
+                    Vec::new(),
+                )
+                .to_bytes();
+            }
+        }
+    }
+
     fn new_store<T: Send>(&self, f: &LoadedFunction, data: T) -> Store<T> {
         let engine = match &f.code {
             Code::Module(pre) => pre.module().engine(),
             Code::Component(pre) => pre.instance_pre().engine(),
             Code::Http(pre) => pre.instance_pre().engine(),
+            Code::Native(_) => &self.engine,
         };
         let mut store = Store::new(engine, data);
         let deadline = Instant::now() + f.plan.timeout;
@@ -621,6 +776,9 @@ impl Runtime {
         B: http_body::Body<Data = Bytes> + Send + 'static,
         B::Error: Into<wasmtime_wasi_http::Error>,
     {
+        if let Code::Native(code) = &f.code {
+            return self.handle_http_native(f, code, request_id, req, when_busy).await;
+        }
         let Code::Http(pre) = &f.code else {
             return Err(InvokeError::NotHttp {
                 function: f.plan.name.clone(),
@@ -802,8 +960,17 @@ fn compile_error(plan: &FunctionPlan, e: wasmtime::Error) -> LoadError {
     }
 }
 
-/// Reads a function's code file.
+/// Reads a function's code file; for a native function, a fingerprint of its code directory
+/// and layers (every file's path, size and modification time).
 pub fn read_code(plan: &FunctionPlan) -> Result<Vec<u8>, LoadError> {
+    if let Some(n) = &plan.native {
+        let mut roots = vec![plan.code.clone()];
+        roots.extend(n.layers.iter().cloned());
+        return native::fingerprint(&roots).map_err(|source| LoadError::Read {
+            path: plan.code.clone(),
+            source,
+        });
+    }
     std::fs::read(&plan.code).map_err(|source| LoadError::Read {
         path: plan.code.clone(),
         source,

@@ -60,6 +60,26 @@ pub enum FailureKind {
         /// What went wrong.
         message: String,
     },
+    /// A native instance never listened on its port (FC's `FunctionNotStarted`).
+    NotStarted {
+        /// What went wrong, with the process's output.
+        message: String,
+    },
+    /// A native function's initializer failed or timed out; the next call starts over.
+    InitializerFailed {
+        /// What went wrong.
+        message: String,
+    },
+    /// A native function answered with an error (`x-fc-status: 404`); the body is its own.
+    FunctionError {
+        /// `callback(err)` in Node.js: FC's HandledInvocationError.
+        handled: bool,
+    },
+    /// A native instance's process exited or dropped the connection mid-request.
+    ProcessExited {
+        /// FC's message, with duration and memory.
+        message: String,
+    },
 }
 
 /// The full record of one invocation.
@@ -186,6 +206,12 @@ impl FunctionErrorBody {
                 format!("Function could not start: {message}"),
                 "StartFailed".into(),
             ),
+            FailureKind::NotStarted { message } => (message.clone(), "FunctionNotStarted".into()),
+            FailureKind::InitializerFailed { message } => {
+                (message.clone(), "InitializationError".into())
+            }
+            FailureKind::FunctionError { .. } => ("function error".into(), "Error".into()),
+            FailureKind::ProcessExited { message } => (message.clone(), "ProcessExited".into()),
         };
         FunctionErrorBody {
             error_message,

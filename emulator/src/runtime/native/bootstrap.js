@@ -1,0 +1,150 @@
+// fcemu's Node.js bootstrap: serves FC's custom-runtime protocol on FC_SERVER_PORT and calls
+// the user's handler with FC's signatures: (event, context, callback) or async (event, context).
+'use strict';
+const http = require('http');
+const path = require('path');
+const util = require('util');
+
+const codeDir = process.env.FC_FUNC_CODE_PATH;
+const port = Number(process.env.FC_SERVER_PORT);
+let requestId = '';
+
+function line(level, args) {
+  const text = util.format(...args);
+  process.stdout.write(`${new Date().toISOString()} ${requestId} [${level}] ${text}\n`);
+}
+console.log = (...a) => line('verbose', a);
+console.info = (...a) => line('info', a);
+console.warn = (...a) => line('warn', a);
+console.error = (...a) => line('error', a);
+console.debug = (...a) => line('debug', a);
+const logger = {
+  debug: (...a) => line('debug', a),
+  info: (...a) => line('info', a),
+  warn: (...a) => line('warn', a),
+  error: (...a) => line('error', a),
+  log: (...a) => line('info', a),
+};
+
+function resolve(handler) {
+  const dot = handler.lastIndexOf('.');
+  if (dot <= 0) throw new Error(`handler ${handler} must be file.export`);
+  const mod = require(path.join(codeDir, handler.slice(0, dot)));
+  const fn = mod[handler.slice(dot + 1)];
+  if (typeof fn !== 'function') {
+    throw new Error(`${handler.slice(dot + 1)} is not exported by ${handler.slice(0, dot)}`);
+  }
+  return fn;
+}
+
+function context(h) {
+  return {
+    requestId: h['x-fc-request-id'] || '',
+    credentials: {
+      accessKeyId: h['x-fc-access-key-id'] || '',
+      accessKeySecret: h['x-fc-access-key-secret'] || '',
+      securityToken: h['x-fc-security-token'] || '',
+    },
+    function: {
+      name: h['x-fc-function-name'] || '',
+      handler: h['x-fc-function-handler'] || '',
+      memory: Number(h['x-fc-function-memory'] || 0),
+      timeout: Number(h['x-fc-function-timeout'] || 0),
+      initializer: h['x-fc-function-initializer'] || '',
+      initializationTimeout: Number(h['x-fc-initialization-timeout'] || 0),
+    },
+    service: {
+      name: h['x-fc-service-name'] || '',
+      logProject: h['x-fc-service-logproject'] || '',
+      logStore: h['x-fc-service-logstore'] || '',
+      qualifier: h['x-fc-qualifier'] || 'LATEST',
+      versionId: h['x-fc-version-id'] || '',
+    },
+    region: h['x-fc-region'] || '',
+    accountId: h['x-fc-account-id'] || '',
+    retryCount: Number(h['x-fc-retry-count'] || 0),
+    tracing: {},
+    logger,
+  };
+}
+
+function errorBody(err) {
+  const e = err instanceof Error ? err : new Error(String(err));
+  const stack = (e.stack || '').split('\n').slice(1).map((s) => s.trim())
+    .filter((s) => s && !s.includes(__filename) && !s.includes('(node:'));
+  return JSON.stringify({ errorMessage: e.message, errorType: e.name || 'Error', stackTrace: stack });
+}
+
+// Calls fn(...args, callback) and settles once: by the callback or by a returned promise.
+function call(fn, args) {
+  return new Promise((resolveCall, rejectCall) => {
+    let done = false;
+    const settle = (err, value) => {
+      if (done) return;
+      done = true;
+      if (err !== null && err !== undefined) rejectCall({ handled: true, err });
+      else resolveCall(value);
+    };
+    try {
+      const r = fn(...args, settle);
+      if (r && typeof r.then === 'function') {
+        r.then((v) => settle(null, v), (e) => settle(e === undefined ? new Error('rejected') : e));
+      } else if (fn.length <= args.length) {
+        settle(null, r);
+      }
+    } catch (err) {
+      if (!done) {
+        done = true;
+        rejectCall({ handled: false, err });
+      }
+    }
+  });
+}
+
+function encode(value) {
+  if (value === undefined || value === null) return Buffer.alloc(0);
+  if (Buffer.isBuffer(value)) return value;
+  if (typeof value === 'string') return Buffer.from(value);
+  return Buffer.from(JSON.stringify(value));
+}
+
+const hooks = {
+  '/invoke': () => process.env.FC_FUNCTION_HANDLER,
+  '/initialize': () => process.env.FC_INITIALIZER,
+  '/pre-stop': () => process.env.FC_PRE_STOP,
+};
+
+http.createServer((req, res) => {
+  const chunks = [];
+  req.on('data', (c) => chunks.push(c));
+  req.on('end', async () => {
+    const h = req.headers;
+    requestId = h['x-fc-request-id'] || '';
+    const kind = h['x-fc-control-path'] || req.url;
+    const name = kind === '/invoke' ? 'Invoke' : kind === '/initialize' ? 'Initialize' : 'PreStop';
+    const finish = (status, body, extra) => {
+      process.stdout.write(`FC ${name} End RequestId: ${requestId}\n`);
+      res.writeHead(status, Object.assign({ 'content-type': 'application/octet-stream' }, extra || {}));
+      res.end(body);
+    };
+    try {
+      const ctx = context(h);
+      const fn = resolve(hooks[kind] ? hooks[kind]() : process.env.FC_FUNCTION_HANDLER);
+      const args = kind === '/invoke' ? [Buffer.concat(chunks), ctx] : [ctx];
+      const value = await call(fn, args);
+      finish(200, encode(value));
+    } catch (failure) {
+      const handled = failure && failure.handled;
+      const err = failure && 'err' in failure ? failure.err : failure;
+      finish(404, errorBody(err), {
+        'x-fc-status': '404',
+        'x-fcemu-error-type': handled ? 'HandledInvocationError' : 'UnhandledInvocationError',
+      });
+    }
+  });
+}).listen(port, '127.0.0.1');
+
+process.on('uncaughtException', (err) => {
+  line('error', [err && err.stack ? err.stack : String(err)]);
+  process.exit(129);
+});

@@ -1,0 +1,525 @@
+//! Native functions: Node.js and Python handlers run by fcemu's embedded bootstraps, and custom
+//! runtimes, all driven by FC's custom-runtime HTTP protocol (reference fc.md §4). Instances are
+//! processes kept warm and reused, one request at a time each, up to the function's concurrency
+//! (the runtime's slots); a timeout or crash replaces the instance.
+
+mod instance;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::Full;
+
+pub use instance::{CallFailure, Instance, Launch};
+
+use super::outcome::{FailureKind, InvocationOutcome, InvocationStatus};
+use super::slots::Slot;
+use crate::manifest::{AppPlan, FunctionPlan, NativePlan, NativeRuntime};
+
+const NODE_BOOTSTRAP: &str = include_str!("bootstrap.js");
+const PYTHON_BOOTSTRAP: &str = include_str!("bootstrap.py");
+
+/// How long a process may take to listen on its port.
+const START_LIMIT: Duration = Duration::from_secs(30);
+/// How long fcemu waits for a built-in bootstrap's end marker after its response.
+const BUILTIN_LOG_GRACE: Duration = Duration::from_secs(1);
+/// Custom runtimes need not print markers: output already read is what the request logged.
+const CUSTOM_LOG_GRACE: Duration = Duration::from_millis(20);
+
+/// The interpreter a built-in runtime runs on.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Interpreter {
+    /// The program.
+    pub path: PathBuf,
+    /// What `--version` printed.
+    pub version: String,
+    /// Set when the version differs from the manifest's label.
+    pub warning: Option<String>,
+}
+
+/// A native function's code: how to start its instances and the warm ones.
+pub struct NativeCode {
+    /// The manifest's native settings.
+    pub plan: NativePlan,
+    /// The interpreter of a built-in runtime (`None` for custom runtimes).
+    pub interpreter: Option<Interpreter>,
+    launch: Launch,
+    /// Warm instances not serving a request, by instance id.
+    idle: Mutex<HashMap<String, Instance>>,
+}
+
+impl std::fmt::Debug for NativeCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NativeCode")
+            .field("runtime", &self.plan.label)
+            .finish()
+    }
+}
+
+/// Finds (and tries) the interpreter for a built-in runtime label.
+fn find_interpreter(rt: NativeRuntime, label: &str) -> Result<Interpreter, String> {
+    static CACHE: OnceLock<Mutex<HashMap<String, Result<Interpreter, String>>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some(hit) = cache.lock().unwrap_or_else(|e| e.into_inner()).get(label) {
+        return hit.clone();
+    }
+    let candidates: Vec<String> = match rt {
+        NativeRuntime::Node => vec!["node".into()],
+        NativeRuntime::Python => {
+            let mut c = Vec::new();
+            if let Some(v) = label.strip_prefix("python").filter(|v| v.contains('.')) {
+                c.push(format!("python{v}"));
+            }
+            c.push("python3".into());
+            c
+        }
+        NativeRuntime::Custom => Vec::new(),
+    };
+    let mut result = Err(match rt {
+        NativeRuntime::Node => format!(
+            "runtime {label} needs Node.js: no working `node` on PATH (install Node.js, e.g. `apt-get install nodejs`)"
+        ),
+        _ => format!(
+            "runtime {label} needs Python 3: no working `{}` on PATH (install it, e.g. `apt-get install python3`)",
+            candidates.join("` or `")
+        ),
+    });
+    for c in &candidates {
+        let Ok(out) = std::process::Command::new(c).arg("--version").output() else {
+            continue;
+        };
+        if !out.status.success() {
+            continue; // a version manager's shim for a version that is not installed
+        }
+        let text = String::from_utf8_lossy(&out.stdout).to_string()
+            + &String::from_utf8_lossy(&out.stderr);
+        let version = text.trim().to_string();
+        let digits = version.trim_start_matches(|ch: char| !ch.is_ascii_digit());
+        let wanted = label.trim_start_matches(|ch: char| !ch.is_ascii_digit());
+        let warning = (!wanted.is_empty() && !digits.starts_with(wanted)).then(|| {
+            format!("{label} runs on the local {c} ({version}); behaviour may differ from the cloud's {label}")
+        });
+        let path = which(c).unwrap_or_else(|| PathBuf::from(c));
+        result = Ok(Interpreter {
+            path,
+            version,
+            warning,
+        });
+        break;
+    }
+    cache
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(label.to_string(), result.clone());
+    result
+}
+
+fn which(program: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join(program))
+        .find(|p| p.is_file())
+}
+
+/// Writes the embedded bootstraps once under `dir` and returns the one for `rt`.
+fn bootstrap(dir: &Path, rt: NativeRuntime) -> std::io::Result<PathBuf> {
+    let (name, text) = match rt {
+        NativeRuntime::Node => ("fcemu-bootstrap.js", NODE_BOOTSTRAP),
+        _ => ("fcemu_bootstrap.py", PYTHON_BOOTSTRAP),
+    };
+    std::fs::create_dir_all(dir)?;
+    let path = dir.join(name);
+    if std::fs::read_to_string(&path).ok().as_deref() != Some(text) {
+        std::fs::write(&path, text)?;
+    }
+    Ok(path)
+}
+
+impl NativeCode {
+    /// Prepares a native function: finds its interpreter, writes its bootstrap, builds the
+    /// environment every instance gets. `scratch` is fcemu's directory for instance files.
+    pub fn prepare(
+        app: &AppPlan,
+        f: &FunctionPlan,
+        native: &NativePlan,
+        base_env: &[(String, String)],
+        scratch: &Path,
+    ) -> Result<NativeCode, String> {
+        let code_dir = f.code.clone();
+        let mut env: Vec<(String, String)> = base_env
+            .iter()
+            .filter(|(k, _)| k != "FC_FUNC_CODE_PATH")
+            .cloned()
+            .collect();
+        for key in ["PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ"] {
+            if let Ok(v) = std::env::var(key) {
+                env.push((key.into(), v));
+            }
+        }
+        let svc = app.services.get(&f.service).cloned().unwrap_or_default();
+        env.extend([
+            ("FC_FUNC_CODE_PATH".into(), code_dir.to_string_lossy().into()),
+            ("FC_RUNTIME".into(), native.label.clone()),
+            ("FC_HANDLER".into(), f.handler.clone()),
+            ("FC_MEMORY_SIZE".into(), f.memory_mb.to_string()),
+            ("FC_TIMEOUT".into(), f.timeout.as_secs().to_string()),
+            (
+                "FC_INITIALIZER".into(),
+                native.initializer.clone().unwrap_or_default(),
+            ),
+            (
+                "FC_INITIALIZATION_TIMEOUT".into(),
+                native.initialization_timeout.as_secs().to_string(),
+            ),
+            (
+                "FC_PRE_STOP".into(),
+                native.pre_stop.clone().unwrap_or_default(),
+            ),
+            ("FC_ACCESS_KEY_ID".into(), super::ACCESS_KEY_ID.into()),
+            ("FC_ACCESS_KEY_SECRET".into(), super::ACCESS_KEY_SECRET.into()),
+            ("FC_SECURITY_TOKEN".into(), super::SECURITY_TOKEN.into()),
+            ("FC_SERVICE_LOG_PROJECT".into(), svc.log_project),
+            ("FC_SERVICE_LOG_STORE".into(), svc.log_store),
+            ("PYTHONUNBUFFERED".into(), "1".into()),
+        ]);
+        if let Some((_, endpoint)) = base_env.iter().find(|(k, _)| k == "FCEMU_ENDPOINT") {
+            // SDK code naming the region's real endpoints over http reaches fcemu.
+            for k in ["HTTP_PROXY", "http_proxy"] {
+                env.push((k.into(), endpoint.clone()));
+            }
+            env.push(("NO_PROXY".into(), "127.0.0.1,localhost".into()));
+            env.push(("no_proxy".into(), "127.0.0.1,localhost".into()));
+        }
+        let layers: Vec<String> = native
+            .layers
+            .iter()
+            .map(|l| l.to_string_lossy().into_owned())
+            .collect();
+        let mut node_path = layers
+            .iter()
+            .map(|l| format!("{l}/nodejs/node_modules:{l}/node_modules:{l}"))
+            .collect::<Vec<_>>();
+        node_path.push(code_dir.join("node_modules").to_string_lossy().into());
+        let mut py_path: Vec<String> = layers
+            .iter()
+            .map(|l| format!("{l}/python:{l}"))
+            .collect();
+        py_path.insert(0, code_dir.to_string_lossy().into());
+        let (interpreter, launch) = match native.runtime {
+            NativeRuntime::Custom => {
+                let program = &native.command[0];
+                let program = if program.contains('/') {
+                    code_dir.join(program)
+                } else {
+                    which(program).unwrap_or_else(|| PathBuf::from(program))
+                };
+                env.push(("PYTHONPATH".into(), py_path.join(":")));
+                env.push(("NODE_PATH".into(), node_path.join(":")));
+                (
+                    None,
+                    Launch {
+                        program,
+                        args: native.command[1..].to_vec(),
+                        env,
+                        cwd: code_dir,
+                    },
+                )
+            }
+            rt => {
+                let interp = find_interpreter(rt, &native.label)?;
+                let script = bootstrap(&scratch.join("bootstrap"), rt)
+                    .map_err(|e| format!("cannot write fcemu's bootstrap: {e}"))?;
+                let key = if rt == NativeRuntime::Node {
+                    ("NODE_PATH", node_path.join(":"))
+                } else {
+                    ("PYTHONPATH", py_path.join(":"))
+                };
+                env.push((key.0.into(), key.1));
+                let launch = Launch {
+                    program: interp.path.clone(),
+                    args: vec![script.to_string_lossy().into()],
+                    env,
+                    cwd: code_dir,
+                };
+                (Some(interp), launch)
+            }
+        };
+        Ok(NativeCode {
+            plan: native.clone(),
+            interpreter,
+            launch,
+            idle: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Warm instances now (idle and busy are not told apart here: idle ones).
+    pub fn warm(&self) -> usize {
+        self.idle.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    fn take(&self, id: &str) -> Option<Instance> {
+        self.idle
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(id)
+    }
+
+    fn put_back(&self, id: &str, inst: Instance) {
+        self.idle
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id.to_string(), inst);
+    }
+
+    /// Runs one request on the slot's instance, starting it (and its initializer) first when
+    /// needed. Fills `outcome` (status, body, logs, memory) and returns the instance's response
+    /// on success.
+    pub async fn run(
+        &self,
+        f: &FunctionPlan,
+        slot: &Slot,
+        req: http::Request<Full<Bytes>>,
+        outcome: &mut InvocationOutcome,
+    ) -> Option<http::Response<Bytes>> {
+        let started = Instant::now();
+        let mut inst = match self.take(&slot.instance_id) {
+            Some(i) => i,
+            None => match self.start(slot).await {
+                Ok(i) => i,
+                Err(message) => {
+                    fail(outcome, FailureKind::NotStarted { message }, None);
+                    return None;
+                }
+            },
+        };
+        let rid = outcome.request_id.clone();
+        inst.logs.begin();
+        let grace = if self.interpreter.is_some() {
+            BUILTIN_LOG_GRACE
+        } else {
+            CUSTOM_LOG_GRACE
+        };
+        let mut log = Vec::new();
+        if self.plan.initializer.is_some() && !inst.initialized {
+            log.extend_from_slice(format!("FC Initialize Start RequestId: {rid}\n").as_bytes());
+            let r = control(&rid, f, "/initialize", self);
+            let result = inst.call(r, self.plan.initialization_timeout).await;
+            log.extend_from_slice(&inst.logs.end(grace).await);
+            log.extend_from_slice(format!("FC Initialize End RequestId: {rid}\n").as_bytes());
+            inst.logs.begin();
+            match result {
+                Ok(resp) if fc_status_ok(&resp) => inst.initialized = true,
+                other => {
+                    let message = match other {
+                        Ok(resp) => error_message(resp.body()),
+                        Err(CallFailure::Timeout) => format!(
+                            "Function initialization timeout after {} seconds",
+                            self.plan.initialization_timeout.as_secs()
+                        ),
+                        Err(CallFailure::Exited(e)) => exited_message(&mut inst, &e, started),
+                    };
+                    outcome.stderr = Bytes::from(log);
+                    outcome.max_memory_bytes = inst.peak_rss();
+                    fail(outcome, FailureKind::InitializerFailed { message }, None);
+                    return None; // the instance is dropped: the next call starts a new one
+                }
+            }
+        }
+        let result = inst.call(req, f.timeout).await;
+        log.extend_from_slice(&inst.logs.end(grace).await);
+        outcome.stderr = Bytes::from(log);
+        outcome.max_memory_bytes = inst.peak_rss();
+        let over_memory = outcome.max_memory_bytes > u64::from(f.memory_mb) * 1024 * 1024;
+        match result {
+            Ok(_) if over_memory => {
+                fail(outcome, FailureKind::OutOfMemory, None);
+                None
+            }
+            Ok(resp) => {
+                let out = if fc_status_ok(&resp) {
+                    Some(resp)
+                } else {
+                    let handled = resp
+                        .headers()
+                        .get("x-fcemu-error-type")
+                        .is_some_and(|v| v == "HandledInvocationError");
+                    let body = resp.body().clone();
+                    fail(outcome, FailureKind::FunctionError { handled }, Some(body));
+                    None
+                };
+                self.put_back(&slot.instance_id, inst);
+                out
+            }
+            Err(CallFailure::Timeout) => {
+                fail(outcome, FailureKind::Timeout, None);
+                None
+            }
+            Err(CallFailure::Exited(e)) => {
+                let message = exited_message(&mut inst, &e, started);
+                fail(outcome, FailureKind::ProcessExited { message }, None);
+                None
+            }
+        }
+    }
+
+    async fn start(&self, slot: &Slot) -> Result<Instance, String> {
+        let port = free_port().map_err(|e| format!("no free port: {e}"))?;
+        let mut launch = self.launch.clone();
+        launch.env.extend([
+            ("FC_SERVER_PORT".to_string(), port.to_string()),
+            ("FC_CUSTOM_LISTEN_PORT".to_string(), port.to_string()),
+            ("FC_INSTANCE_ID".to_string(), slot.instance_id.clone()),
+            ("TMPDIR".to_string(), slot.tmp.to_string_lossy().into()),
+        ]);
+        let inst = Instance::start(&launch, port, START_LIMIT)
+            .await
+            .map_err(|e| e.0)?;
+        tracing::debug!(instance = slot.instance_id, pid = ?inst.pid(), port, "instance started");
+        Ok(inst)
+    }
+}
+
+/// A fingerprint of the files under `roots`: relative path, size and modification time of
+/// each, skipping `node_modules`, `.git` and `__pycache__`.
+pub fn fingerprint(roots: &[PathBuf]) -> std::io::Result<Vec<u8>> {
+    fn walk(dir: &Path, root: &Path, out: &mut Vec<String>) -> std::io::Result<()> {
+        for e in std::fs::read_dir(dir)? {
+            let e = e?;
+            let name = e.file_name();
+            if matches!(name.to_str(), Some("node_modules" | ".git" | "__pycache__")) {
+                continue;
+            }
+            let meta = e.metadata()?;
+            let path = e.path();
+            if meta.is_dir() {
+                walk(&path, root, out)?;
+            } else {
+                let mtime = meta
+                    .modified()
+                    .ok()
+                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                    .map_or(0, |d| d.as_nanos());
+                let rel = path.strip_prefix(root).unwrap_or(&path);
+                out.push(format!("{}\t{}\t{mtime}", rel.display(), meta.len()));
+            }
+        }
+        Ok(())
+    }
+    let mut lines = Vec::new();
+    for r in roots {
+        lines.push(format!("root {}", r.display()));
+        walk(r, r, &mut lines)?;
+    }
+    lines.sort();
+    Ok(lines.join("\n").into_bytes())
+}
+
+/// A port nothing listens on now, for the next instance to bind. The instance must bind it
+/// itself (FC tells it the port), so the listener cannot be handed over.
+fn free_port() -> std::io::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+fn fc_status_ok(resp: &http::Response<Bytes>) -> bool {
+    match resp.headers().get("x-fc-status") {
+        Some(v) => v == "200",
+        None => true,
+    }
+}
+
+fn error_message(body: &Bytes) -> String {
+    serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v["errorMessage"].as_str().map(String::from))
+        .unwrap_or_else(|| String::from_utf8_lossy(body).trim().to_string())
+}
+
+fn exited_message(inst: &mut Instance, why: &str, started: Instant) -> String {
+    let status = inst.exit_status().unwrap_or_else(|| why.to_string());
+    format!(
+        "Process exited unexpectedly before completing request (duration: {}ms, maxMemoryUsage: {:.2}MB): {status}",
+        started.elapsed().as_millis(),
+        inst.peak_rss() as f64 / (1024.0 * 1024.0)
+    )
+}
+
+fn fail(outcome: &mut InvocationOutcome, kind: FailureKind, body: Option<Bytes>) {
+    outcome.status = match kind {
+        FailureKind::FunctionError { handled: true } => InvocationStatus::HandledError,
+        _ => InvocationStatus::UnhandledError,
+    };
+    if let Some(b) = body {
+        outcome.body = b;
+    }
+    outcome.failure = Some(kind);
+}
+
+/// The headers FC adds to every request to an instance (reference fc.md §4.3).
+pub fn fc_headers(
+    b: http::request::Builder,
+    request_id: &str,
+    f: &FunctionPlan,
+    native: &NativeCode,
+    control_path: &str,
+) -> http::request::Builder {
+    let init = native.plan.initializer.clone().unwrap_or_default();
+    let pairs: [(&str, String); 14] = [
+        ("x-fc-request-id", request_id.to_string()),
+        ("x-fc-access-key-id", super::ACCESS_KEY_ID.to_string()),
+        ("x-fc-access-key-secret", super::ACCESS_KEY_SECRET.to_string()),
+        ("x-fc-security-token", super::SECURITY_TOKEN.to_string()),
+        ("x-fc-function-name", f.name.clone()),
+        ("x-fc-function-handler", f.handler.clone()),
+        ("x-fc-function-memory", f.memory_mb.to_string()),
+        ("x-fc-function-timeout", f.timeout.as_secs().to_string()),
+        ("x-fc-function-initializer", init),
+        (
+            "x-fc-initialization-timeout",
+            native.plan.initialization_timeout.as_secs().to_string(),
+        ),
+        ("x-fc-service-name", f.service.clone()),
+        ("x-fc-qualifier", "LATEST".to_string()),
+        ("x-fc-version-id", String::new()),
+        ("x-fc-control-path", control_path.to_string()),
+    ];
+    let mut b = b;
+    for (k, v) in pairs {
+        b = b.header(k, v);
+    }
+    b
+}
+
+fn control(
+    request_id: &str,
+    f: &FunctionPlan,
+    path: &str,
+    native: &NativeCode,
+) -> http::Request<Full<Bytes>> {
+    let b = http::Request::post(path).header(http::header::HOST, "127.0.0.1");
+    fc_headers(b, request_id, f, native, path)
+        .body(Full::new(Bytes::new()))
+        .unwrap_or_default()
+}
+
+/// The `POST /invoke` request of an event invocation.
+pub fn invoke_request(
+    request_id: &str,
+    f: &FunctionPlan,
+    native: &NativeCode,
+    event: Bytes,
+    app: &AppPlan,
+    retry: u32,
+) -> http::Request<Full<Bytes>> {
+    let b = http::Request::post("/invoke")
+        .header(http::header::HOST, "127.0.0.1")
+        .header(http::header::CONTENT_TYPE, "application/octet-stream")
+        .header("x-fc-region", &app.region)
+        .header("x-fc-account-id", &app.account_id)
+        .header("x-fc-retry-count", retry.to_string());
+    fc_headers(b, request_id, f, native, "/invoke")
+        .body(Full::new(event))
+        .unwrap_or_default()
+}
