@@ -4,6 +4,7 @@
 mod support;
 
 mod invoke;
+mod native;
 mod reload;
 mod runtime;
 mod triggers;

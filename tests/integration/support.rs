@@ -117,6 +117,8 @@ pub fn function_toml(name: &str, fixture_name: &str, target: Target, extra: &str
 pub struct Server {
     pub child: Child,
     pub services: String,
+    /// The gateway's base URL.
+    pub gateway: String,
     /// Everything the server printed to stderr so far.
     pub log: Log,
     /// Kept open so the server never writes to a closed pipe.
@@ -227,6 +229,7 @@ impl Server {
         let mut server = Server {
             child,
             services: String::new(),
+            gateway: String::new(),
             log,
             _stdout: stdout,
         };
@@ -244,6 +247,11 @@ impl Server {
                     .split_whitespace()
                     .find_map(|kv| kv.strip_prefix("services="))
                     .expect("ready line names the services address")
+                    .to_string();
+                server.gateway = rest
+                    .split_whitespace()
+                    .find_map(|kv| kv.strip_prefix("gateway="))
+                    .unwrap_or_default()
                     .to_string();
                 return server;
             }

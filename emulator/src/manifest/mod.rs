@@ -12,9 +12,8 @@ use std::path::{Path, PathBuf};
 
 pub use error::ManifestError;
 pub use plan::{
-    AppPlan, AsyncPlan, BucketPlan, FunctionPlan, HttpFormat, LogstorePlan, NativePlan, NativeRuntime,
-    ServicePlan, TablePlan,
-    TriggerKind, TriggerPlan,
+    AppPlan, AsyncPlan, BucketPlan, FunctionPlan, HttpFormat, LogstorePlan, NativePlan,
+    NativeRuntime, ServicePlan, TablePlan, TriggerKind, TriggerPlan,
 };
 
 /// The file name `fcemu up` looks for.

@@ -91,7 +91,9 @@ pub(super) fn resolve(
             if !(1..=MAX_INIT_TIMEOUT_S).contains(&v) {
                 sink.push(
                     Some(t.span()),
-                    format!("function `{name}`: initialization_timeout {v} s is outside FC's range"),
+                    format!(
+                        "function `{name}`: initialization_timeout {v} s is outside FC's range"
+                    ),
                     "invalid initialization_timeout",
                     format!("use a whole number of seconds from 1 to {MAX_INIT_TIMEOUT_S}"),
                 );
@@ -134,7 +136,10 @@ pub(super) fn resolve(
         if !abs.is_dir() {
             sink.push(
                 Some(l.span()),
-                format!("function `{name}`: layer {} is not a directory", abs.display()),
+                format!(
+                    "function `{name}`: layer {} is not a directory",
+                    abs.display()
+                ),
                 "not a directory",
                 "point the layer at a local directory (its contents are what FC puts under /opt)",
             );

@@ -372,11 +372,12 @@ impl Runtime {
         let native_plan = plan.native.as_ref().expect("checked by the caller");
         let hash = content_hash(fingerprint);
         let env = wasi::base_env(app, plan, &self.opts.extra_env);
-        let code = native::NativeCode::prepare(app, plan, native_plan, &env, &self.opts.scratch_dir)
-            .map_err(|message| LoadError::Compile {
-                path: plan.code.clone(),
-                message,
-            })?;
+        let code =
+            native::NativeCode::prepare(app, plan, native_plan, &env, &self.opts.scratch_dir)
+                .map_err(|message| LoadError::Compile {
+                    path: plan.code.clone(),
+                    message,
+                })?;
         let scratch = self.opts.scratch_dir.join(&plan.name).join(&hash[..12]);
         Ok(LoadedFunction {
             plan: plan.clone(),
@@ -479,9 +480,13 @@ impl Runtime {
             max_memory_bytes: 0,
         };
         if let Code::Native(code) = &f.code {
-            let req =
-                native::invoke_request(&inv.request_id, &f.plan, code, inv.event, &f.app, 0);
-            self.finish_native(f, code.run(&f.plan, slot, req, &mut outcome).await, &mut outcome, started);
+            let req = native::invoke_request(&inv.request_id, &f.plan, code, inv.event, &f.app, 0);
+            self.finish_native(
+                f,
+                code.run(&f.plan, slot, req, &mut outcome).await,
+                &mut outcome,
+                started,
+            );
             return Ok(outcome);
         }
         let built = wasi::builder(
@@ -777,7 +782,9 @@ impl Runtime {
         B::Error: Into<wasmtime_wasi_http::Error>,
     {
         if let Code::Native(code) = &f.code {
-            return self.handle_http_native(f, code, request_id, req, when_busy).await;
+            return self
+                .handle_http_native(f, code, request_id, req, when_busy)
+                .await;
         }
         let Code::Http(pre) = &f.code else {
             return Err(InvokeError::NotHttp {

@@ -79,16 +79,17 @@ function errorBody(err) {
 function call(fn, args) {
   return new Promise((resolveCall, rejectCall) => {
     let done = false;
-    const settle = (err, value) => {
+    // callback(err) is FC's HandledInvocationError; a throw or a rejected promise is not.
+    const settle = (err, value, handled = true) => {
       if (done) return;
       done = true;
-      if (err !== null && err !== undefined) rejectCall({ handled: true, err });
+      if (err !== null && err !== undefined) rejectCall({ handled, err });
       else resolveCall(value);
     };
     try {
       const r = fn(...args, settle);
       if (r && typeof r.then === 'function') {
-        r.then((v) => settle(null, v), (e) => settle(e === undefined ? new Error('rejected') : e));
+        r.then((v) => settle(null, v), (e) => settle(e === undefined ? new Error('rejected') : e, null, false));
       } else if (fn.length <= args.length) {
         settle(null, r);
       }

@@ -161,7 +161,10 @@ impl NativeCode {
         }
         let svc = app.services.get(&f.service).cloned().unwrap_or_default();
         env.extend([
-            ("FC_FUNC_CODE_PATH".into(), code_dir.to_string_lossy().into()),
+            (
+                "FC_FUNC_CODE_PATH".into(),
+                code_dir.to_string_lossy().into(),
+            ),
             ("FC_RUNTIME".into(), native.label.clone()),
             ("FC_HANDLER".into(), f.handler.clone()),
             ("FC_MEMORY_SIZE".into(), f.memory_mb.to_string()),
@@ -179,7 +182,10 @@ impl NativeCode {
                 native.pre_stop.clone().unwrap_or_default(),
             ),
             ("FC_ACCESS_KEY_ID".into(), super::ACCESS_KEY_ID.into()),
-            ("FC_ACCESS_KEY_SECRET".into(), super::ACCESS_KEY_SECRET.into()),
+            (
+                "FC_ACCESS_KEY_SECRET".into(),
+                super::ACCESS_KEY_SECRET.into(),
+            ),
             ("FC_SECURITY_TOKEN".into(), super::SECURITY_TOKEN.into()),
             ("FC_SERVICE_LOG_PROJECT".into(), svc.log_project),
             ("FC_SERVICE_LOG_STORE".into(), svc.log_store),
@@ -203,10 +209,7 @@ impl NativeCode {
             .map(|l| format!("{l}/nodejs/node_modules:{l}/node_modules:{l}"))
             .collect::<Vec<_>>();
         node_path.push(code_dir.join("node_modules").to_string_lossy().into());
-        let mut py_path: Vec<String> = layers
-            .iter()
-            .map(|l| format!("{l}/python:{l}"))
-            .collect();
+        let mut py_path: Vec<String> = layers.iter().map(|l| format!("{l}/python:{l}")).collect();
         py_path.insert(0, code_dir.to_string_lossy().into());
         let (interpreter, launch) = match native.runtime {
             NativeRuntime::Custom => {
@@ -420,7 +423,9 @@ pub fn fingerprint(roots: &[PathBuf]) -> std::io::Result<Vec<u8>> {
 /// A port nothing listens on now, for the next instance to bind. The instance must bind it
 /// itself (FC tells it the port), so the listener cannot be handed over.
 fn free_port() -> std::io::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
 }
 
 fn fc_status_ok(resp: &http::Response<Bytes>) -> bool {
@@ -469,7 +474,10 @@ pub fn fc_headers(
     let pairs: [(&str, String); 14] = [
         ("x-fc-request-id", request_id.to_string()),
         ("x-fc-access-key-id", super::ACCESS_KEY_ID.to_string()),
-        ("x-fc-access-key-secret", super::ACCESS_KEY_SECRET.to_string()),
+        (
+            "x-fc-access-key-secret",
+            super::ACCESS_KEY_SECRET.to_string(),
+        ),
         ("x-fc-security-token", super::SECURITY_TOKEN.to_string()),
         ("x-fc-function-name", f.name.clone()),
         ("x-fc-function-handler", f.handler.clone()),

@@ -1,0 +1,294 @@
+//! Native functions: Node.js and Python handlers and a custom runtime, run as FC runs them —
+//! FC's signatures and context, errors, initializer once per instance, timeouts and crashes that
+//! replace the instance, HTTP pass-through, and no process left behind.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::support::*;
+
+fn native_dir(name: &str) -> String {
+    repo_root()
+        .join("fixtures/native")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+fn manifest() -> String {
+    format!(
+        r#"
+[functions.cb]
+runtime = "nodejs20"
+code = "{node}"
+handler = "index.callback"
+initializer = "index.initializer"
+env = {{ GREETING = "hi" }}
+
+[functions.node]
+runtime = "nodejs18"
+code = "{node}"
+handler = "index.handler"
+timeout = 1
+concurrency = 2
+
+[functions.py]
+runtime = "python3.10"
+code = "{python}"
+handler = "main.handler"
+timeout = 1
+
+[functions.custom]
+runtime = "custom.debian10"
+code = "{custom}"
+command = ["python3", "server.py"]
+
+[[functions.custom.triggers]]
+type = "http"
+path = "/custom/{{rest+}}"
+"#,
+        node = native_dir("node"),
+        python = native_dir("python"),
+        custom = native_dir("custom"),
+    )
+}
+
+fn json(body: &str) -> Value {
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"))
+}
+
+fn records(server: &Server, function: &str) -> Vec<Value> {
+    let v: Value = server
+        .get(&format!("/_fcemu/invocations?function={function}"))
+        .json()
+        .unwrap();
+    v["invocations"].as_array().unwrap().clone()
+}
+
+fn alive(pid: u64) -> bool {
+    std::path::Path::new(&format!("/proc/{pid}")).exists()
+        && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .unwrap_or_default()
+            .contains(") Z ")
+}
+
+#[test]
+fn node_callback_handler_gets_fcs_context_and_initializer_runs_once() {
+    let p = Project::new(&manifest());
+    let server = Server::start_with_env(
+        &p,
+        &[],
+        &[("FCEMU_TEST_HOST_ONLY", std::path::Path::new("secret"))],
+    );
+    let first = server.invoke("cb", r#"{"name":"ada"}"#);
+    assert_eq!(first.status, 200, "{}", first.body);
+    let v = json(&first.body);
+    assert_eq!(v["hello"], "ada");
+    assert_eq!(v["initialized"], 1);
+    assert_eq!(v["requestId"].as_str(), first.request_id.as_deref());
+    assert_eq!(v["function"]["name"], "cb");
+    assert_eq!(v["function"]["handler"], "index.callback");
+    assert_eq!(v["region"], "cn-hangzhou");
+    assert!(
+        v["credentials"]["accessKeyId"]
+            .as_str()
+            .unwrap()
+            .starts_with("STS.")
+    );
+    assert_eq!(v["env"]["key"], v["credentials"]["accessKeyId"]);
+    assert_eq!(v["env"]["custom"], "hi");
+    assert_eq!(v["env"]["leak"], Value::Null, "fcemu's environment leaked");
+    let second = json(&server.invoke("cb", r#"{"name":"bob"}"#).body);
+    assert_eq!(
+        second["initialized"], 1,
+        "the initializer runs once per instance"
+    );
+    assert_eq!(second["calls"], 2, "the instance is reused");
+    assert_eq!(second["pid"], v["pid"]);
+
+    let failed = server.invoke("cb", r#"{"name":"eve","fail":true}"#);
+    assert_eq!(failed.error_type.as_deref(), Some("HandledInvocationError"));
+    let e = json(&failed.body);
+    assert_eq!(e["errorMessage"], "refused eve");
+    assert_eq!(e["errorType"], "Error");
+
+    let recs = records(&server, "cb");
+    let logs: Vec<String> = recs[0]["logs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l.as_str().unwrap().to_string())
+        .collect();
+    let rid = first.request_id.unwrap();
+    assert!(
+        logs.iter()
+            .any(|l| l.contains(&rid) && l.ends_with("[verbose] callback got ada")),
+        "{logs:?}"
+    );
+    assert!(
+        logs.iter().any(|l| l.ends_with("[info] from the logger")),
+        "{logs:?}"
+    );
+    assert!(
+        logs.iter().any(|l| l.contains("initializing cb")),
+        "initializer output is in the first invocation's log: {logs:?}"
+    );
+}
+
+#[test]
+fn node_async_handler_errors_timeouts_and_crashes_leave_the_function_healthy() {
+    let p = Project::new(&manifest());
+    let server = Server::start(&p, &[]);
+    let ok = server.invoke("node", r#"{"raw":true}"#);
+    assert_eq!((ok.status, ok.body.as_str()), (200, "plain text"));
+
+    let thrown = server.invoke("node", r#"{"throw":true}"#);
+    assert_eq!(
+        thrown.error_type.as_deref(),
+        Some("UnhandledInvocationError")
+    );
+    let e = json(&thrown.body);
+    assert_eq!(
+        (e["errorType"].as_str(), e["errorMessage"].as_str()),
+        (Some("TypeError"), Some("thrown on purpose"))
+    );
+    assert!(
+        e["stackTrace"][0]
+            .as_str()
+            .unwrap()
+            .contains("fixtures/native/node/index.js"),
+        "{e}"
+    );
+
+    let slow = server.invoke("node", r#"{"sleepMs":5000}"#);
+    assert_eq!(slow.error_type.as_deref(), Some("UnhandledInvocationError"));
+    assert_eq!(json(&slow.body)["errorType"], "FunctionTimeout");
+    let after = server.invoke("node", "{}");
+    assert_eq!(after.status, 200, "healthy after a timeout: {}", after.body);
+
+    let crashed = server.invoke("node", r#"{"exit":true}"#);
+    let e = json(&crashed.body);
+    assert!(
+        e["errorMessage"]
+            .as_str()
+            .unwrap()
+            .starts_with("Process exited unexpectedly before completing request"),
+        "{e}"
+    );
+    let pid = json(&after.body)["pid"].as_u64().unwrap();
+    assert!(!alive(pid), "the crashed instance is gone");
+    let again = server.invoke("node", "{}");
+    assert_eq!(again.status, 200, "healthy after a crash: {}", again.body);
+}
+
+#[test]
+fn busy_instances_make_a_second_one_up_to_concurrency() {
+    let p = Project::new(&manifest());
+    let server = Server::start(&p, &[]);
+    let services = server.services.clone();
+    let calls: Vec<_> = (0..2)
+        .map(|_| {
+            let s = services.clone();
+            std::thread::spawn(move || invoke_at(&s, "node", r#"{"sleepMs":300}"#))
+        })
+        .collect();
+    let pids: std::collections::BTreeSet<u64> = calls
+        .into_iter()
+        .map(|c| {
+            let r = c.join().unwrap();
+            assert_eq!(r.status, 200, "{}", r.body);
+            json(&r.body)["pid"].as_u64().unwrap()
+        })
+        .collect();
+    assert_eq!(pids.len(), 2, "two instances served two concurrent calls");
+}
+
+#[test]
+fn python_handler_gets_bytes_and_its_errors_are_fcs() {
+    let p = Project::new(&manifest());
+    let server = Server::start(&p, &[]);
+    let ok = server.invoke("py", r#"{"name":"ada"}"#);
+    assert_eq!(ok.status, 200, "{}", ok.body);
+    let v = json(&ok.body);
+    assert_eq!(v["hello"], "ada");
+    assert_eq!(v["request_id"].as_str(), ok.request_id.as_deref());
+    assert_eq!(v["function"], "py");
+    assert!(v["key"].as_str().unwrap().starts_with("STS."));
+    assert!(v["tmp"].as_str().is_some_and(|t| !t.is_empty()));
+
+    let failed = server.invoke("py", r#"{"name":"eve","fail":true}"#);
+    assert_eq!(
+        failed.error_type.as_deref(),
+        Some("UnhandledInvocationError")
+    );
+    let e = json(&failed.body);
+    assert_eq!(e["errorType"], "ValueError");
+    assert_eq!(e["errorMessage"], "refused eve");
+    assert!(
+        e["stackTrace"][0].as_str().unwrap().contains("main.py"),
+        "{e}"
+    );
+
+    let slow = server.invoke("py", r#"{"sleep":5}"#);
+    assert_eq!(json(&slow.body)["errorType"], "FunctionTimeout");
+    let after = server.invoke("py", r#"{"name":"again"}"#);
+    assert_eq!(after.status, 200, "{}", after.body);
+
+    let logs = records(&server, "py")[0]["logs"].to_string();
+    assert!(logs.contains("[INFO] python got ada"), "{logs}");
+    assert!(logs.contains("from the logger"), "{logs}");
+}
+
+#[test]
+fn custom_runtime_serves_events_and_http_requests_passed_through() {
+    let p = Project::new(&manifest());
+    let server = Server::start(&p, &[]);
+    let ev = server.invoke("custom", "an event");
+    assert_eq!(ev.status, 200, "{}", ev.body);
+    let v = json(&ev.body);
+    assert_eq!(v["path"], "/invoke");
+    assert_eq!(v["control"], "/invoke");
+    assert_eq!(v["function"], "custom");
+    assert_eq!(v["body"], "an event");
+
+    let r = reqwest::blocking::Client::new()
+        .put(format!("{}/custom/a/b?x=1", server.gateway))
+        .body("payload")
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    assert_eq!(r.headers()["x-custom"], "yes");
+    let v: Value = r.json().unwrap();
+    assert_eq!(v["method"], "PUT");
+    assert_eq!(v["path"], "/custom/a/b?x=1");
+    assert_eq!(v["control"], "/http-invoke");
+    assert_eq!(v["body"], "payload");
+    let logs = records(&server, "custom")[0]["logs"].to_string();
+    assert!(logs.contains("custom POST /invoke"), "{logs}");
+}
+
+#[test]
+fn no_instance_outlives_fcemu() {
+    for kill in [false, true] {
+        let p = Project::new(&manifest());
+        let server = Server::start(&p, &[]);
+        let pid = json(&server.invoke("node", "{}").body)["pid"]
+            .as_u64()
+            .unwrap();
+        let py = json(&server.invoke("py", "{}").body)["pid"]
+            .as_u64()
+            .unwrap();
+        assert!(alive(pid) && alive(py));
+        if kill {
+            let mut server = server;
+            server.child.kill().unwrap();
+            server.child.wait().unwrap();
+        } else {
+            assert!(server.terminate().success());
+        }
+        poll_until(Duration::from_secs(10), || {
+            (!alive(pid) && !alive(py)).then_some(())
+        });
+    }
+}
