@@ -66,6 +66,10 @@ snapshot_error!(
     duplicate_routes,
     "[functions.a]\ncode = \"fn.wasm\"\n[[functions.a.triggers]]\ntype = \"http\"\nmethods = [\"GET\"]\npath = \"/x\"\n[functions.b]\ncode = \"fn.wasm\"\n[[functions.b.triggers]]\ntype = \"http\"\nmethods = [\"GET\"]\npath = \"/x\"\n"
 );
+snapshot_error!(
+    bad_native_functions,
+    "[functions.a]\nruntime = \"nodejs99\"\ncode = \"missing/\"\n[functions.b]\nruntime = \"python3.10\"\ncode = \".\"\ncommand = [\"python3\"]\nport = 70000\ninitialization_timeout = 0\n[functions.c]\ncode = \"fn.wasm\"\nport = 9000\n[functions.d]\nruntime = \"custom\"\ncode = \".\"\ncommand = []\n"
+);
 
 #[test]
 fn a_full_manifest_resolves_with_defaults() {

@@ -167,7 +167,7 @@ enum Code {
     Module(InstancePre<P1State>),
     Component(CommandPre<P2State>),
     Http(ProxyPre<P2State>),
-    Native(native::NativeCode),
+    Native(Box<native::NativeCode>),
 }
 
 /// How a function is called.
@@ -390,7 +390,7 @@ impl Runtime {
             loaded_at: self.opts.clock.now(),
             env,
             app: app.clone(),
-            code: Code::Native(code),
+            code: Code::Native(Box::new(code)),
             slots: Arc::new(Slots::new(plan.concurrency, scratch)),
         })
     }
