@@ -292,3 +292,34 @@ fn no_instance_outlives_fcemu() {
         });
     }
 }
+
+#[test]
+fn an_edit_in_the_code_directory_restarts_the_instances_with_the_new_code() {
+    let code = tempfile::tempdir().unwrap();
+    let write = |text: &str| std::fs::write(code.path().join("index.js"), text).unwrap();
+    write("exports.handler = async () => ({ version: 1, pid: process.pid });\n");
+    let p = Project::new(&format!(
+        "[functions.web]\nruntime = \"nodejs20\"\ncode = {:?}\nhandler = \"index.handler\"\n",
+        code.path().display().to_string()
+    ));
+    let server = Server::start(&p, &[]);
+    server
+        .log
+        .wait_for_text(Duration::from_secs(30), "fcemu: watching fcemu.toml");
+    let before = json(&server.invoke("web", "{}").body);
+    assert_eq!(before["version"], 1);
+    write("exports.handler = async () => ({ version: 2, pid: process.pid });\n");
+    let after = poll_until(Duration::from_secs(30), || {
+        let v = json(&server.invoke("web", "{}").body);
+        (v["version"] == 2).then_some(v)
+    });
+    assert_ne!(
+        after["pid"], before["pid"],
+        "a new instance runs the new code"
+    );
+    let old = before["pid"].as_u64().unwrap();
+    poll_until(Duration::from_secs(10), || (!alive(old)).then_some(()));
+    server
+        .log
+        .wait_for_text(Duration::from_secs(5), "fcemu: reloaded web");
+}

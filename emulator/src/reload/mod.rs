@@ -147,7 +147,7 @@ impl State {
             self.held.remove(&Subject::Manifest);
         }
         for f in self.targets.code_of(&ev.path) {
-            self.held.remove(&Subject::Function(f.clone()));
+            self.held.remove(&Subject::Function(f));
         }
         self.debouncer.push(ev);
     }
@@ -171,7 +171,7 @@ impl State {
                 continue;
             }
             for f in self.targets.code_of(&d.path) {
-                let t = code.entry(f.clone()).or_insert(d.first_seen);
+                let t = code.entry(f).or_insert(d.first_seen);
                 *t = (*t).min(d.first_seen);
             }
         }

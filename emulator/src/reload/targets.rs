@@ -17,6 +17,8 @@ pub struct Targets {
     manifest: PathBuf,
     root: PathBuf,
     code: BTreeMap<PathBuf, Vec<String>>,
+    /// Code directories and layers of native functions: any file under them is their code.
+    native: Vec<(PathBuf, String)>,
     sources: Vec<Sources>,
 }
 
@@ -47,7 +49,13 @@ impl Targets {
         let mut code: BTreeMap<PathBuf, Vec<String>> = BTreeMap::new();
         let mut sources = Vec::new();
         let mut bad = Vec::new();
+        let mut native = Vec::new();
         for f in plan.functions.values() {
+            if let Some(n) = &f.native {
+                native.push((f.code.clone(), f.name.clone()));
+                native.extend(n.layers.iter().map(|l| (l.clone(), f.name.clone())));
+                continue;
+            }
             code.entry(f.code.clone()).or_default().push(f.name.clone());
             if f.build.is_none() || f.watch.is_empty() {
                 continue;
@@ -86,6 +94,7 @@ impl Targets {
             manifest: manifest.to_path_buf(),
             root: plan.root.clone(),
             code,
+            native,
             sources,
         };
         (targets, bad)
@@ -96,9 +105,24 @@ impl Targets {
         path == self.manifest
     }
 
-    /// The functions whose code file is `path`.
-    pub fn code_of(&self, path: &Path) -> &[String] {
-        self.code.get(path).map_or(&[], Vec::as_slice)
+    /// The functions whose code file is `path`, or (native functions) whose code directory or
+    /// layer holds it, outside `node_modules`, `.git` and `__pycache__`.
+    pub fn code_of(&self, path: &Path) -> Vec<String> {
+        let mut out = self.code.get(path).cloned().unwrap_or_default();
+        for (dir, f) in &self.native {
+            let inside = path.strip_prefix(dir).is_ok_and(|rel| {
+                !rel.components().any(|c| {
+                    matches!(
+                        c.as_os_str().to_str(),
+                        Some("node_modules" | ".git" | "__pycache__")
+                    )
+                })
+            });
+            if inside && !out.contains(f) {
+                out.push(f.clone());
+            }
+        }
+        out
     }
 
     /// The functions (with a build command) one of whose `watch` patterns matches `path`.
@@ -129,6 +153,9 @@ impl Targets {
             if let Some(parent) = path.parent() {
                 want(parent, false);
             }
+        }
+        for (dir, _) in &self.native {
+            want(dir, true);
         }
         for s in &self.sources {
             for (base, recursive) in &s.bases {
