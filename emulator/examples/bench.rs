@@ -56,6 +56,7 @@ fn main() -> anyhow::Result<()> {
         let wasm = fixtures.join(triple).join("release/echo.wasm");
         compile_bench(label, &wasm, work.path())?;
     }
+    native_benches(&fixtures, work.path())?;
     startup_bench(&binary, &fixtures, work.path())?;
     reload_bench(&binary, &fixtures, work.path())?;
     trigger_bench(&binary, &fixtures, work.path())?;
@@ -136,6 +137,78 @@ fn invocation_bench(label: &str, wasm: &Path, work: &Path) -> anyhow::Result<()>
         percentile(&lat, 0.5).as_secs_f64() * 1e6,
         percentile(&lat, 0.99).as_secs_f64() * 1e6
     );
+    Ok(())
+}
+
+/// Warm invocations of the native fixtures (Node.js, Python, a custom runtime), one at a time on
+/// one warm instance, and the first call of a new instance (process start included).
+fn native_benches(fixtures: &Path, work: &Path) -> anyhow::Result<()> {
+    let native = fixtures
+        .parent()
+        .map(|f| f.join("native"))
+        .unwrap_or_default();
+    let cases = [
+        ("Node.js (nodejs20)", "runtime = \"nodejs20\"\nhandler = \"index.handler\"", "node"),
+        ("Python (python3)", "runtime = \"python3\"\nhandler = \"main.handler\"", "python"),
+        (
+            "custom runtime (python3 http.server)",
+            "runtime = \"custom\"\ncommand = [\"python3\", \"server.py\"]",
+            "custom",
+        ),
+    ];
+    for (label, keys, dir) in cases {
+        let code = native.join(dir);
+        let project = work.join(format!("native-{dir}"));
+        std::fs::create_dir_all(&project)?;
+        let path = project.join("fcemu.toml");
+        std::fs::write(
+            &path,
+            format!(
+                "[functions.f]\n{keys}\ncode = {:?}\nconcurrency = 1\n",
+                code.display().to_string()
+            ),
+        )?;
+        let plan = Arc::new(manifest::load(&path)?);
+        let rt = runtime(ModuleCache::disabled(), &project)?;
+        let f = rt.load(&plan, &plan.functions["f"])?;
+        let tokio = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let n = 2_000;
+        let (cold, total, lat) = tokio.block_on(async {
+            let call = |i: usize| Invocation {
+                request_id: format!("n{i}"),
+                event: bytes::Bytes::from_static(b"{}"),
+                qualifier: "LATEST".into(),
+                depth: 0,
+            };
+            let t = Instant::now();
+            let first = rt.invoke(&f, call(0), WhenBusy::Wait).await.expect("invoke");
+            assert!(first.failure.is_none(), "{:?}", first.body);
+            let cold = t.elapsed();
+            for i in 0..200 {
+                rt.invoke(&f, call(i), WhenBusy::Wait).await.expect("invoke");
+            }
+            let mut lat = Vec::with_capacity(n);
+            let start = Instant::now();
+            for i in 0..n {
+                let t = Instant::now();
+                let out = rt.invoke(&f, call(i), WhenBusy::Wait).await.expect("invoke");
+                assert!(out.failure.is_none());
+                lat.push(t.elapsed());
+            }
+            (cold, start.elapsed(), lat)
+        });
+        let mut lat = lat;
+        lat.sort();
+        println!(
+            "| warm invocations/s, {label}, 1 instance, one call at a time | {:.0} /s (p50 {:.2} ms, p99 {:.2} ms); first call of a new instance {:.0} ms |",
+            n as f64 / total.as_secs_f64(),
+            percentile(&lat, 0.5).as_secs_f64() * 1e3,
+            percentile(&lat, 0.99).as_secs_f64() * 1e3,
+            cold.as_secs_f64() * 1e3,
+        );
+    }
     Ok(())
 }
 

@@ -42,6 +42,24 @@ def start_server():
         s.stop()
 
 
+@pytest.fixture(scope="module")
+def s3(endpoint):
+    """A boto3 S3 client (SigV4, default checksum settings) for the endpoint."""
+    import boto3
+    from botocore.client import Config
+
+    from osscompat import AK, SK
+
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        aws_access_key_id=AK,
+        aws_secret_access_key=SK,
+        region_name="us-east-1",
+        config=Config(signature_version="s3v4", retries={"max_attempts": 1}),
+    )
+
+
 @pytest.fixture
 def bucket_name():
     return "b-" + uuid.uuid4().hex[:20]

@@ -14,18 +14,6 @@ from osscompat import AK, SK
 PART = 5 * 1024 * 1024
 
 
-@pytest.fixture(scope="module")
-def s3(endpoint):
-    return boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        aws_access_key_id=AK,
-        aws_secret_access_key=SK,
-        region_name="us-east-1",
-        config=Config(signature_version="s3v4", retries={"max_attempts": 1}),
-    )
-
-
 @pytest.fixture
 def bucket(s3, bucket_name):
     s3.create_bucket(Bucket=bucket_name)

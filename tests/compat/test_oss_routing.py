@@ -2,29 +2,15 @@
 bucket-level calls suites make (tagging, live channels, versions) answer as the SDKs expect.
 Driven by oss2 and boto3, plus raw requests for the sub-resources no SDK method names."""
 
-import boto3
 import oss2
 import pytest
 import requests
-from botocore.client import Config
 from botocore.exceptions import ClientError
 from oss2.models import Tagging, TaggingRule
 
 from osscompat import AK, SK
 
 UNKNOWN = ["accessmonitor", "httpsConfig", "responseHeader", "policyStatus", "foo", "foo=bar"]
-
-
-@pytest.fixture(scope="module")
-def s3(endpoint):
-    return boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        aws_access_key_id=AK,
-        aws_secret_access_key=SK,
-        region_name="us-east-1",
-        config=Config(signature_version="s3v4", retries={"max_attempts": 1}),
-    )
 
 
 @pytest.fixture
