@@ -148,8 +148,16 @@ fn native_benches(fixtures: &Path, work: &Path) -> anyhow::Result<()> {
         .map(|f| f.join("native"))
         .unwrap_or_default();
     let cases = [
-        ("Node.js (nodejs20)", "runtime = \"nodejs20\"\nhandler = \"index.handler\"", "node"),
-        ("Python (python3)", "runtime = \"python3\"\nhandler = \"main.handler\"", "python"),
+        (
+            "Node.js (nodejs20)",
+            "runtime = \"nodejs20\"\nhandler = \"index.handler\"",
+            "node",
+        ),
+        (
+            "Python (python3)",
+            "runtime = \"python3\"\nhandler = \"main.handler\"",
+            "python",
+        ),
         (
             "custom runtime (python3 http.server)",
             "runtime = \"custom\"\ncommand = [\"python3\", \"server.py\"]",
@@ -183,17 +191,25 @@ fn native_benches(fixtures: &Path, work: &Path) -> anyhow::Result<()> {
                 depth: 0,
             };
             let t = Instant::now();
-            let first = rt.invoke(&f, call(0), WhenBusy::Wait).await.expect("invoke");
+            let first = rt
+                .invoke(&f, call(0), WhenBusy::Wait)
+                .await
+                .expect("invoke");
             assert!(first.failure.is_none(), "{:?}", first.body);
             let cold = t.elapsed();
             for i in 0..200 {
-                rt.invoke(&f, call(i), WhenBusy::Wait).await.expect("invoke");
+                rt.invoke(&f, call(i), WhenBusy::Wait)
+                    .await
+                    .expect("invoke");
             }
             let mut lat = Vec::with_capacity(n);
             let start = Instant::now();
             for i in 0..n {
                 let t = Instant::now();
-                let out = rt.invoke(&f, call(i), WhenBusy::Wait).await.expect("invoke");
+                let out = rt
+                    .invoke(&f, call(i), WhenBusy::Wait)
+                    .await
+                    .expect("invoke");
                 assert!(out.failure.is_none());
                 lat.push(t.elapsed());
             }
