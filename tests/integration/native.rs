@@ -296,11 +296,19 @@ fn no_instance_outlives_fcemu() {
 #[test]
 fn an_edit_in_the_code_directory_restarts_the_instances_with_the_new_code() {
     let code = tempfile::tempdir().unwrap();
-    let write = |text: &str| std::fs::write(code.path().join("index.js"), text).unwrap();
-    write("exports.handler = async () => ({ version: 1, pid: process.pid });\n");
+    let mark = code.path().join("stopped.txt");
+    let write = |version: u32| {
+        let text = format!(
+            "exports.handler = async () => ({{ version: {version}, pid: process.pid }});\n\
+             exports.preStop = (ctx, cb) => {{ require('fs').writeFileSync(process.env.PRE_STOP_MARK, String(process.pid)); cb(null, ''); }};\n"
+        );
+        std::fs::write(code.path().join("index.js"), text).unwrap()
+    };
+    write(1);
     let p = Project::new(&format!(
-        "[functions.web]\nruntime = \"nodejs20\"\ncode = {:?}\nhandler = \"index.handler\"\n",
-        code.path().display().to_string()
+        "[functions.web]\nruntime = \"nodejs20\"\ncode = {:?}\nhandler = \"index.handler\"\npre_stop = \"index.preStop\"\nenv = {{ PRE_STOP_MARK = {:?} }}\n",
+        code.path().display().to_string(),
+        mark.display().to_string(),
     ));
     let server = Server::start(&p, &[]);
     server
@@ -308,7 +316,7 @@ fn an_edit_in_the_code_directory_restarts_the_instances_with_the_new_code() {
         .wait_for_text(Duration::from_secs(30), "fcemu: watching fcemu.toml");
     let before = json(&server.invoke("web", "{}").body);
     assert_eq!(before["version"], 1);
-    write("exports.handler = async () => ({ version: 2, pid: process.pid });\n");
+    write(2);
     let after = poll_until(Duration::from_secs(30), || {
         let v = json(&server.invoke("web", "{}").body);
         (v["version"] == 2).then_some(v)
@@ -319,6 +327,11 @@ fn an_edit_in_the_code_directory_restarts_the_instances_with_the_new_code() {
     );
     let old = before["pid"].as_u64().unwrap();
     poll_until(Duration::from_secs(10), || (!alive(old)).then_some(()));
+    assert_eq!(
+        std::fs::read_to_string(&mark).unwrap(),
+        old.to_string(),
+        "the replaced instance got its pre-stop call"
+    );
     server
         .log
         .wait_for_text(Duration::from_secs(5), "fcemu: reloaded web");

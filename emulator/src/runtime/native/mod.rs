@@ -47,8 +47,39 @@ pub struct NativeCode {
     /// The interpreter of a built-in runtime (`None` for custom runtimes).
     pub interpreter: Option<Interpreter>,
     launch: Launch,
+    /// The function's plan, for the headers of the pre-stop call.
+    function: FunctionPlan,
     /// Warm instances not serving a request, by instance id.
     idle: Mutex<HashMap<String, Instance>>,
+}
+
+/// How long the pre-stop hook of an instance being replaced may run.
+const PRE_STOP_LIMIT: Duration = Duration::from_secs(5);
+
+impl Drop for NativeCode {
+    /// The version is gone (reload or shutdown): each warm instance gets `GET /pre-stop` when a
+    /// `pre_stop` handler is configured, then is killed.
+    fn drop(&mut self) {
+        let idle: Vec<(String, Instance)> = self
+            .idle
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain()
+            .collect();
+        if self.plan.pre_stop.is_none() {
+            return;
+        }
+        let Ok(handle) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        for (id, mut inst) in idle {
+            let req = control(&format!("pre-stop-{id}"), &self.function, "/pre-stop", self);
+            handle.spawn(async move {
+                let _ = inst.call(req, PRE_STOP_LIMIT).await;
+                drop(inst);
+            });
+        }
+    }
 }
 
 impl std::fmt::Debug for NativeCode {
@@ -254,6 +285,7 @@ impl NativeCode {
             plan: native.clone(),
             interpreter,
             launch,
+            function: f.clone(),
             idle: Mutex::new(HashMap::new()),
         })
     }
@@ -506,7 +538,15 @@ fn control(
     path: &str,
     native: &NativeCode,
 ) -> http::Request<Full<Bytes>> {
-    let b = http::Request::post(path).header(http::header::HOST, "127.0.0.1");
+    let method = if path == "/pre-stop" {
+        http::Method::GET
+    } else {
+        http::Method::POST
+    };
+    let b = http::Request::builder()
+        .method(method)
+        .uri(path)
+        .header(http::header::HOST, "127.0.0.1");
     fc_headers(b, request_id, f, native, path)
         .body(Full::new(Bytes::new()))
         .unwrap_or_default()
