@@ -15,8 +15,8 @@ use crate::manifest::{self, AppPlan, ManifestError};
 
 /// Run an Alibaba Cloud style serverless application locally.
 ///
-/// fcemu runs Function Compute functions (WebAssembly, on wasmtime) behind an API Gateway, with
-/// the OSS object store (and its S3 face), Table Store, the Log Service, the FC API, triggers and
+/// fcemu runs Function Compute functions (WebAssembly on wasmtime; Node.js, Python and custom
+/// runtimes as local processes) behind an API Gateway, with the OSS object store (and its S3 face), Table Store, the Log Service, the FC API, triggers and
 /// timers, in one process, with no Docker and no cloud account. Functions are declared in
 /// fcemu.toml.
 #[derive(Debug, Parser)]
