@@ -86,6 +86,7 @@ fn runtime(cache: ModuleCache, scratch: &Path) -> anyhow::Result<Runtime> {
         scratch_dir: scratch.to_path_buf(),
         extra_env: Vec::new(),
         own_endpoints: Vec::new(),
+        instance_idle: fcemu::runtime::DEFAULT_INSTANCE_IDLE,
     })
     .map_err(|e| anyhow::anyhow!("{e:#}"))
 }

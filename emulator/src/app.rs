@@ -556,6 +556,7 @@ mod tests {
             scratch_dir: dir.join("scratch"),
             extra_env: Vec::new(),
             own_endpoints: Vec::new(),
+            instance_idle: crate::runtime::DEFAULT_INSTANCE_IDLE,
         })
         .unwrap();
         let (app, failures) = App::new(Arc::new(runtime), plan(dir, toml), None);

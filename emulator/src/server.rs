@@ -31,10 +31,15 @@ pub struct StartOptions {
     pub report: bool,
     /// Verify request signatures against this key pair (access key id, secret).
     pub strict_auth: Option<(String, String)>,
+    /// Key pairs clients use (`--credentials`): Table Store signs its responses with the
+    /// secret, which its SDKs check.
+    pub credentials: Vec<(String, String)>,
     /// How many trigger hops a chain of function writes may take before it is stopped.
     pub max_trigger_depth: u32,
     /// Watch this manifest (and the code and sources it names) and apply changes live.
     pub watch: Option<PathBuf>,
+    /// How long a native function's instance may stay idle before it is stopped.
+    pub instance_idle: std::time::Duration,
 }
 
 impl Default for StartOptions {
@@ -46,8 +51,10 @@ impl Default for StartOptions {
             cache: ModuleCache::from_env(),
             report: false,
             strict_auth: None,
+            credentials: Vec::new(),
             max_trigger_depth: crate::triggers::DEFAULT_MAX_CHAIN_DEPTH,
             watch: None,
+            instance_idle: crate::runtime::DEFAULT_INSTANCE_IDLE,
         }
     }
 }
@@ -114,6 +121,7 @@ impl Emulator {
             ids: &ids,
             durable: !opts.in_memory,
             strict_auth: opts.strict_auth.clone(),
+            credentials: opts.credentials.clone(),
         };
         let oss = services::open_object_store(&plan, &setup).await?;
         let ots = services::open_table_store(&plan, &setup).await?;
@@ -132,6 +140,7 @@ impl Emulator {
                 .into_iter()
                 .chain(own(gateway_addr))
                 .collect(),
+            instance_idle: opts.instance_idle,
         })
         .map_err(|e| anyhow::anyhow!("cannot start the WebAssembly runtime: {e:#}"))?;
         let reporter = opts.report.then(crate::report::Reporter::detect);
@@ -238,6 +247,13 @@ impl Emulator {
         for server in self.servers.drain(..) {
             server.await??;
         }
+        // Native instances get their pre-stop hooks once no request is in flight.
+        let functions = self.app.functions();
+        let stops = functions
+            .values()
+            .filter_map(|f| f.native())
+            .map(|n| n.stop_all());
+        futures::future::join_all(stops).await;
         Ok(())
     }
 }

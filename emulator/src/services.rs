@@ -20,6 +20,29 @@ pub struct Setup<'a> {
     pub durable: bool,
     /// `--strict-auth` key pair.
     pub strict_auth: Option<(String, String)>,
+    /// `--credentials` key pairs.
+    pub credentials: Vec<(String, String)>,
+}
+
+impl Setup<'_> {
+    /// Every secret fcemu knows a client may sign with: `--credentials`, the `--strict-auth`
+    /// pair, and `ALIBABA_CLOUD_ACCESS_KEY_SECRET` from fcemu's own environment (what the SDKs
+    /// read when no key is passed).
+    pub fn known_secrets(&self) -> Vec<String> {
+        let mut secrets: Vec<String> = self.credentials.iter().map(|(_, s)| s.clone()).collect();
+        secrets.extend(self.strict_auth.iter().map(|(_, s)| s.clone()));
+        for var in [
+            "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
+            "ALICLOUD_ACCESS_KEY_SECRET",
+        ] {
+            if let Ok(s) = std::env::var(var)
+                && !s.is_empty()
+            {
+                secrets.push(s);
+            }
+        }
+        secrets
+    }
 }
 
 /// Fills the fields every service configuration has from the plan and the setup.
@@ -82,6 +105,7 @@ pub async fn open_table_store(
         setup
     );
     cfg.strict_auth = setup.strict_auth.clone();
+    cfg.known_secrets.extend(setup.known_secrets());
     let ots = tokio::task::spawn_blocking(move || fcemu_tablestore::Ots::open(cfg))
         .await?
         .map_err(|e| anyhow::anyhow!("cannot open Table Store: {e}"))?;

@@ -21,6 +21,7 @@ fn runtime(cache: ModuleCache, scratch: &std::path::Path) -> Runtime {
         scratch_dir: scratch.to_path_buf(),
         extra_env: Vec::new(),
         own_endpoints: Vec::new(),
+        instance_idle: fcemu::runtime::DEFAULT_INSTANCE_IDLE,
     })
     .unwrap()
 }

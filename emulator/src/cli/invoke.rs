@@ -66,6 +66,7 @@ pub(super) async fn run(manifest: &Path, args: InvokeArgs) -> anyhow::Result<Exi
         scratch_dir: scratch.path().to_path_buf(),
         extra_env: Vec::new(),
         own_endpoints: Vec::new(),
+        instance_idle: crate::runtime::DEFAULT_INSTANCE_IDLE,
     })
     .map_err(|e| anyhow::anyhow!("cannot start the WebAssembly runtime: {e:#}"))?;
     let app = Arc::new(plan.clone());

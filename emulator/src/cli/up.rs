@@ -52,6 +52,13 @@ pub struct UpArgs {
     #[arg(long, value_name = "ACCESS_KEY_ID:SECRET", env = "FCEMU_STRICT_AUTH")]
     pub strict_auth: Option<String>,
 
+    /// A key pair your clients use (repeatable). Any credentials are accepted anyway; Table
+    /// Store clients also check that responses are signed with their secret, which fcemu can
+    /// only do for secrets it knows (these, ALIBABA_CLOUD_ACCESS_KEY_SECRET from this
+    /// environment, and the functions' own credentials).
+    #[arg(long = "credentials", value_name = "ACCESS_KEY_ID:SECRET")]
+    pub credentials: Vec<String>,
+
     /// Stop a chain of invocations after this many trigger hops caused by functions' own writes
     /// (a function writing where its own trigger listens would otherwise run forever).
     #[arg(long, value_name = "N", default_value_t = crate::triggers::DEFAULT_MAX_CHAIN_DEPTH)]
@@ -61,6 +68,11 @@ pub struct UpArgs {
     /// the same inputs give byte-identical outputs.
     #[arg(long)]
     pub deterministic: bool,
+
+    /// How long an instance of a Node.js, Python or custom-runtime function stays warm
+    /// without requests before it is stopped (its pre-stop hook runs), e.g. 30s, 5m.
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = crate::triggers::timer::parse_duration)]
+    pub instance_idle: std::time::Duration,
 
     /// Do not watch the manifest and the functions' files: serve what was loaded at start
     /// (for CI, where nothing changes).
@@ -79,6 +91,16 @@ pub(super) async fn run(manifest: &Path, args: UpArgs) -> anyhow::Result<ExitCod
     eprintln!("fcemu: shutting down");
     emulator.shutdown().await?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Splits `ACCESS_KEY_ID:SECRET`, naming the flag when it is not that.
+fn key_pair(text: &str, flag: &str) -> anyhow::Result<(String, String)> {
+    match text.split_once(':') {
+        Some((id, secret)) if !id.is_empty() && !secret.is_empty() => {
+            Ok((id.to_string(), secret.to_string()))
+        }
+        _ => anyhow::bail!("{flag} takes ACCESS_KEY_ID:SECRET, e.g. {flag} mykey:mysecret"),
+    }
 }
 
 /// Starts the emulator as `args` say, prints what it loaded and its routes, and writes the
@@ -109,16 +131,18 @@ pub(super) async fn start(manifest: &Path, args: &UpArgs, watch: bool) -> anyhow
         deterministic: args.deterministic,
         data_dir: args.data_dir.clone(),
         max_trigger_depth: args.max_trigger_depth,
-        strict_auth: match args.strict_auth.as_deref().map(|p| p.split_once(':')) {
-            None => None,
-            Some(Some((id, secret))) if !id.is_empty() => {
-                Some((id.to_string(), secret.to_string()))
-            }
-            Some(_) => anyhow::bail!(
-                "--strict-auth takes ACCESS_KEY_ID:SECRET, e.g. --strict-auth mykey:mysecret"
-            ),
-        },
+        strict_auth: args
+            .strict_auth
+            .as_deref()
+            .map(|p| key_pair(p, "--strict-auth"))
+            .transpose()?,
+        credentials: args
+            .credentials
+            .iter()
+            .map(|p| key_pair(p, "--credentials"))
+            .collect::<anyhow::Result<_>>()?,
         report: true,
+        instance_idle: args.instance_idle,
         watch: watch.then(|| manifest.to_path_buf()),
         ..StartOptions::default()
     };

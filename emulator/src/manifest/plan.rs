@@ -200,8 +200,8 @@ pub enum HttpFormat {
     Apigw,
     /// FC 3.0 HTTP trigger event JSON (`version: "v1"`).
     Fc3,
-    /// The request itself (FC 2.0's HTTP trigger, `/http-invoke`): custom runtimes only, their
-    /// default.
+    /// The request itself (FC 2.0's HTTP trigger, `/http-invoke`): native runtimes only; the
+    /// default for custom runtimes; Node.js and Python get FC 2.0's HTTP handler signatures.
     Http,
 }
 

@@ -273,10 +273,8 @@ fn resolve_function(
         .into_iter()
         .enumerate()
         .map(|(i, t)| {
-            let custom = native
-                .as_ref()
-                .is_some_and(|n| n.runtime == NativeRuntime::Custom);
-            resolve_trigger(sink, name, i, t, custom)
+            let runtime = native.as_ref().map(|n| n.runtime);
+            resolve_trigger(sink, name, i, t, runtime)
         })
         .collect();
     FunctionPlan {
@@ -411,8 +409,9 @@ fn resolve_trigger(
     fn_name: &str,
     index: usize,
     t: Spanned<RawTrigger>,
-    custom_runtime: bool,
+    runtime: Option<NativeRuntime>,
 ) -> TriggerPlan {
+    let custom_runtime = runtime == Some(NativeRuntime::Custom);
     let span = t.span();
     let default_name = |kind: &str| format!("{kind}-{}", index + 1);
     let (name, enabled, kind) = match t.into_inner() {
@@ -448,10 +447,12 @@ fn resolve_trigger(
                 None if custom_runtime => HttpFormat::Http,
                 None | Some("apigw") => HttpFormat::Apigw,
                 Some("fc3") => HttpFormat::Fc3,
-                Some("http") if custom_runtime => HttpFormat::Http,
+                Some("http") if runtime.is_some() => HttpFormat::Http,
                 Some(other) => {
                     let help = if custom_runtime {
                         "use \"http\" (the request itself, FC 2.0's HTTP trigger: the default for custom runtimes), \"apigw\" (API Gateway event) or \"fc3\" (FC 3.0 HTTP trigger event)"
+                    } else if runtime.is_some() {
+                        "use \"apigw\" (API Gateway event, the default), \"fc3\" (FC 3.0 HTTP trigger event) or \"http\" (FC 2.0's HTTP handler: Node.js (request, response, context), Python WSGI (environ, start_response))"
                     } else {
                         "use \"apigw\" (API Gateway event) or \"fc3\" (FC 3.0 HTTP trigger event); a WebAssembly HTTP function is one that exports wasi:http/incoming-handler"
                     };

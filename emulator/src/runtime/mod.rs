@@ -55,7 +55,13 @@ pub struct RuntimeOptions {
     pub extra_env: Vec<(String, String)>,
     /// fcemu's own endpoints (`host:port`), which functions may always call.
     pub own_endpoints: Vec<String>,
+    /// How long a native function's instance may stay idle before it is stopped.
+    pub instance_idle: Duration,
 }
+
+/// How long native instances stay warm without requests by default (FC reclaims idle
+/// instances after a few minutes).
+pub const DEFAULT_INSTANCE_IDLE: Duration = Duration::from_secs(300);
 
 /// The function runtime. Cheap to share behind an `Arc`.
 pub struct Runtime {
@@ -372,12 +378,18 @@ impl Runtime {
         let native_plan = plan.native.as_ref().expect("checked by the caller");
         let hash = content_hash(fingerprint);
         let env = wasi::base_env(app, plan, &self.opts.extra_env);
-        let code =
-            native::NativeCode::prepare(app, plan, native_plan, &env, &self.opts.scratch_dir)
-                .map_err(|message| LoadError::Compile {
-                    path: plan.code.clone(),
-                    message,
-                })?;
+        let code = native::NativeCode::prepare(
+            app,
+            plan,
+            native_plan,
+            &env,
+            &self.opts.scratch_dir,
+            self.opts.instance_idle,
+        )
+        .map_err(|message| LoadError::Compile {
+            path: plan.code.clone(),
+            message,
+        })?;
         let scratch = self.opts.scratch_dir.join(&plan.name).join(&hash[..12]);
         Ok(LoadedFunction {
             plan: plan.clone(),
@@ -604,17 +616,24 @@ impl Runtime {
         for (k, v) in &parts.headers {
             b = b.header(k, v);
         }
+        let client = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>();
+        if let (Some(c), false) = (client, parts.headers.contains_key("x-forwarded-for")) {
+            b = b.header("x-forwarded-for", c.0.ip().to_string());
+        }
         let b = b
             .header("x-fc-region", &f.app.region)
             .header("x-fc-account-id", &f.app.account_id);
-        let req = native::fc_headers(b, &request_id, &f.plan, code, "/http-invoke")
+        let req = native::fc_headers(b, &request_id, &f.plan, &code.plan, "/http-invoke")
             .body(http_body_util::Full::new(body))
             .unwrap_or_default();
         let response = code.run(&f.plan, &slot, req, &mut outcome).await;
         drop(guard);
         let response = match response {
             Some(resp) => {
-                let (parts, body) = resp.into_parts();
+                let (mut parts, body) = resp.into_parts();
+                native::strip_reserved(&mut parts.headers);
                 let body = http_body_util::Full::new(body)
                     .map_err(|never| match never {})
                     .boxed_unsync();

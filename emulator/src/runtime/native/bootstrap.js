@@ -3,6 +3,7 @@
 'use strict';
 const http = require('http');
 const path = require('path');
+const { Readable } = require('stream');
 const util = require('util');
 
 const codeDir = process.env.FC_FUNC_CODE_PATH;
@@ -109,6 +110,79 @@ function encode(value) {
   return Buffer.from(JSON.stringify(value));
 }
 
+// Headers FC keeps from HTTP handlers, both ways (besides every x-fc-* header).
+const RESERVED = new Set(['accept-encoding', 'connection', 'keep-alive', 'proxy-authorization',
+  'te', 'trailer', 'transfer-encoding']);
+const visible = (k) => !k.startsWith('x-fc-') && !RESERVED.has(k);
+
+// FC 2.0's HTTP handler request: a readable stream of the body (for raw-body) with headers,
+// path, queries, method, clientIP, url, and the whole body as `body`.
+function httpRequest(req, body) {
+  const r = new Readable({ read() { this.push(body); this.push(null); } });
+  const url = new URL(req.url, 'http://localhost');
+  const queries = {};
+  for (const [k, v] of url.searchParams) {
+    if (k in queries) queries[k] = [].concat(queries[k], v);
+    else queries[k] = v;
+  }
+  const headers = {};
+  for (const [k, v] of Object.entries(req.headers)) if (visible(k)) headers[k] = v;
+  const forwarded = req.headers['x-forwarded-for'];
+  return Object.assign(r, {
+    headers,
+    path: decodeURIComponent(url.pathname),
+    queries,
+    method: req.method,
+    clientIP: forwarded ? forwarded.split(',')[0].trim() : '127.0.0.1',
+    url: req.url,
+    body,
+  });
+}
+
+// FC 2.0's HTTP handler response; settles `done` with {status, headers, body} on send().
+function httpResponse(done) {
+  const headers = {};
+  let status = 200;
+  let sent = false;
+  const finish = (body) => {
+    if (sent) return;
+    sent = true;
+    done({ status, headers, body });
+  };
+  return {
+    setStatusCode(code) { status = Number(code); },
+    setHeader(k, v) {
+      const key = String(k).toLowerCase();
+      if (visible(key) && key !== 'content-length') headers[key] = v;
+    },
+    deleteHeader(k) { delete headers[String(k).toLowerCase()]; },
+    send(body) {
+      if (body && typeof body.pipe === 'function') {
+        const chunks = [];
+        body.on('data', (c) => chunks.push(Buffer.from(c)));
+        body.on('end', () => finish(Buffer.concat(chunks)));
+        body.on('error', (e) => done({ error: e }));
+      } else {
+        finish(encode(body));
+      }
+    },
+  };
+}
+
+// Runs an HTTP handler: resolves with the response once it calls send(), rejects when it
+// throws or its promise rejects.
+function callHttp(fn, req, body, ctx) {
+  return new Promise((resolveCall, rejectCall) => {
+    const resp = httpResponse((r) => (r.error ? rejectCall({ handled: false, err: r.error }) : resolveCall(r)));
+    try {
+      const r = fn(httpRequest(req, body), resp, ctx);
+      if (r && typeof r.then === 'function') r.then(null, (err) => rejectCall({ handled: false, err }));
+    } catch (err) {
+      rejectCall({ handled: false, err });
+    }
+  });
+}
+
 const hooks = {
   '/invoke': () => process.env.FC_FUNCTION_HANDLER,
   '/initialize': () => process.env.FC_INITIALIZER,
@@ -122,7 +196,8 @@ http.createServer((req, res) => {
     const h = req.headers;
     requestId = h['x-fc-request-id'] || '';
     const kind = h['x-fc-control-path'] || req.url;
-    const name = kind === '/invoke' ? 'Invoke' : kind === '/initialize' ? 'Initialize' : 'PreStop';
+    const names = { '/invoke': 'Invoke', '/http-invoke': 'Invoke', '/initialize': 'Initialize' };
+    const name = names[kind] || 'PreStop';
     const finish = (status, body, extra) => {
       process.stdout.write(`FC ${name} End RequestId: ${requestId}\n`);
       res.writeHead(status, Object.assign({ 'content-type': 'application/octet-stream' }, extra || {}));
@@ -130,6 +205,12 @@ http.createServer((req, res) => {
     };
     try {
       const ctx = context(h);
+      if (kind === '/http-invoke') {
+        const fn = resolve(process.env.FC_FUNCTION_HANDLER);
+        const r = await callHttp(fn, req, Buffer.concat(chunks), ctx);
+        finish(r.status, r.body, Object.assign({}, r.headers, { 'x-fc-status': '200' }));
+        return;
+      }
       const fn = resolve(hooks[kind] ? hooks[kind]() : process.env.FC_FUNCTION_HANDLER);
       const args = kind === '/invoke' ? [Buffer.concat(chunks), ctx] : [ctx];
       const value = await call(fn, args);

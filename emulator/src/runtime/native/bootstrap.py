@@ -4,11 +4,13 @@ user's handler as FC does: handler(event: bytes, context)."""
 import datetime
 import http.server
 import importlib
+import io
 import json
 import logging
 import os
 import sys
 import traceback
+import urllib.parse
 
 CODE_DIR = os.environ.get("FC_FUNC_CODE_PATH", ".")
 sys.path.insert(0, CODE_DIR)
@@ -102,8 +104,73 @@ def resolve(handler):
     return getattr(importlib.import_module(module), name)
 
 
+# Headers FC keeps from HTTP handlers, both ways (besides every x-fc-* header).
+RESERVED = {"accept-encoding", "connection", "keep-alive", "proxy-authorization", "te", "trailer",
+            "transfer-encoding"}
+
+
+def visible(name):
+    name = name.lower()
+    return not name.startswith("x-fc-") and name not in RESERVED
+
+
+def wsgi_call(app, request, event, ctx):
+    """Runs a WSGI application (FC 2.0's Python HTTP handler) on one request; returns the status,
+    the headers and the body."""
+    path, _, query = request.path.partition("?")
+    headers = [(k, v) for k, v in request.headers.items() if visible(k)]
+    forwarded = request.headers.get("x-forwarded-for", "")
+    environ = {
+        "REQUEST_METHOD": request.command,
+        "SCRIPT_NAME": "",
+        "PATH_INFO": urllib.parse.unquote(path, encoding="latin-1"),
+        "QUERY_STRING": query,
+        "SERVER_NAME": "127.0.0.1",
+        "SERVER_PORT": os.environ.get("FC_SERVER_PORT", "9000"),
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": forwarded.split(",")[0].strip() or "127.0.0.1",
+        "wsgi.version": (1, 0),
+        "wsgi.url_scheme": "http",
+        "wsgi.input": io.BytesIO(event),
+        "wsgi.errors": sys.stderr,
+        "wsgi.multithread": False,
+        "wsgi.multiprocess": False,
+        "wsgi.run_once": False,
+        "fc.context": ctx,
+        "fc.request_uri": request.path,
+    }
+    for k, v in headers:
+        key = k.upper().replace("-", "_")
+        if key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+            environ[key] = v
+        else:
+            key = "HTTP_" + key
+            environ[key] = environ[key] + "," + v if key in environ else v
+    environ.setdefault("CONTENT_LENGTH", str(len(event)))
+    started = {}
+
+    def start_response(status, response_headers, exc_info=None):
+        if exc_info and started:
+            raise exc_info[1].with_traceback(exc_info[2])
+        started["status"], started["headers"] = status, response_headers
+        return lambda data: started.setdefault("written", []).append(data)
+
+    result = app(environ, start_response)
+    try:
+        chunks = [bytes(c) for c in result]
+    finally:
+        if hasattr(result, "close"):
+            result.close()
+    body = b"".join(started.get("written", []) + chunks)
+    if "status" not in started:
+        raise RuntimeError("the WSGI application returned without calling start_response")
+    code = int(started["status"].split(" ", 1)[0])
+    return code, [(k, v) for k, v in started["headers"] if visible(k)], body
+
+
 HOOKS = {
     "/invoke": ("Invoke", "FC_FUNCTION_HANDLER"),
+    "/http-invoke": ("Invoke", "FC_FUNCTION_HANDLER"),
     "/initialize": ("Initialize", "FC_INITIALIZER"),
     "/pre-stop": ("PreStop", "FC_PRE_STOP"),
 }
@@ -124,11 +191,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
         name, variable = HOOKS.get(kind, HOOKS["/invoke"])
         length = int(h.get("content-length", "0") or 0)
         event = self.rfile.read(length) if length else b""
-        status, headers = 200, {}
+        status, headers = 200, []
         try:
             fn = resolve(os.environ.get(variable, ""))
             ctx = Context(h)
-            value = fn(event, ctx) if kind == "/invoke" else fn(ctx)
+            if kind == "/http-invoke":
+                status, headers, value = wsgi_call(fn, self, event, ctx)
+                headers.append(("x-fc-status", "200"))
+            else:
+                value = fn(event, ctx) if kind == "/invoke" else fn(ctx)
             if value is None:
                 body = b""
             elif isinstance(value, (bytes, bytearray)):
@@ -145,20 +216,22 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 "stackTrace": [f'File "{f.filename}", line {f.lineno}, in {f.name}' for f in tb],
             }).encode()
             status = 404
-            headers = {"x-fc-status": "404", "x-fcemu-error-type": "UnhandledInvocationError"}
+            headers = [("x-fc-status", "404"), ("x-fcemu-error-type", "UnhandledInvocationError")]
         sys.stdout.flush()
         RAW.write(f"FC {name} End RequestId: {request_id}\n")
         RAW.flush()
         self.send_response(status)
-        for k, v in headers.items():
-            self.send_header(k, v)
-        self.send_header("content-type", "application/octet-stream")
+        for k, v in headers:
+            if k.lower() != "content-length":
+                self.send_header(k, v)
+        if not any(k.lower() == "content-type" for k, _ in headers):
+            self.send_header("content-type", "application/octet-stream")
         self.send_header("content-length", str(len(body)))
         self.end_headers()
-        self.wfile.write(body)
+        if self.command != "HEAD":
+            self.wfile.write(body)
 
-    do_POST = serve
-    do_GET = serve
+    do_POST = do_GET = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = serve
 
 
 if __name__ == "__main__":

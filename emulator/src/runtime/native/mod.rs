@@ -7,7 +7,7 @@ mod instance;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -47,39 +47,96 @@ pub struct NativeCode {
     /// The interpreter of a built-in runtime (`None` for custom runtimes).
     pub interpreter: Option<Interpreter>,
     launch: Launch,
-    /// The function's plan, for the headers of the pre-stop call.
-    function: FunctionPlan,
+    /// Stops instances (pre-stop hook, then kill).
+    stopper: Arc<Stopper>,
     /// Warm instances not serving a request, by instance id.
-    idle: Mutex<HashMap<String, Instance>>,
+    idle: Arc<Mutex<HashMap<String, Instance>>>,
 }
 
-/// How long the pre-stop hook of an instance being replaced may run.
+/// How long the pre-stop hook of an instance being stopped may run.
 const PRE_STOP_LIMIT: Duration = Duration::from_secs(5);
 
-impl Drop for NativeCode {
-    /// The version is gone (reload or shutdown): each warm instance gets `GET /pre-stop` when a
-    /// `pre_stop` handler is configured, then is killed.
-    fn drop(&mut self) {
-        let idle: Vec<(String, Instance)> = self
-            .idle
-            .get_mut()
-            .unwrap_or_else(|e| e.into_inner())
-            .drain()
-            .collect();
-        if self.plan.pre_stop.is_none() {
-            return;
+/// What stopping an instance needs: the function's settings for the pre-stop call's headers.
+struct Stopper {
+    plan: NativePlan,
+    function: FunctionPlan,
+}
+
+impl Stopper {
+    /// Calls `GET /pre-stop` when a `pre_stop` handler is configured, then kills the instance.
+    async fn stop(&self, id: &str, mut inst: Instance) {
+        if self.plan.pre_stop.is_some() {
+            let req = control(
+                &format!("pre-stop-{id}"),
+                &self.function,
+                "/pre-stop",
+                &self.plan,
+            );
+            let _ = inst.call(req, PRE_STOP_LIMIT).await;
         }
+        tracing::debug!(
+            function = self.function.name,
+            instance = id,
+            "instance stopped"
+        );
+        drop(inst);
+    }
+}
+
+impl Drop for NativeCode {
+    /// The version is gone (a reload replaced it): each warm instance is stopped.
+    fn drop(&mut self) {
+        let idle: Vec<(String, Instance)> = drain(&self.idle, |_| true);
         let Ok(handle) = tokio::runtime::Handle::try_current() else {
             return;
         };
-        for (id, mut inst) in idle {
-            let req = control(&format!("pre-stop-{id}"), &self.function, "/pre-stop", self);
-            handle.spawn(async move {
-                let _ = inst.call(req, PRE_STOP_LIMIT).await;
-                drop(inst);
-            });
+        for (id, inst) in idle {
+            let stopper = self.stopper.clone();
+            handle.spawn(async move { stopper.stop(&id, inst).await });
         }
     }
+}
+
+/// Removes and returns the idle instances `pick` selects.
+fn drain(
+    idle: &Mutex<HashMap<String, Instance>>,
+    pick: impl Fn(&Instance) -> bool,
+) -> Vec<(String, Instance)> {
+    let mut idle = idle.lock().unwrap_or_else(|e| e.into_inner());
+    let ids: Vec<String> = idle
+        .iter()
+        .filter(|(_, i)| pick(i))
+        .map(|(id, _)| id.clone())
+        .collect();
+    ids.into_iter()
+        .filter_map(|id| idle.remove(&id).map(|i| (id, i)))
+        .collect()
+}
+
+/// Stops, every so often, the instances idle for longer than `limit`, as FC reclaims idle
+/// instances; ends when the function's code is dropped.
+fn sweep_idle(
+    idle: &Arc<Mutex<HashMap<String, Instance>>>,
+    stopper: &Arc<Stopper>,
+    limit: Duration,
+) {
+    let Ok(handle) = tokio::runtime::Handle::try_current() else {
+        return;
+    };
+    let idle = Arc::downgrade(idle);
+    let stopper = stopper.clone();
+    let every = (limit / 4).clamp(Duration::from_millis(100), Duration::from_secs(30));
+    handle.spawn(async move {
+        loop {
+            tokio::time::sleep(every).await;
+            let Some(idle) = idle.upgrade() else { return };
+            let expired = drain(&idle, |i| i.last_used.elapsed() >= limit);
+            drop(idle);
+            for (id, inst) in expired {
+                stopper.stop(&id, inst).await;
+            }
+        }
+    });
 }
 
 impl std::fmt::Debug for NativeCode {
@@ -178,6 +235,7 @@ impl NativeCode {
         native: &NativePlan,
         base_env: &[(String, String)],
         scratch: &Path,
+        idle_limit: Duration,
     ) -> Result<NativeCode, String> {
         let code_dir = f.code.clone();
         let mut env: Vec<(String, String)> = base_env
@@ -281,13 +339,28 @@ impl NativeCode {
                 (Some(interp), launch)
             }
         };
+        let stopper = Arc::new(Stopper {
+            plan: native.clone(),
+            function: f.clone(),
+        });
+        let idle = Arc::new(Mutex::new(HashMap::new()));
+        sweep_idle(&idle, &stopper, idle_limit);
         Ok(NativeCode {
             plan: native.clone(),
             interpreter,
             launch,
-            function: f.clone(),
-            idle: Mutex::new(HashMap::new()),
+            stopper,
+            idle,
         })
+    }
+
+    /// Stops every warm instance (pre-stop hook, then kill), as on shutdown.
+    pub async fn stop_all(&self) {
+        let all = drain(&self.idle, |_| true);
+        let stops = all
+            .into_iter()
+            .map(|(id, inst)| async move { self.stopper.stop(&id, inst).await });
+        futures::future::join_all(stops).await;
     }
 
     /// Warm instances now (idle and busy are not told apart here: idle ones).
@@ -340,7 +413,7 @@ impl NativeCode {
         let mut log = Vec::new();
         if self.plan.initializer.is_some() && !inst.initialized {
             log.extend_from_slice(format!("FC Initialize Start RequestId: {rid}\n").as_bytes());
-            let r = control(&rid, f, "/initialize", self);
+            let r = control(&rid, f, "/initialize", &self.plan);
             let result = inst.call(r, self.plan.initialization_timeout).await;
             log.extend_from_slice(&inst.logs.end(grace).await);
             log.extend_from_slice(format!("FC Initialize End RequestId: {rid}\n").as_bytes());
@@ -494,15 +567,41 @@ fn fail(outcome: &mut InvocationOutcome, kind: FailureKind, body: Option<Bytes>)
     outcome.failure = Some(kind);
 }
 
+/// Removes from an instance's HTTP response what FC does not forward: hop-by-hop headers (the
+/// response is framed anew), the length (recomputed), and FC's own `x-fc-*` headers.
+pub fn strip_reserved(headers: &mut http::HeaderMap) {
+    const HOP: [&str; 8] = [
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "transfer-encoding",
+        "te",
+        "trailer",
+        "upgrade",
+        "content-length",
+    ];
+    let reserved: Vec<http::HeaderName> = headers
+        .keys()
+        .filter(|k| {
+            let k = k.as_str();
+            HOP.contains(&k) || k.starts_with("x-fc-") || k.starts_with("x-fcemu-")
+        })
+        .cloned()
+        .collect();
+    for k in reserved {
+        headers.remove(k);
+    }
+}
+
 /// The headers FC adds to every request to an instance (reference fc.md §4.3).
 pub fn fc_headers(
     b: http::request::Builder,
     request_id: &str,
     f: &FunctionPlan,
-    native: &NativeCode,
+    native: &NativePlan,
     control_path: &str,
 ) -> http::request::Builder {
-    let init = native.plan.initializer.clone().unwrap_or_default();
+    let init = native.initializer.clone().unwrap_or_default();
     let pairs: [(&str, String); 14] = [
         ("x-fc-request-id", request_id.to_string()),
         ("x-fc-access-key-id", super::ACCESS_KEY_ID.to_string()),
@@ -518,7 +617,7 @@ pub fn fc_headers(
         ("x-fc-function-initializer", init),
         (
             "x-fc-initialization-timeout",
-            native.plan.initialization_timeout.as_secs().to_string(),
+            native.initialization_timeout.as_secs().to_string(),
         ),
         ("x-fc-service-name", f.service.clone()),
         ("x-fc-qualifier", "LATEST".to_string()),
@@ -536,7 +635,7 @@ fn control(
     request_id: &str,
     f: &FunctionPlan,
     path: &str,
-    native: &NativeCode,
+    native: &NativePlan,
 ) -> http::Request<Full<Bytes>> {
     let method = if path == "/pre-stop" {
         http::Method::GET
@@ -567,7 +666,7 @@ pub fn invoke_request(
         .header("x-fc-region", &app.region)
         .header("x-fc-account-id", &app.account_id)
         .header("x-fc-retry-count", retry.to_string());
-    fc_headers(b, request_id, f, native, "/invoke")
+    fc_headers(b, request_id, f, &native.plan, "/invoke")
         .body(Full::new(event))
         .unwrap_or_default()
 }

@@ -187,7 +187,8 @@ pub fn authenticate(
     Err(OtsError::AuthFailed(format!(
         "Cannot sign responses for AccessKeyId '{access_key_id}': Table Store clients check the \
          response signature with their AccessKeySecret, so the emulator must know it. Use an \
-         AccessKeySecret equal to the AccessKeyId, or one of the emulator's known secrets."
+         AccessKeySecret equal to the AccessKeyId, or one of the emulator's known secrets, or \
+         tell the emulator your pair (`fcemu up --credentials ID:SECRET`)."
     )))
 }
 
