@@ -459,3 +459,73 @@ fn idle_instances_are_stopped_and_shutdown_runs_pre_stop() {
     assert_eq!(stopped().trim(), pid.to_string(), "shutdown runs pre-stop");
     assert!(!alive(pid));
 }
+
+#[test]
+fn an_express_app_started_per_instance_serves_api_gateway_events_and_keeps_state() {
+    let code = repo_root().join("fixtures/node");
+    assert!(
+        code.join("node_modules/express").is_dir(),
+        "fixtures/node has no node_modules: run scripts/runtimes (npm ci there)"
+    );
+    let p = Project::new(&format!(
+        r#"
+[functions.notes]
+runtime = "nodejs20"
+code = "{code}"
+handler = "index.handler"
+initializer = "index.initializer"
+
+[[functions.notes.triggers]]
+type = "http"
+path = "/notes"
+
+[[functions.notes.triggers]]
+type = "http"
+methods = ["GET"]
+path = "/notes/{{id}}"
+"#,
+        code = code.display()
+    ));
+    let server = Server::start(&p, &[]);
+    let client = reqwest::blocking::Client::new();
+    for (i, text) in ["first", "second"].iter().enumerate() {
+        let r = client
+            .post(format!("{}/notes", server.gateway))
+            .json(&serde_json::json!({ "text": text }))
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 201);
+        assert_eq!(r.headers()["x-note-count"], (i + 1).to_string().as_str());
+        assert_eq!(r.json::<Value>().unwrap()["id"], i + 1);
+    }
+    let r = client
+        .get(format!("{}/notes/2", server.gateway))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    assert_eq!(r.text().unwrap(), "second");
+    let r = client
+        .get(format!("{}/notes/9", server.gateway))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    assert_eq!(r.json::<Value>().unwrap()["error"], "no note 9");
+    let all: Value = client
+        .get(format!("{}/notes", server.gateway))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(all["notes"], serde_json::json!(["first", "second"]));
+    let recs = records(&server, "notes");
+    assert_eq!(recs.len(), 5);
+    assert!(recs.iter().all(|r| r["status"] == "success"), "{recs:?}");
+    let logs = recs.last().unwrap()["logs"].to_string() + &recs[0]["logs"].to_string();
+    assert!(logs.contains("express listening on"), "{logs}");
+}

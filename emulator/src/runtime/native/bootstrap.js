@@ -6,6 +6,31 @@ const path = require('path');
 const { Readable } = require('stream');
 const util = require('util');
 
+// Plain-http connections to the region's service domains (`*.aliyuncs.com`, port 80) go to
+// fcemu's services port, whichever client makes them (http agents, net.connect); the Host
+// header is unchanged, so SDKs naming the cloud's endpoints reach the emulator.
+(function reachFcemu() {
+  let edge;
+  try { edge = new URL(process.env.FCEMU_ENDPOINT || ''); } catch (e) { return; }
+  const net = require('net');
+  const redirect = (opts) => {
+    const host = String(opts.host || opts.hostname || '').toLowerCase().replace(/\.$/, '');
+    const port = Number(opts.port || 80);
+    if (!host.endsWith('.aliyuncs.com') || port !== 80 || opts.path) return opts;
+    return Object.assign({}, opts, { host: edge.hostname, hostname: edge.hostname, port: Number(edge.port) });
+  };
+  for (const name of ['connect', 'createConnection']) {
+    const real = net[name];
+    net[name] = function (...args) {
+      if (args[0] && typeof args[0] === 'object') args[0] = redirect(args[0]);
+      return real.apply(this, args);
+    };
+  }
+  http.Agent.prototype.createConnection = function (options, cb) {
+    return net.createConnection(redirect(options), cb);
+  };
+})();
+
 const codeDir = process.env.FC_FUNC_CODE_PATH;
 const port = Number(process.env.FC_SERVER_PORT);
 let requestId = '';

@@ -8,6 +8,7 @@ import io
 import json
 import logging
 import os
+import socket
 import sys
 import traceback
 import urllib.parse
@@ -41,6 +42,26 @@ class _Out:
             self.emit(line)
 
 
+def _reach_fcemu():
+    """Plain-http connections to the region's service domains (`*.aliyuncs.com`, port 80) go to
+    fcemu's services port, whichever HTTP library makes them: SDKs that ignore HTTP_PROXY (the
+    Table Store SDK's urllib3 pool) reach the emulator too. The Host header is unchanged."""
+    edge = urllib.parse.urlsplit(os.environ.get("FCEMU_ENDPOINT", ""))
+    if not edge.hostname or not edge.port:
+        return
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host, port, *args, **kwargs):
+        name = host.decode() if isinstance(host, bytes) else host
+        if (isinstance(name, str) and name.lower().rstrip(".").endswith(".aliyuncs.com")
+                and str(port) in ("80", "http")):
+            return real(edge.hostname, edge.port, *args, **kwargs)
+        return real(host, port, *args, **kwargs)
+
+    socket.getaddrinfo = getaddrinfo
+
+
+_reach_fcemu()
 RAW = sys.stdout
 sys.stdout = _Out(RAW, "INFO")
 sys.stderr = _Out(RAW, "ERROR")

@@ -1,0 +1,136 @@
+"""A Python function written for the cloud, run unchanged: an OSS upload triggers it, and inside
+it the real oss2, tablestore and aliyun-log SDKs reach fcemu through the region's internal
+endpoints with the temporary (STS) credentials FC hands the function. Its print lines land in
+the invocation record and in the service's logstore.
+
+The function runs on the `python3` first on PATH: this suite's own interpreter (the venv with
+the pinned SDKs), as an activated virtualenv would give it."""
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import textwrap
+from pathlib import Path
+
+import oss2
+import pytest
+import requests
+import tablestore
+from aliyun.log import LogClient
+
+from conftest import READY, REPO
+
+MANIFEST = """
+name = "native-sdks"
+
+[services.media]
+log_project = "media-logs"
+log_store = "fc"
+
+[functions.thumbs]
+service = "media"
+runtime = "python3"
+code = "{code}"
+handler = "thumbs.handler"
+timeout = 30
+env = {{ OTS_INSTANCE = "gallery", OTS_TABLE = "photos", LOG_PROJECT = "app-logs", LOG_STORE = "thumbs" }}
+  [[functions.thumbs.triggers]]
+  type = "oss"
+  bucket = "uploads"
+  events = ["oss:ObjectCreated:*"]
+  prefix = "photos/"
+
+[tables.photos]
+instance = "gallery"
+primary_key = [["key", "STRING"]]
+
+[logstores."app-logs/thumbs"]
+shards = 1
+"""
+
+
+@pytest.fixture(scope="module")
+def app():
+    d = tempfile.TemporaryDirectory()
+    Path(d.name, "fcemu.toml").write_text(
+        textwrap.dedent(MANIFEST.format(code=REPO / "fixtures" / "python"))
+    )
+    env = dict(os.environ)
+    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+    binary = os.environ.get("FCEMU_BIN", str(REPO / "target" / "debug" / "fcemu"))
+    proc = subprocess.Popen(
+        [binary, "up", "--listen", "127.0.0.1:0", "--in-memory", "--no-watch",
+         "--credentials", "LTAI5tExampleKeyId:an-ordinary-test-secret"],
+        cwd=d.name, stdout=subprocess.PIPE, text=True, env=env,
+    )
+    services = None
+    for line in proc.stdout:
+        m = READY.search(line)
+        if m:
+            services = m.group(2)
+            break
+    assert services, "fcemu up exited before it was ready"
+    yield services
+    proc.terminate()
+    proc.wait(timeout=20)
+    d.cleanup()
+
+
+def pulled(client, project, logstore):
+    """Every log of a logstore, read with PullLogs shard by shard."""
+    out = []
+    for shard in client.list_shards(project, logstore).get_shards_info():
+        sid = shard["shardID"]
+        begin = client.get_cursor(project, logstore, sid, "begin").get_cursor()
+        end = client.get_cursor(project, logstore, sid, "end").get_cursor()
+        for group in client.pull_logs(project, logstore, sid, begin, 100, end).get_loggroup_json_list():
+            out += group["logs"]
+    return out
+
+
+def test_cloud_code_writes_through_every_service_with_sts_credentials(app, monkeypatch):
+    bucket = oss2.Bucket(oss2.Auth("test-ak", "test-secret"), app, "uploads")
+    bucket.put_object("photos/cat.txt", b"a small cat")
+    r = requests.post(f"{app}/_fcemu/idle?timeout=60")
+    assert r.status_code == 200, r.text
+
+    records = requests.get(f"{app}/_fcemu/invocations", params={"function": "thumbs"}).json()["invocations"]
+    assert len(records) == 1, records
+    rec = records[0]
+    assert rec["status"] == "success", rec
+    assert json.loads(rec["result"]) == {"thumbs": ["thumbs/cat.txt"]}
+    assert any(line.endswith("thumbnail thumbs/cat.txt for photos/cat.txt") for line in rec["logs"]), rec["logs"]
+
+    # OSS: the function's write, through oss-cn-hangzhou-internal.aliyuncs.com.
+    assert bucket.get_object("thumbs/cat.txt").read() == b"A SMALL CAT"
+
+    # Table Store: the row, through gallery.cn-hangzhou.ots-internal.aliyuncs.com.
+    ots = tablestore.OTSClient(app, "test-ak", "fcemu-test-secret", "gallery",
+                               retry_policy=tablestore.NoRetryPolicy())
+    _, row, _ = ots.get_row("photos", [("key", "photos/cat.txt")], max_version=1)
+    assert {c[0]: c[1] for c in row.attribute_columns} == {"thumb": "thumbs/cat.txt", "size": 11}
+
+    # Log Service: the function's PutLogs, and its print lines in the service's logstore.
+    for name in ("HTTP_PROXY", "http_proxy"):
+        monkeypatch.setenv(name, app)
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    logs = LogClient(app.removeprefix("http://"), "test-ak", "test-secret")
+    got = pulled(logs, "app-logs", "thumbs")
+    assert [(log["key"], log["thumb"]) for log in got] == [("photos/cat.txt", "thumbs/cat.txt")]
+    messages = [log.get("message", "") for log in pulled(logs, "media-logs", "fc")]
+    assert any("thumbnail thumbs/cat.txt for photos/cat.txt" in m for m in messages), messages
+
+
+def test_table_store_signs_responses_for_pairs_it_is_told(app):
+    told = tablestore.OTSClient(app, "LTAI5tExampleKeyId", "an-ordinary-test-secret", "gallery",
+                                retry_policy=tablestore.NoRetryPolicy())
+    assert "photos" in told.list_table()
+    unknown = tablestore.OTSClient(app, "LTAI5tOther", "never-told", "gallery",
+                                   retry_policy=tablestore.NoRetryPolicy())
+    with pytest.raises(tablestore.OTSServiceError) as e:
+        unknown.list_table()
+    assert e.value.get_error_code() == "OTSAuthFailed"
+    assert "--credentials" in e.value.get_error_message()
