@@ -296,7 +296,8 @@ fn no_instance_outlives_fcemu() {
 #[test]
 fn an_edit_in_the_code_directory_restarts_the_instances_with_the_new_code() {
     let code = tempfile::tempdir().unwrap();
-    let mark = code.path().join("stopped.txt");
+    let marks = tempfile::tempdir().unwrap();
+    let mark = marks.path().join("stopped.txt");
     let write = |version: u32| {
         let text = format!(
             "exports.handler = async () => ({{ version: {version}, pid: process.pid }});\n\
@@ -337,6 +338,21 @@ fn an_edit_in_the_code_directory_restarts_the_instances_with_the_new_code() {
     server
         .log
         .wait_for_text(Duration::from_secs(5), "fcemu: reloaded web");
+
+    // A syntax error is reported and the running version keeps serving.
+    let current = json(&server.invoke("web", "{}").body);
+    std::fs::write(
+        code.path().join("index.js"),
+        "exports.handler = async () => {\n",
+    )
+    .unwrap();
+    let log = server
+        .log
+        .wait_for_text(Duration::from_secs(30), "still serving code");
+    assert!(log.contains("index.js does not parse"), "{log}");
+    let v = json(&server.invoke("web", "{}").body);
+    assert_eq!(v["version"], 2, "{v}\n{}", server.log.text());
+    assert_eq!(v["pid"], current["pid"], "the running instance is kept");
 }
 
 #[test]
@@ -528,4 +544,38 @@ path = "/notes/{{id}}"
     assert!(recs.iter().all(|r| r["status"] == "success"), "{recs:?}");
     let logs = recs.last().unwrap()["logs"].to_string() + &recs[0]["logs"].to_string();
     assert!(logs.contains("express listening on"), "{logs}");
+}
+
+#[test]
+fn deterministic_runs_give_functions_the_virtual_clock_and_sequential_ids() {
+    let p = Project::new(&format!(
+        "[functions.node]\nruntime = \"nodejs20\"\ncode = {:?}\nhandler = \"index.clock\"\n\n\
+         [functions.py]\nruntime = \"python3\"\ncode = {:?}\nhandler = \"main.clock\"\n",
+        native_dir("node"),
+        native_dir("python"),
+    ));
+    let server = Server::start(&p, &["--deterministic"]);
+    let node = server.invoke("node", "");
+    let v = json(&node.body);
+    assert_eq!(v["iso"], "2024-01-01T00:00:00.000Z");
+    assert_eq!(v["now"], 1_704_067_200_000u64);
+    assert_eq!(v["isDate"], true);
+    let py = json(&server.invoke("py", "").body);
+    assert_eq!(py["time"], 1_704_067_200.0);
+    assert_eq!(py["now"], "2024-01-01T00:00:00+00:00");
+    let advanced = reqwest::blocking::Client::new()
+        .post(format!("{}/_fcemu/clock/advance?by=1h", server.services))
+        .send()
+        .unwrap();
+    assert!(advanced.status().is_success(), "{:?}", advanced.text());
+    let v = json(&server.invoke("node", "").body);
+    assert_eq!(v["iso"], "2024-01-01T01:00:00.000Z");
+    let logs = records(&server, "node")[0]["logs"].to_string();
+    assert!(
+        !logs.contains("2026-"),
+        "log lines carry virtual time: {logs}"
+    );
+    let first = node.request_id.unwrap();
+    let again = Server::start(&p, &["--deterministic"]);
+    assert_eq!(again.invoke("node", "").request_id.unwrap(), first);
 }

@@ -385,6 +385,7 @@ impl Runtime {
             &env,
             &self.opts.scratch_dir,
             self.opts.instance_idle,
+            &self.opts.clock,
         )
         .map_err(|message| LoadError::Compile {
             path: plan.code.clone(),

@@ -31,6 +31,23 @@ const util = require('util');
   };
 })();
 
+// Deterministic runs: Date reads the emulator's virtual clock, the time each request carries.
+let setNow = () => {};
+if (process.env.FCEMU_VIRTUAL_CLOCK) {
+  const RealDate = Date;
+  let now = 0;
+  function VirtualDate(...args) {
+    if (!new.target) return new RealDate(now).toString();
+    return args.length ? new RealDate(...args) : new RealDate(now);
+  }
+  VirtualDate.prototype = RealDate.prototype;
+  VirtualDate.now = () => now;
+  VirtualDate.parse = RealDate.parse;
+  VirtualDate.UTC = RealDate.UTC;
+  global.Date = VirtualDate;
+  setNow = (ms) => { now = ms; };
+}
+
 const codeDir = process.env.FC_FUNC_CODE_PATH;
 const port = Number(process.env.FC_SERVER_PORT);
 let requestId = '';
@@ -220,6 +237,7 @@ http.createServer((req, res) => {
   req.on('end', async () => {
     const h = req.headers;
     requestId = h['x-fc-request-id'] || '';
+    if (h['x-fcemu-now']) setNow(Number(h['x-fcemu-now']));
     const kind = h['x-fc-control-path'] || req.url;
     const names = { '/invoke': 'Invoke', '/http-invoke': 'Invoke', '/initialize': 'Initialize' };
     const name = names[kind] || 'PreStop';

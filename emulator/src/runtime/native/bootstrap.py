@@ -10,6 +10,7 @@ import logging
 import os
 import socket
 import sys
+import time
 import traceback
 import urllib.parse
 
@@ -62,6 +63,43 @@ def _reach_fcemu():
 
 
 _reach_fcemu()
+
+_virtual_now = None
+
+
+def _virtual_clock():
+    """Deterministic runs: time.time() and datetime's now()/today() read the emulator's virtual
+    clock, the time each request carries (`x-fcemu-now`)."""
+    global _virtual_now
+    if not os.environ.get("FCEMU_VIRTUAL_CLOCK"):
+        return
+    _virtual_now = 0.0
+    time.time = lambda: _virtual_now
+    time.time_ns = lambda: int(_virtual_now * 1_000_000_000)
+
+    class VirtualDatetime(datetime.datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return cls.fromtimestamp(_virtual_now, tz)
+
+        @classmethod
+        def utcnow(cls):
+            return cls.fromtimestamp(_virtual_now, datetime.timezone.utc).replace(tzinfo=None)
+
+        @classmethod
+        def today(cls):
+            return cls.fromtimestamp(_virtual_now)
+
+    class VirtualDate(datetime.date):
+        @classmethod
+        def today(cls):
+            return cls.fromtimestamp(_virtual_now)
+
+    datetime.datetime = VirtualDatetime
+    datetime.date = VirtualDate
+
+
+_virtual_clock()
 RAW = sys.stdout
 sys.stdout = _Out(RAW, "INFO")
 sys.stderr = _Out(RAW, "ERROR")
@@ -205,9 +243,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
         pass
 
     def serve(self):
-        global request_id
+        global request_id, _virtual_now
         h = {k.lower(): v for k, v in self.headers.items()}
         request_id = h.get("x-fc-request-id", "")
+        if _virtual_now is not None and h.get("x-fcemu-now"):
+            _virtual_now = int(h["x-fcemu-now"]) / 1000
         kind = h.get("x-fc-control-path") or self.path
         name, variable = HOOKS.get(kind, HOOKS["/invoke"])
         length = int(h.get("content-length", "0") or 0)

@@ -49,6 +49,8 @@ pub struct NativeCode {
     launch: Launch,
     /// Stops instances (pre-stop hook, then kill).
     stopper: Arc<Stopper>,
+    /// The emulator's clock when virtual: each request carries its time (`x-fcemu-now`).
+    clock: Option<fcemu_core::Clock>,
     /// Warm instances not serving a request, by instance id.
     idle: Arc<Mutex<HashMap<String, Instance>>>,
 }
@@ -212,6 +214,66 @@ fn which(program: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
+/// The file a handler names (`index.handler` → `index.js`, `main.handler` → `main.py`), if it
+/// exists.
+fn handler_file(rt: NativeRuntime, code_dir: &Path, handler: &str) -> Option<PathBuf> {
+    let (module, _) = handler.rsplit_once('.')?;
+    let candidates: Vec<PathBuf> = match rt {
+        NativeRuntime::Node => ["js", "cjs", "mjs"]
+            .iter()
+            .map(|ext| code_dir.join(format!("{module}.{ext}")))
+            .chain([code_dir.join(module).join("index.js")])
+            .collect(),
+        _ => {
+            let rel = module.replace('.', "/");
+            vec![
+                code_dir.join(format!("{rel}.py")),
+                code_dir.join(rel).join("__init__.py"),
+            ]
+        }
+    };
+    candidates.into_iter().find(|p| p.is_file())
+}
+
+/// Refuses a handler file with a syntax error (so a reload keeps serving the running version
+/// and prints the error) by asking the interpreter to parse it without running it.
+fn check_syntax(
+    rt: NativeRuntime,
+    interp: &Interpreter,
+    code_dir: &Path,
+    handler: &str,
+) -> Result<(), String> {
+    let Some(file) = handler_file(rt, code_dir, handler) else {
+        return Ok(()); // the bootstrap reports a missing module at the first call
+    };
+    let mut cmd = std::process::Command::new(&interp.path);
+    match rt {
+        NativeRuntime::Node => cmd.arg("--check").arg(&file),
+        _ => cmd
+            .arg("-c")
+            .arg("import sys; compile(open(sys.argv[1], 'rb').read(), sys.argv[1], 'exec')")
+            .arg(&file),
+    };
+    let out = cmd
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", interp.path.display()))?;
+    if out.status.success() {
+        return Ok(());
+    }
+    let text = String::from_utf8_lossy(&out.stderr);
+    let text: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with("Node.js v"))
+        .collect();
+    Err(format!(
+        "{} does not parse:\n{}",
+        file.display(),
+        text.join("\n")
+    ))
+}
+
 /// Writes the embedded bootstraps once under `dir` and returns the one for `rt`.
 fn bootstrap(dir: &Path, rt: NativeRuntime) -> std::io::Result<PathBuf> {
     let (name, text) = match rt {
@@ -236,6 +298,7 @@ impl NativeCode {
         base_env: &[(String, String)],
         scratch: &Path,
         idle_limit: Duration,
+        clock: &fcemu_core::Clock,
     ) -> Result<NativeCode, String> {
         let code_dir = f.code.clone();
         let mut env: Vec<(String, String)> = base_env
@@ -280,6 +343,11 @@ impl NativeCode {
             ("FC_SERVICE_LOG_STORE".into(), svc.log_store),
             ("PYTHONUNBUFFERED".into(), "1".into()),
         ]);
+        let clock = clock.is_virtual().then(|| clock.clone());
+        if clock.is_some() {
+            // The bootstraps make the language's clock read the time each request carries.
+            env.push(("FCEMU_VIRTUAL_CLOCK".into(), "1".into()));
+        }
         if let Some((_, endpoint)) = base_env.iter().find(|(k, _)| k == "FCEMU_ENDPOINT") {
             // SDK code naming the region's real endpoints over http reaches fcemu.
             for k in ["HTTP_PROXY", "http_proxy"] {
@@ -322,6 +390,7 @@ impl NativeCode {
             }
             rt => {
                 let interp = find_interpreter(rt, &native.label)?;
+                check_syntax(rt, &interp, &code_dir, &f.handler)?;
                 let script = bootstrap(&scratch.join("bootstrap"), rt)
                     .map_err(|e| format!("cannot write fcemu's bootstrap: {e}"))?;
                 let key = if rt == NativeRuntime::Node {
@@ -350,6 +419,7 @@ impl NativeCode {
             interpreter,
             launch,
             stopper,
+            clock,
             idle,
         })
     }
@@ -389,9 +459,10 @@ impl NativeCode {
         &self,
         f: &FunctionPlan,
         slot: &Slot,
-        req: http::Request<Full<Bytes>>,
+        mut req: http::Request<Full<Bytes>>,
         outcome: &mut InvocationOutcome,
     ) -> Option<http::Response<Bytes>> {
+        self.stamp(&mut req);
         let started = Instant::now();
         let mut inst = match self.take(&slot.instance_id) {
             Some(i) => i,
@@ -413,7 +484,8 @@ impl NativeCode {
         let mut log = Vec::new();
         if self.plan.initializer.is_some() && !inst.initialized {
             log.extend_from_slice(format!("FC Initialize Start RequestId: {rid}\n").as_bytes());
-            let r = control(&rid, f, "/initialize", &self.plan);
+            let mut r = control(&rid, f, "/initialize", &self.plan);
+            self.stamp(&mut r);
             let result = inst.call(r, self.plan.initialization_timeout).await;
             log.extend_from_slice(&inst.logs.end(grace).await);
             log.extend_from_slice(format!("FC Initialize End RequestId: {rid}\n").as_bytes());
@@ -470,6 +542,14 @@ impl NativeCode {
                 fail(outcome, FailureKind::ProcessExited { message }, None);
                 None
             }
+        }
+    }
+
+    /// Adds the virtual clock's time (epoch milliseconds) to a request, in deterministic runs.
+    fn stamp(&self, req: &mut http::Request<Full<Bytes>>) {
+        if let Some(clock) = &self.clock {
+            req.headers_mut()
+                .insert("x-fcemu-now", http::HeaderValue::from(clock.now_millis()));
         }
     }
 
