@@ -1,7 +1,7 @@
 //! Request signatures on the FC API when `--strict-auth` is given: FC 2.0 `FC ak:sig`
 //! (reference/fc.md §5.2) and FC 3.0 / Tea SDK `ACS3-HMAC-SHA256` (§6.2).
 //!
-//! Signatures are compared in constant time (the `hmac` crate's `verify_slice`). Clock skew on
+//! Signatures are compared in constant time (`fcemu_core::auth::same_signature`). Clock skew on
 //! `Date` / `x-acs-date` and nonce replay are not checked.
 
 use std::sync::Arc;
@@ -12,15 +12,12 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
-use hmac::{Hmac, Mac};
+use fcemu_core::auth::{base64 as b64, hmac_sha256, same_signature, sha256_hex};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
-use sha2::{Digest, Sha256};
 
 use super::error::{ApiVersion, FcError};
 use super::invoke::SYNC_PAYLOAD_LIMIT;
 use crate::app::App;
-
-type HmacSha256 = Hmac<Sha256>;
 
 /// The scheme prefix of FC 3.0 (and `2021-04-06`) signatures.
 const ACS3: &str = "ACS3-HMAC-SHA256";
@@ -198,10 +195,8 @@ fn header_str<'h>(headers: &'h HeaderMap, name: &str) -> std::borrow::Cow<'h, st
         .unwrap_or_default()
 }
 
-fn mac(secret: &str, data: &[u8]) -> HmacSha256 {
-    let mut m = HmacSha256::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
-    m.update(data);
-    m
+fn mac(secret: &str, data: &[u8]) -> Vec<u8> {
+    hmac_sha256(secret.as_bytes(), data)
 }
 
 /// Checks `FC ak:sig` (the part after `FC `), trying the decoded then the raw path and, on
@@ -221,9 +216,7 @@ pub fn verify_fc2(creds: &Credentials, rest: &str, r: &SignedRequest<'_>) -> Res
     let matches = fc2_resources(r.path, r.query).into_iter().any(|resource| {
         let mut data = head.clone();
         data.push_str(&resource);
-        mac(&creds.access_key_secret, data.as_bytes())
-            .verify_slice(&sig)
-            .is_ok()
+        same_signature(mac(&creds.access_key_secret, data.as_bytes()), &sig)
     });
     if matches {
         Ok(())
@@ -241,10 +234,7 @@ pub fn fc2_string_to_sign(r: &SignedRequest<'_>) -> String {
 
 /// The FC 2.0 signature (base64) for the first resource candidate.
 pub fn fc2_signature(secret: &str, r: &SignedRequest<'_>) -> String {
-    let bytes = mac(secret, fc2_string_to_sign(r).as_bytes())
-        .finalize()
-        .into_bytes();
-    base64::engine::general_purpose::STANDARD.encode(bytes)
+    b64(&mac(secret, fc2_string_to_sign(r).as_bytes()))
 }
 
 /// `VERB\nContent-MD5\nContent-Type\nDate\n` and the canonical `x-fc-*` headers.
@@ -373,7 +363,7 @@ pub fn verify_acs3(
     if h.credential != creds.access_key_id {
         return Err(AuthError::UnknownKey(h.credential.to_string()));
     }
-    let body_hash = hex::encode(Sha256::digest(body));
+    let body_hash = sha256_hex(body);
     if let Some(claimed) = r.headers.get("x-acs-content-sha256")
         && !claimed
             .as_bytes()
@@ -383,13 +373,12 @@ pub fn verify_acs3(
     }
     let sig = hex::decode(h.signature).map_err(|_| AuthError::Mismatch)?;
     let canonical = acs3_canonical_request(r, h.signed_headers, &body_hash);
-    let to_sign = format!(
-        "{ACS3}\n{}",
-        hex::encode(Sha256::digest(canonical.as_bytes()))
-    );
-    mac(&creds.access_key_secret, to_sign.as_bytes())
-        .verify_slice(&sig)
-        .map_err(|_| AuthError::Mismatch)
+    let to_sign = format!("{ACS3}\n{}", sha256_hex(canonical.as_bytes()));
+    if same_signature(mac(&creds.access_key_secret, to_sign.as_bytes()), &sig) {
+        Ok(())
+    } else {
+        Err(AuthError::Mismatch)
+    }
 }
 
 /// The ACS3 canonical request for the listed signed headers.
@@ -439,11 +428,8 @@ pub fn acs3_canonical_request(
 
 /// The ACS3 signature (hex) for a canonical request.
 pub fn acs3_signature(secret: &str, canonical_request: &str) -> String {
-    let to_sign = format!(
-        "{ACS3}\n{}",
-        hex::encode(Sha256::digest(canonical_request.as_bytes()))
-    );
-    hex::encode(mac(secret, to_sign.as_bytes()).finalize().into_bytes())
+    let to_sign = format!("{ACS3}\n{}", sha256_hex(canonical_request.as_bytes()));
+    hex::encode(mac(secret, to_sign.as_bytes()))
 }
 
 fn decode(s: &str) -> String {
@@ -601,8 +587,7 @@ mod tests {
         let signed_raw = {
             let mut s = fc2_head(&req("POST", raw, "", &h));
             s.push_str(raw);
-            base64::engine::general_purpose::STANDARD
-                .encode(mac("testsecret", s.as_bytes()).finalize().into_bytes())
+            b64(&mac("testsecret", s.as_bytes()))
         };
         let r = req("POST", raw, "", &h);
         assert_eq!(
@@ -645,7 +630,7 @@ mod tests {
         let r = acs3_req(&h);
         let canonical = acs3_canonical_request(&r, SIGNED, BODY_HASH);
         assert_eq!(
-            hex::encode(Sha256::digest(canonical.as_bytes())),
+            sha256_hex(canonical.as_bytes()),
             "641d20b098cb352895c0658a490dd0e6dbc89b92f132a4593a8a1dbbec89977b"
         );
         let sig = "3577a75b08c4e5dea9261ecfb3318789a44817576a02d0c6f4bd106ce0679edf";

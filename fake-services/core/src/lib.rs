@@ -4,6 +4,7 @@
 //! [`IdGen`], publishes what changed on a [`ChangeFeed`], and keeps its state under a
 //! [`DataDir`]. None of this knows about functions, WebAssembly or triggers.
 
+pub mod auth;
 pub mod body;
 pub mod changes;
 pub mod clock;

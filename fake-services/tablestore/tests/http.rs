@@ -11,7 +11,7 @@ use fcemu_tablestore::http::proto;
 use fcemu_tablestore::model::Value;
 use fcemu_tablestore::plainbuffer::{PbCell, PbRow, Writer, decode_rows};
 use fcemu_tablestore::{ColumnChangeKind, Ots, OtsConfig, RowAction};
-use hmac::{Hmac, Mac};
+use fcemu_core::auth::{base64, hmac_sha1};
 use md5::Digest;
 use prost::Message;
 
@@ -52,9 +52,7 @@ fn sign(action: &str, headers: &[(&str, String)], secret: &str) -> String {
     let mut canon: Vec<String> = headers.iter().map(|(n, v)| format!("{n}:{v}")).collect();
     canon.sort();
     let to_sign = format!("/{action}\nPOST\n\n{}\n", canon.join("\n"));
-    let mut m = Hmac::<sha1::Sha1>::new_from_slice(secret.as_bytes()).unwrap();
-    m.update(to_sign.as_bytes());
-    B64.encode(m.finalize().into_bytes())
+    base64(&hmac_sha1(secret.as_bytes(), to_sign.as_bytes()))
 }
 
 struct Reply {
@@ -185,9 +183,8 @@ async fn responses_carry_every_header_and_a_valid_signature() {
         .map(|(n, v)| format!("{}:{}", n.as_str(), v.to_str().unwrap().trim()))
         .collect();
     canon.sort();
-    let mut m = Hmac::<sha1::Sha1>::new_from_slice(SECRET.as_bytes()).unwrap();
-    m.update(format!("{}\n/ListTable", canon.join("\n")).as_bytes());
-    let sig = B64.encode(m.finalize().into_bytes());
+    let to_sign = format!("{}\n/ListTable", canon.join("\n"));
+    let sig = base64(&hmac_sha1(SECRET.as_bytes(), to_sign.as_bytes()));
     assert_eq!(h("authorization"), format!("OTS {ID}:{sig}"));
 
     // Errors are signed too.

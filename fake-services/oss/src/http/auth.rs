@@ -12,13 +12,10 @@
 use std::collections::BTreeMap;
 
 use axum::extract::Request;
-use base64::Engine;
 use fcemu_core::Clock;
-use hmac::{Hmac, Mac};
+use fcemu_core::auth::{base64 as b64, hmac_sha1, same_signature, v4_key};
 use http::HeaderMap;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
-use sha1::Sha1;
-use sha2::{Digest, Sha256};
 
 use super::headers::get;
 use super::{Query, Target};
@@ -166,22 +163,6 @@ pub struct SignInput<'a> {
     pub target: &'a Target,
 }
 
-fn hmac_sha1(key: &[u8], data: &[u8]) -> Vec<u8> {
-    let mut m = Hmac::<Sha1>::new_from_slice(key).expect("any key length");
-    m.update(data);
-    m.finalize().into_bytes().to_vec()
-}
-
-fn hmac_sha256(key: &[u8], data: &[u8]) -> Vec<u8> {
-    let mut m = Hmac::<Sha256>::new_from_slice(key).expect("any key length");
-    m.update(data);
-    m.finalize().into_bytes().to_vec()
-}
-
-fn b64(bytes: &[u8]) -> String {
-    base64::engine::general_purpose::STANDARD.encode(bytes)
-}
-
 fn malformed(msg: &str) -> OssError {
     OssError::invalid_argument("Authorization", "", msg)
 }
@@ -202,7 +183,7 @@ fn compare(
     expected: &str,
     string_to_sign: String,
 ) -> Result<(), OssError> {
-    if provided == expected {
+    if same_signature(provided, expected) {
         Ok(())
     } else {
         Err(OssError::SignatureDoesNotMatch {
@@ -397,7 +378,7 @@ fn s3_v2(
                 res,
                 subs
             );
-            if b64(&hmac_sha1(key.as_bytes(), sts.as_bytes())) == sig {
+            if same_signature(sig, b64(&hmac_sha1(key.as_bytes(), sts.as_bytes()))) {
                 return Ok(());
             }
             first.get_or_insert(sts);
@@ -446,10 +427,17 @@ impl Scope {
             self.date, self.region, self.service, self.terminator
         )
     }
+
+    /// The hex V4 signature of `sts` under this scope's key for `secret`.
+    fn sign(&self, prefix: &str, secret: &str, sts: &str) -> String {
+        let parts = [&self.date, &self.region, &self.service, &self.terminator];
+        let key = v4_key(prefix, secret, &parts.map(String::as_str));
+        fcemu_core::auth::hex(&fcemu_core::auth::hmac_sha256(&key, sts.as_bytes()))
+    }
 }
 
 fn sha256_hex(s: &str) -> String {
-    hex::encode(Sha256::digest(s.as_bytes()))
+    fcemu_core::auth::sha256_hex(s.as_bytes())
 }
 
 fn parse_amz_date(s: &str) -> Option<i64> {
@@ -534,14 +522,7 @@ fn oss_v4_string_to_sign(
 }
 
 fn oss_v4_signature(secret: &str, scope: &Scope, sts: &str) -> String {
-    let k = hmac_sha256(
-        format!("aliyun_v4{secret}").as_bytes(),
-        scope.date.as_bytes(),
-    );
-    let k = hmac_sha256(&k, scope.region.as_bytes());
-    let k = hmac_sha256(&k, scope.service.as_bytes());
-    let k = hmac_sha256(&k, scope.terminator.as_bytes());
-    hex::encode(hmac_sha256(&k, sts.as_bytes()))
+    scope.sign("aliyun_v4", secret, sts)
 }
 
 fn oss_v4_header(creds: &Credentials, r: &SignInput<'_>, rest: &str) -> Result<(), OssError> {
@@ -645,11 +626,7 @@ fn s3_v4_string_to_sign(
 }
 
 fn s3_v4_signature(secret: &str, scope: &Scope, sts: &str) -> String {
-    let k = hmac_sha256(format!("AWS4{secret}").as_bytes(), scope.date.as_bytes());
-    let k = hmac_sha256(&k, scope.region.as_bytes());
-    let k = hmac_sha256(&k, scope.service.as_bytes());
-    let k = hmac_sha256(&k, scope.terminator.as_bytes());
-    hex::encode(hmac_sha256(&k, sts.as_bytes()))
+    scope.sign("AWS4", secret, sts)
 }
 
 fn s3_v4_header(creds: &Credentials, r: &SignInput<'_>, rest: &str) -> Result<(), OssError> {

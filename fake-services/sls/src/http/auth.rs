@@ -6,11 +6,8 @@
 //! (lower-case, sorted, `name:value`; without `x-log-date`, which the Python SDK adds after
 //! signing), then the path with the sorted decoded parameters.
 
-use base64::Engine;
-use hmac::{Hmac, Mac};
+use fcemu_core::auth::{V4Scheme, base64, hmac_sha1, same_signature, sha256_hex};
 use http::{HeaderMap, Method};
-use sha1::Sha1;
-use sha2::{Digest, Sha256};
 
 use super::params::Params;
 use crate::SlsError;
@@ -58,12 +55,7 @@ pub fn string_to_sign(method: &Method, path: &str, params: &Params, headers: &He
 
 /// The V1 signature of `string_to_sign` with `secret`.
 pub fn sign(secret: &str, string_to_sign: &str) -> String {
-    // HMAC takes a key of any length, so this never fails.
-    let Ok(mut mac) = <Hmac<Sha1> as Mac>::new_from_slice(secret.as_bytes()) else {
-        return String::new();
-    };
-    mac.update(string_to_sign.as_bytes());
-    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+    base64(&hmac_sha1(secret.as_bytes(), string_to_sign.as_bytes()))
 }
 
 /// V4: the canonical request (reference sls.md §2.5).
@@ -111,24 +103,7 @@ pub fn canonical_request_v4(
 
 /// RFC 3986: everything but `A-Za-z0-9-_.~` percent-encoded (upper-case hex).
 fn uri_encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
-
-fn hmac256(key: &[u8], data: &[u8]) -> Vec<u8> {
-    // HMAC takes a key of any length, so this never fails.
-    let Ok(mut mac) = <Hmac<Sha256> as Mac>::new_from_slice(key) else {
-        return Vec::new();
-    };
-    mac.update(data);
-    mac.finalize().into_bytes().to_vec()
+    fcemu_core::auth::uri_encode(s, false)
 }
 
 /// The V4 signature (hex) of a canonical request.
@@ -137,13 +112,9 @@ pub fn sign_v4(secret: &str, date_time: &str, region: &str, canonical_request: &
     let scope = format!("{date}/{region}/sls/aliyun_v4_request");
     let string_to_sign = format!(
         "SLS4-HMAC-SHA256\n{date_time}\n{scope}\n{}",
-        hex::encode(Sha256::digest(canonical_request.as_bytes()))
+        sha256_hex(canonical_request.as_bytes())
     );
-    let mut key = hmac256(format!("aliyun_v4{secret}").as_bytes(), date.as_bytes());
-    for part in [region, "sls", "aliyun_v4_request"] {
-        key = hmac256(&key, part.as_bytes());
-    }
-    hex::encode(hmac256(&key, string_to_sign.as_bytes()))
+    V4Scheme::ALIYUN.sign(secret, date, region, "sls", &string_to_sign)
 }
 
 /// What a request needs for its signature to be checked.
@@ -178,7 +149,7 @@ pub fn verify((id, secret): (&str, &str), req: &Signed<'_>) -> Result<(), SlsErr
             secret,
             &string_to_sign(req.method, req.path, req.params, req.headers),
         );
-        if expected != given {
+        if !same_signature(given, &expected) {
             return Err(SlsError::SignatureNotMatch(given.to_string()));
         }
         return Ok(());
@@ -212,7 +183,7 @@ pub fn verify((id, secret): (&str, &str), req: &Signed<'_>) -> Result<(), SlsErr
         .get("x-log-content-sha256")
         .and_then(|v| v.to_str().ok())
         .map(str::to_string)
-        .unwrap_or_else(|| hex::encode(Sha256::digest(req.body)));
+        .unwrap_or_else(|| sha256_hex(req.body));
     let canonical = canonical_request_v4(
         req.method,
         req.path,
@@ -220,7 +191,7 @@ pub fn verify((id, secret): (&str, &str), req: &Signed<'_>) -> Result<(), SlsErr
         req.headers,
         &content_sha256,
     );
-    if sign_v4(secret, date_time, region, &canonical) != given {
+    if !same_signature(given, sign_v4(secret, date_time, region, &canonical)) {
         return Err(SlsError::SignatureNotMatch(given.to_string()));
     }
     Ok(())

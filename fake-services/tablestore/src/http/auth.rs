@@ -10,9 +10,7 @@
 //! (which the SDKs accept unsigned) naming what to do. Requests without any signature (raw
 //! protobuf from tests or curl) get unsigned responses.
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD as B64;
-use hmac::{Hmac, Mac};
+use fcemu_core::auth::{V4Scheme, base64, hmac_sha1, hmac_sha256, same_signature};
 use http::HeaderMap;
 use md5::{Digest, Md5};
 
@@ -31,25 +29,9 @@ pub struct ResponseKey {
     pub key: Vec<u8>,
 }
 
-fn hmac_sha1(key: &[u8], data: &[u8]) -> Vec<u8> {
-    let Ok(mut m) = <Hmac<sha1::Sha1> as Mac>::new_from_slice(key) else {
-        return Vec::new();
-    };
-    m.update(data);
-    m.finalize().into_bytes().to_vec()
-}
-
-fn hmac_sha256(key: &[u8], data: &[u8]) -> Vec<u8> {
-    let Ok(mut m) = <Hmac<sha2::Sha256> as Mac>::new_from_slice(key) else {
-        return Vec::new();
-    };
-    m.update(data);
-    m.finalize().into_bytes().to_vec()
-}
-
 /// base64(MD5(body)), as `x-ots-contentmd5` carries it.
 pub fn content_md5(body: &[u8]) -> String {
-    B64.encode(Md5::digest(body))
+    base64(&Md5::digest(body))
 }
 
 fn header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -82,11 +64,7 @@ pub fn request_string_to_sign(action: &str, headers: &HeaderMap) -> String {
 }
 
 fn v4_signing_key(secret: &str, date: &str, region: &str) -> Vec<u8> {
-    let k1 = hmac_sha256(format!("aliyun_v4{secret}").as_bytes(), date.as_bytes());
-    let k2 = hmac_sha256(&k1, region.as_bytes());
-    let k3 = hmac_sha256(&k2, b"ots");
-    let k4 = hmac_sha256(&k3, b"aliyun_v4_request");
-    B64.encode(k4).into_bytes()
+    base64(&V4Scheme::ALIYUN.signing_key(secret, date, region, "ots")).into_bytes()
 }
 
 /// How a request was signed.
@@ -124,13 +102,15 @@ fn date_is_current(date: &str) -> bool {
 /// The response key for `secret` if it reproduces the request's signature.
 fn try_secret(s: &Signed<'_>, string_to_sign: &str, secret: &str) -> Option<Vec<u8>> {
     match s {
-        Signed::V2(sig) => (B64.encode(hmac_sha1(secret.as_bytes(), string_to_sign.as_bytes()))
-            == *sig)
-            .then(|| secret.as_bytes().to_vec()),
+        Signed::V2(sig) => same_signature(
+            sig,
+            base64(&hmac_sha1(secret.as_bytes(), string_to_sign.as_bytes())),
+        )
+        .then(|| secret.as_bytes().to_vec()),
         Signed::V4 { sig, date, region } => {
             let key = v4_signing_key(secret, date, region);
             let to_sign = format!("{string_to_sign}ots");
-            (B64.encode(hmac_sha256(&key, to_sign.as_bytes())) == *sig).then_some(key)
+            same_signature(sig, base64(&hmac_sha256(&key, to_sign.as_bytes()))).then_some(key)
         }
     }
 }
@@ -204,7 +184,7 @@ pub fn response_authorization(
         .collect();
     canon.sort();
     let to_sign = format!("{}\n/{action}", canon.join("\n"));
-    let sig = B64.encode(hmac_sha1(&key.key, to_sign.as_bytes()));
+    let sig = base64(&hmac_sha1(&key.key, to_sign.as_bytes()));
     format!("OTS {}:{sig}", key.access_key_id)
 }
 
