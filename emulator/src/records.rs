@@ -49,6 +49,8 @@ pub struct InvocationRecord {
     pub attempt: u32,
     /// The instance that ran it.
     pub instance_id: String,
+    /// How many trigger hops caused by functions' writes led to it (0 for outside calls).
+    pub chain_depth: u32,
 }
 
 fn text_or_base64(bytes: &[u8]) -> (String, &'static str) {
@@ -112,6 +114,7 @@ impl Records {
             max_memory_bytes: o.max_memory_bytes,
             attempt,
             instance_id: o.instance_id.clone(),
+            chain_depth: o.chain_depth,
         };
         guard.1.push_back(record.clone());
         if guard.1.len() > MAX_RECORDS {

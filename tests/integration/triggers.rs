@@ -323,3 +323,52 @@ fn a_function_that_fires_its_own_trigger_is_stopped_with_a_warning() {
         "{records:?}"
     );
 }
+
+#[test]
+fn a_log_trigger_fed_by_its_own_functions_logs_is_stopped_with_a_warning() {
+    // The function's service ships its logs to loop/fc, the logstore its own trigger reads.
+    let manifest = format!(
+        "[services.svc]\nlog_project = \"loop\"\nlog_store = \"fc-logs\"\n\n[logstores.\"loop/fc-logs\"]\nshards = 1\n\n{}",
+        function_toml(
+            "digest",
+            "echo",
+            Target::P1,
+            "service = \"svc\"\n[[functions.digest.triggers]]\ntype = \"log\"\nname = \"own-logs\"\nproject = \"loop\"\nlogstore = \"fc-logs\"\ninterval = 5\n",
+        )
+    );
+    let p = Project::new(&manifest);
+    let server = Server::start(&p, &["--deterministic", "--max-trigger-depth", "3"]);
+    assert_eq!(server.invoke("digest", "start").status, 200);
+    let client = reqwest::blocking::Client::new();
+    for _ in 0..6 {
+        idle(&server);
+        let r = client
+            .post(format!(
+                "{}/_fcemu/clock/advance?seconds=10",
+                server.services
+            ))
+            .send()
+            .unwrap();
+        assert!(r.status().is_success());
+    }
+    idle(&server);
+    let log = server
+        .log
+        .wait_for_text(WAIT, "this looks like a trigger loop");
+    assert!(
+        log.contains("loop/fc-logs: trigger own-logs of digest not fired: 3 invocations in a row"),
+        "{log}"
+    );
+    let records = invocations(&server, "function=digest");
+    assert_eq!(
+        records.len(),
+        4,
+        "the call from outside and 3 firings: {records:?}"
+    );
+    let mut depths: Vec<u64> = records
+        .iter()
+        .map(|r| r["chainDepth"].as_u64().unwrap())
+        .collect();
+    depths.sort();
+    assert_eq!(depths, [0, 1, 2, 3]);
+}

@@ -491,6 +491,7 @@ impl Runtime {
             duration: Duration::ZERO,
             memory_mb: f.plan.memory_mb,
             max_memory_bytes: 0,
+            chain_depth: inv.depth,
         };
         if let Code::Native(code) = &f.code {
             let req = native::invoke_request(&inv.request_id, &f.plan, code, inv.event, &f.app, 0);
@@ -784,6 +785,7 @@ impl Runtime {
             duration: Duration::ZERO,
             memory_mb: f.plan.memory_mb,
             max_memory_bytes: 0,
+            chain_depth: 0,
         }
     }
 

@@ -109,6 +109,9 @@ pub struct InvocationOutcome {
     pub memory_mb: u32,
     /// Largest linear memory the instance reached, bytes.
     pub max_memory_bytes: u64,
+    /// How many trigger hops caused by functions' writes led to it (0 for outside calls);
+    /// what it writes carries it on, for the trigger loop guard.
+    pub chain_depth: u32,
 }
 
 impl InvocationOutcome {

@@ -82,6 +82,8 @@ pub fn log_event(
 struct Pending {
     source: LogSource,
     due: OffsetDateTime,
+    /// The deepest chain among the writes in the batch.
+    chain_depth: u32,
 }
 
 /// A batch that fell due: deliver `source` to `function` on behalf of `trigger`.
@@ -97,6 +99,8 @@ pub struct DueBatch {
     pub payload: String,
     /// When it fell due (its first log's arrival plus the interval).
     pub due: OffsetDateTime,
+    /// The deepest chain of function writes among its logs (the loop guard's measure).
+    pub chain_depth: u32,
 }
 
 /// Collects appended logs per (function, trigger, shard) until their interval has passed.
@@ -127,8 +131,12 @@ impl LogBatcher {
                 let key = (f.name.clone(), t.name.clone(), change.shard);
                 pending
                     .entry(key)
-                    .and_modify(|p| p.source.end_cursor = change.end_cursor.clone())
+                    .and_modify(|p| {
+                        p.source.end_cursor = change.end_cursor.clone();
+                        p.chain_depth = p.chain_depth.max(change.chain_depth);
+                    })
                     .or_insert_with(|| Pending {
+                        chain_depth: change.chain_depth,
                         source: LogSource {
                             project: project.clone(),
                             logstore: logstore.clone(),
@@ -189,6 +197,7 @@ impl LogBatcher {
                         source: p.source,
                         payload,
                         due: p.due,
+                        chain_depth: p.chain_depth,
                     },
                 ));
             }

@@ -101,6 +101,10 @@ impl Triggers {
         let region = self.app.plan().region.clone();
         let mut fired = Vec::new();
         for batch in self.logs.take_due(&self.app, now) {
+            let what = format!("{}/{}", batch.source.project, batch.source.logstore);
+            if self.loop_suspected(&what, &batch.trigger, &batch.function, batch.chain_depth) {
+                continue;
+            }
             let event = log_trigger::log_event(
                 &batch.source,
                 &batch.payload,
@@ -109,7 +113,12 @@ impl Triggers {
                 self.app.new_request_id(),
             );
             let request_id = self
-                .deliver(&batch.function, &batch.trigger, event, 1)
+                .deliver(
+                    &batch.function,
+                    &batch.trigger,
+                    event,
+                    batch.chain_depth + 1,
+                )
                 .await;
             fired.push(schedule::Firing {
                 function: batch.function,

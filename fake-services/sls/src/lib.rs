@@ -30,7 +30,7 @@ pub use model::{
     Project, Pulled, Row,
 };
 pub use proto::{Log, LogContent, LogGroup, LogGroupList, LogTag};
-pub use service::ShardChoice;
+pub use service::{Origin, ShardChoice};
 pub use shards::ShardRange;
 
 /// How the service is set up.

@@ -254,14 +254,20 @@ impl Sls {
             .await
     }
 
-    /// Writes a log group to any shard (as `shards/lb` does). For the emulator's own logs.
+    /// Writes a log group to any shard (as `shards/lb` does). For the emulator's own logs:
+    /// `chain_depth` is that of the invocation whose logs they are.
     pub async fn put_logs(
         &self,
         project: &str,
         logstore: &str,
         group: LogGroup,
+        chain_depth: u32,
     ) -> Result<LogsAppended, SlsError> {
-        self.put_logs_to(project, logstore, ShardChoice::LoadBalance, group, None)
+        let origin = Origin {
+            client_ip: None,
+            chain_depth,
+        };
+        self.put_logs_to(project, logstore, ShardChoice::LoadBalance, group, origin)
             .await
     }
 
@@ -274,8 +280,12 @@ impl Sls {
         logstore: &str,
         choice: ShardChoice,
         mut group: LogGroup,
-        client_ip: Option<String>,
+        origin: Origin,
     ) -> Result<LogsAppended, SlsError> {
+        let Origin {
+            client_ip,
+            chain_depth,
+        } = origin;
         let (project, logstore) = (project.to_string(), logstore.to_string());
         let received_at = self.config().clock.now();
         let received_ms = ms(received_at);
@@ -319,6 +329,7 @@ impl Sls {
                     begin_cursor: cursor::encode(seq),
                     end_cursor: cursor::encode(seq + 1),
                     received_at,
+                    chain_depth,
                 };
                 // Published under the store's lock, after the commit: subscribers see the
                 // groups of a shard in position order.
@@ -536,4 +547,14 @@ impl Sls {
         let scan = search::Scan::for_histograms(q.clone(), index.as_ref())?.with_interval(interval);
         Ok(self.scan(project, logstore, &q, scan).await?.histograms())
     }
+}
+
+/// Where a write came from: the client's address (the `__client_ip__` tag of logstores with
+/// `appendMeta`) and how many change-triggered invocations led to it.
+#[derive(Clone, Debug, Default)]
+pub struct Origin {
+    /// The client's address.
+    pub client_ip: Option<String>,
+    /// The request's [`fcemu_core::CHAIN_DEPTH_HEADER`] (0 for writes from outside).
+    pub chain_depth: u32,
 }

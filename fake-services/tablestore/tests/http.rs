@@ -6,12 +6,12 @@ use std::sync::Arc;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
+use fcemu_core::auth::{base64, hmac_sha1};
 use fcemu_core::{Clock, DataDir, IdGen};
 use fcemu_tablestore::http::proto;
 use fcemu_tablestore::model::Value;
 use fcemu_tablestore::plainbuffer::{PbCell, PbRow, Writer, decode_rows};
 use fcemu_tablestore::{ColumnChangeKind, Ots, OtsConfig, RowAction};
-use fcemu_core::auth::{base64, hmac_sha1};
 use md5::Digest;
 use prost::Message;
 

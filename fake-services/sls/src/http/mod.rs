@@ -85,6 +85,8 @@ pub(crate) struct Ctx {
     pub project: Option<String>,
     pub body: bytes::Bytes,
     pub client_ip: Option<String>,
+    /// The request's [`fcemu_core::CHAIN_DEPTH_HEADER`] (0 when absent).
+    pub chain_depth: u32,
 }
 
 impl Ctx {
@@ -152,7 +154,14 @@ async fn handle(sls: &Sls, req: Request) -> Result<Response, SlsError> {
         };
         auth::verify((id, secret), &signed)?;
     }
+    let chain_depth = parts
+        .headers
+        .get(fcemu_core::CHAIN_DEPTH_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
     let ctx = Ctx {
+        chain_depth,
         method: parts.method,
         headers: parts.headers,
         params,

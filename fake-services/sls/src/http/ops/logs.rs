@@ -23,8 +23,11 @@ pub(super) async fn put_logs(
     let raw = decompress(ctx.body.clone(), &ctx.headers)?;
     let group = LogGroup::decode(raw.as_ref())
         .map_err(|e| SlsError::PostBodyInvalid(format!("the body is not a valid LogGroup: {e}")))?;
-    sls.put_logs_to(project, ls, choice, group, ctx.client_ip.clone())
-        .await?;
+    let origin = crate::Origin {
+        client_ip: ctx.client_ip.clone(),
+        chain_depth: ctx.chain_depth,
+    };
+    sls.put_logs_to(project, ls, choice, group, origin).await?;
     Ok(empty())
 }
 
