@@ -3,6 +3,7 @@
 
 mod support;
 
+mod import;
 mod invoke;
 mod native;
 mod reload;

@@ -26,6 +26,11 @@ pub struct Cli {
     #[arg(short, long, global = true, value_name = "PATH", default_value = manifest::MANIFEST_FILE, env = "FCEMU_MANIFEST")]
     pub manifest: PathBuf,
 
+    /// A value for a `{{ placeholder }}` of a Serverless Devs template (repeatable):
+    /// `--var functionName=hello`. Wins over publish.yaml's default.
+    #[arg(long = "var", global = true, value_name = "NAME=VALUE", value_parser = parse_var)]
+    pub vars: Vec<(String, String)>,
+
     /// Format of fcemu's own log lines (filter them with FCEMU_LOG or RUST_LOG).
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -58,6 +63,42 @@ pub enum Command {
     Events(events::EventsArgs),
     /// List the triggers of a running emulator with their last and next firing.
     Triggers(triggers::TriggersArgs),
+    /// Print the fcemu.toml equivalent to a Serverless Devs s.yaml or Funcraft template.yml
+    /// (default: the one in this directory), with what was left out as comments.
+    Import(ImportArgs),
+}
+
+/// `fcemu import [FILE]`.
+#[derive(Debug, clap::Args)]
+pub struct ImportArgs {
+    /// The s.yaml / template.yml to import (default: s.yaml, s.yml, template.yml or
+    /// template.yaml here).
+    pub file: Option<PathBuf>,
+}
+
+fn parse_var(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
+        _ => Err(format!(
+            "{text:?} is not NAME=VALUE, e.g. --var region=cn-hangzhou"
+        )),
+    }
+}
+
+fn import_command(args: ImportArgs) -> anyhow::Result<ExitCode> {
+    let path = match args.file {
+        Some(p) => p,
+        None => manifest::import::find(Path::new(".")).ok_or_else(|| {
+            anyhow::anyhow!(
+                "no s.yaml, s.yml, template.yml or template.yaml here: name the file, e.g. `fcemu import src/s.yaml`"
+            )
+        })?,
+    };
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+    let imported = manifest::import::import(&path, &text)?;
+    print!("{}", imported.toml);
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Entry point of the binary.
@@ -79,12 +120,14 @@ pub fn main() -> ExitCode {
 
 /// Runs a parsed command line.
 pub async fn run(cli: Cli) -> ExitCode {
+    manifest::import::set_vars(cli.vars.clone());
     let result = match cli.command {
         Command::Up(args) => up::run(&cli.manifest, args).await,
         Command::Exec(args) => exec::run(&cli.manifest, args).await,
         Command::Invoke(args) => invoke::run(&cli.manifest, args).await,
         Command::Events(args) => events::run(&cli.manifest, args),
         Command::Triggers(args) => triggers::run(args).await,
+        Command::Import(args) => import_command(args),
     };
     match result {
         Ok(code) => code,
@@ -131,9 +174,54 @@ fn init_tracing(format: LogFormat) {
 /// Loads the manifest at `path`. When `path` is the default name and does not exist, and
 /// `allow_missing` is set, returns an empty application rooted at the current directory.
 pub(crate) fn load_plan(path: &Path, allow_missing: bool) -> anyhow::Result<(AppPlan, bool)> {
+    let path = resolve_manifest(path);
     if allow_missing && path == Path::new(manifest::MANIFEST_FILE) && !path.exists() {
         let cwd = std::env::current_dir()?;
         return Ok((manifest::empty(&cwd), false));
     }
-    Ok((manifest::load(path)?, true))
+    let plan = manifest::load(&path)?;
+    if manifest::import::is_yaml(&path) {
+        report_import(&path);
+    }
+    Ok((plan, true))
+}
+
+/// The manifest to load: `path`, or when it is the default `fcemu.toml` and missing, the
+/// `s.yaml` / `s.yml` / `template.yml` / `template.yaml` of the current directory.
+pub(crate) fn resolve_manifest(path: &Path) -> PathBuf {
+    if path == Path::new(manifest::MANIFEST_FILE)
+        && !path.exists()
+        && let Some(found) = manifest::import::find(Path::new("."))
+    {
+        return found
+            .strip_prefix(".")
+            .map(Path::to_path_buf)
+            .unwrap_or(found);
+    }
+    path.to_path_buf()
+}
+
+/// Says which file was imported and what it left out.
+fn report_import(path: &Path) {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return;
+    };
+    let Ok(imported) = manifest::import::import(path, &text) else {
+        return;
+    };
+    let kind = match imported.format {
+        manifest::import::Format::ServerlessDevs => "Serverless Devs",
+        manifest::import::Format::Funcraft => "Funcraft",
+    };
+    eprintln!(
+        "fcemu: using {} ({kind}; `fcemu import {}` prints it as fcemu.toml)",
+        path.display(),
+        path.display()
+    );
+    if !imported.ignored.is_empty() {
+        eprintln!(
+            "fcemu: left out (no local meaning): {}",
+            imported.ignored.join("; ")
+        );
+    }
 }

@@ -106,6 +106,7 @@ fn key_pair(text: &str, flag: &str) -> anyhow::Result<(String, String)> {
 /// Starts the emulator as `args` say, prints what it loaded and its routes, and writes the
 /// ready file; `watch` turns on hot reload.
 pub(super) async fn start(manifest: &Path, args: &UpArgs, watch: bool) -> anyhow::Result<Emulator> {
+    let manifest = &super::resolve_manifest(manifest);
     let (plan, found) = super::load_plan(manifest, true)?;
     if !found {
         eprintln!(

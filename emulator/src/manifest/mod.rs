@@ -2,6 +2,7 @@
 //! rest of the emulator uses. Nothing past this module sees raw TOML.
 
 mod error;
+pub mod import;
 pub mod native;
 mod plan;
 mod raw;
@@ -19,9 +20,20 @@ pub use plan::{
 /// The file name `fcemu up` looks for.
 pub const MANIFEST_FILE: &str = "fcemu.toml";
 
-/// Reads, parses and validates the manifest at `path`.
+/// Reads, parses and validates the manifest at `path`: an `fcemu.toml`, or (by its `.yaml` /
+/// `.yml` extension) a Serverless Devs `s.yaml` or Funcraft `template.yml`, imported first.
 pub fn load(path: &Path) -> Result<AppPlan, ManifestError> {
     let text = std::fs::read_to_string(path).map_err(|e| ManifestError::unreadable(path, e))?;
+    if import::is_yaml(path) {
+        let imported = import::import(path, &text)?;
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        // Named so that a problem in what the import produced is not taken for the YAML's.
+        let as_toml = path.with_file_name(format!("{name} (as fcemu.toml)"));
+        return parse(&as_toml, &imported.toml);
+    }
     parse(path, &text)
 }
 

@@ -1,0 +1,155 @@
+//! Projects that already have a manifest: `fcemu up` in a directory with a Serverless Devs
+//! `s.yaml` (and no `fcemu.toml`) serves it — the HTTP route answers, the OSS trigger fires on an
+//! upload, the timer fires on the virtual clock — and `fcemu import` prints the fcemu.toml.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::support::*;
+
+const S_YAML: &str = r#"
+edition: 3.0.0
+name: photo-app
+access: "{{ access }}"
+vars:
+  region: "{{ region }}"
+resources:
+  web:
+    component: fc3
+    props:
+      region: ${vars.region}
+      functionName: "{{ functionName }}"
+      runtime: nodejs20
+      code: ./code
+      handler: index.handler
+      memorySize: 128
+      timeout: 10
+      vpcConfig: auto
+      triggers:
+        - triggerName: httpTrigger
+          triggerType: http
+          triggerConfig:
+            authType: anonymous
+            methods: [GET, POST]
+        - triggerName: on-upload
+          triggerType: oss
+          sourceArn: acs:oss:${this.props.region}:${config("AccountID")}:uploads
+          triggerConfig:
+            events: ["oss:ObjectCreated:*"]
+            filter:
+              key:
+                prefix: photos/
+        - triggerName: nightly
+          triggerType: timer
+          triggerConfig:
+            cronExpression: "0 0 2 * * *"
+            enable: true
+            payload: compact
+"#;
+
+const PUBLISH_YAML: &str = r#"
+Edition: 3.0.0
+Type: Project
+Parameters:
+  type: object
+  properties:
+    region:
+      type: string
+      default: cn-shanghai
+    functionName:
+      type: string
+      default: start-web-${default-suffix}
+"#;
+
+const HANDLER: &str = r#"
+exports.handler = async (event, context) => {
+  const e = JSON.parse(event.toString());
+  if (e.requestContext) return { statusCode: 200, body: `hello from ${e.rawPath} in ${context.region}` };
+  return e;
+};
+"#;
+
+fn project() -> Project {
+    let p = Project::new("");
+    std::fs::remove_file(p.path().join("fcemu.toml")).unwrap();
+    std::fs::write(p.path().join("s.yaml"), S_YAML).unwrap();
+    std::fs::write(p.path().join("publish.yaml"), PUBLISH_YAML).unwrap();
+    std::fs::create_dir(p.path().join("code")).unwrap();
+    std::fs::write(p.path().join("code/index.js"), HANDLER).unwrap();
+    p
+}
+
+#[test]
+fn an_s_yaml_project_starts_as_it_is() {
+    let p = project();
+    let server = Server::start(&p, &["--deterministic", "--var", "functionName=web"]);
+    let log = server
+        .log
+        .wait_for_text(Duration::from_secs(30), "left out");
+    assert!(
+        log.contains("fcemu: using s.yaml (Serverless Devs"),
+        "{log}"
+    );
+    assert!(log.contains("function web: vpcConfig"), "{log}");
+
+    let r = reqwest::blocking::get(format!("{}/web/hi", server.gateway)).unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.text().unwrap(), "hello from /web/hi in cn-shanghai");
+
+    let put = reqwest::blocking::Client::new()
+        .put(format!("{}/uploads/photos/cat.jpg", server.services))
+        .body("meow")
+        .send()
+        .unwrap();
+    assert_eq!(put.status(), 200);
+    let advance = reqwest::blocking::Client::new()
+        .post(format!("{}/_fcemu/clock/advance?by=3h", server.services))
+        .send()
+        .unwrap();
+    assert!(advance.status().is_success());
+    let idle = reqwest::blocking::Client::new()
+        .post(format!("{}/_fcemu/idle?timeout=30", server.services))
+        .send()
+        .unwrap();
+    assert_eq!(idle.status(), 200);
+    let v: Value = server
+        .get("/_fcemu/invocations?function=web")
+        .json()
+        .unwrap();
+    let mut triggers: Vec<String> = v["invocations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["trigger"].as_str().unwrap().to_string())
+        .collect();
+    triggers.sort();
+    assert_eq!(triggers, ["httpTrigger", "nightly", "on-upload"]);
+}
+
+#[test]
+fn fcemu_import_prints_the_manifest_and_errors_name_the_placeholder() {
+    let p = project();
+    let out = p
+        .fcemu(&["import", "--var", "functionName=web"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let toml = stdout(&out);
+    assert!(toml.contains("#   - function web: vpcConfig"), "{toml}");
+    assert!(toml.contains("[functions.web]"), "{toml}");
+    assert!(toml.contains("bucket = \"uploads\""), "{toml}");
+
+    std::fs::remove_file(p.path().join("publish.yaml")).unwrap();
+    let out = p
+        .fcemu(&["up", "--listen", "127.0.0.1:0", "--in-memory"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("s.yaml:6:11: template placeholder `{{ region }}` has no value"),
+        "{err}"
+    );
+    assert!(err.contains("--var region=VALUE"), "{err}");
+}
