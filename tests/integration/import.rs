@@ -93,9 +93,31 @@ fn an_s_yaml_project_starts_as_it_is() {
     );
     assert!(log.contains("function web: vpcConfig"), "{log}");
 
-    let r = reqwest::blocking::get(format!("{}/web/hi", server.gateway)).unwrap();
-    assert_eq!(r.status(), 200);
-    assert_eq!(r.text().unwrap(), "hello from /web/hi in cn-shanghai");
+    assert!(log.contains("fcemu: web answers at "), "{log}");
+    // Under /{functionName}/, at {functionName}.localhost, and (the only HTTP function) at /:
+    // each time the function sees the path without the prefix.
+    let client = reqwest::blocking::Client::new();
+    let port = server.gateway.rsplit(':').next().unwrap().to_string();
+    for (url, host) in [
+        (format!("{}/web/hi", server.gateway), None),
+        (format!("{}/hi", server.gateway), None),
+        (
+            format!("{}/hi", server.gateway),
+            Some(format!("web.localhost:{port}")),
+        ),
+    ] {
+        let mut req = client.get(&url);
+        if let Some(h) = &host {
+            req = req.header("host", h);
+        }
+        let r = req.send().unwrap();
+        assert_eq!(r.status(), 200, "{url} {host:?}");
+        assert_eq!(
+            r.text().unwrap(),
+            "hello from /hi in cn-shanghai",
+            "{url} {host:?}"
+        );
+    }
 
     let put = reqwest::blocking::Client::new()
         .put(format!("{}/uploads/photos/cat.jpg", server.services))
@@ -124,7 +146,24 @@ fn an_s_yaml_project_starts_as_it_is() {
         .map(|r| r["trigger"].as_str().unwrap().to_string())
         .collect();
     triggers.sort();
-    assert_eq!(triggers, ["httpTrigger", "nightly", "on-upload"]);
+    assert_eq!(
+        triggers,
+        [
+            "httpTrigger",
+            "httpTrigger",
+            "httpTrigger",
+            "nightly",
+            "on-upload"
+        ]
+    );
+
+    // Hot reload watches the s.yaml.
+    let edited = S_YAML.replace("timeout: 10", "timeout: 42");
+    std::fs::write(p.path().join("s.yaml"), edited).unwrap();
+    poll_until(Duration::from_secs(30), || {
+        let v: Value = server.get("/_fcemu/functions").json().unwrap();
+        (v["functions"][0]["timeout"] == 42).then_some(())
+    });
 }
 
 #[test]
@@ -152,4 +191,50 @@ fn fcemu_import_prints_the_manifest_and_errors_name_the_placeholder() {
         "{err}"
     );
     assert!(err.contains("--var region=VALUE"), "{err}");
+}
+
+#[test]
+fn the_golden_projects_start_and_their_http_functions_answer() {
+    let dir = repo_root().join("fixtures/import");
+    let p = Project::new("");
+    for (file, vars) in [
+        ("fc3-http-nodejs/src/s.yaml", vec![]),
+        (
+            "fc3-oss-unzip/src/s.yaml",
+            vec!["--var", "bucketName=uploads", "--var", "prefix=zips/"],
+        ),
+        ("fc3-triggers/s.yaml", vec![]),
+        ("fc3-custom/s.yaml", vec![]),
+        ("fc2-http/src/s.yaml", vec![]),
+        ("funcraft/template.yml", vec![]),
+    ] {
+        let manifest = dir.join(file).display().to_string();
+        let mut args = vec!["-m", manifest.as_str(), "--no-watch"];
+        args.extend(vars);
+        let server = Server::start(&p, &args);
+        match file {
+            "fc3-http-nodejs/src/s.yaml" => {
+                let r = reqwest::blocking::get(format!("{}/start-nodejs-local/x", server.gateway))
+                    .unwrap();
+                assert_eq!(r.status(), 200);
+                assert_eq!(r.text().unwrap(), "hello /x");
+            }
+            "fc2-http/src/s.yaml" => {
+                for path in [
+                    "/2016-08-15/proxy/hello-world-service/start-fc-http-python3/",
+                    "/hello-world-service/start-fc-http-python3/",
+                ] {
+                    let base = if path.starts_with("/2016") {
+                        &server.services
+                    } else {
+                        &server.gateway
+                    };
+                    let r = reqwest::blocking::get(format!("{base}{path}")).unwrap();
+                    assert_eq!(r.status(), 200, "{path}");
+                    assert_eq!(r.text().unwrap(), "hello world", "{path}");
+                }
+            }
+            _ => {}
+        }
+    }
 }

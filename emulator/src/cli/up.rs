@@ -192,6 +192,18 @@ pub(super) async fn start(manifest: &Path, args: &UpArgs, watch: bool) -> anyhow
             r.template, r.function
         );
     }
+    let port = emulator.gateway_addr.port();
+    let prefixes = routes.prefixes();
+    for (function, prefix) in &prefixes {
+        let also_root = if prefixes.len() == 1 {
+            format!(", {gateway}/")
+        } else {
+            String::new()
+        };
+        eprintln!(
+            "fcemu: {function} answers at {gateway}{prefix}/, http://{function}.localhost:{port}/{also_root}"
+        );
+    }
     let plan = emulator.app.plan();
     for (name, t) in &plan.tables {
         let stream = if t.stream { ", with a stream" } else { "" };

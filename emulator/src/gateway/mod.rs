@@ -149,7 +149,7 @@ pub fn router(gateway: Arc<Gateway>) -> Router {
 }
 
 async fn handle(State(gw): State<Arc<Gateway>>, req: Request) -> Response {
-    let req = fcemu_core::body::read_in_background(req);
+    let mut req = fcemu_core::body::read_in_background(req);
     let connect = req.extensions().get::<ConnectInfo<SocketAddr>>().cloned();
     let request_id = gw.app.new_request_id();
     let method = req.method().as_str().to_string();
@@ -162,15 +162,31 @@ async fn handle(State(gw): State<Arc<Gateway>>, req: Request) -> Response {
             Ok((trigger, format)) => (target.function.clone(), trigger, format, Default::default()),
             Err(e) => return e.with_request_id(&request_id).into_response(),
         },
-        None => match routes.find(&method, &path) {
-            Ok(m) => (
-                m.route.function.clone(),
-                m.route.trigger.clone(),
-                m.route.format,
-                m.params,
-            ),
-            Err(miss) => return no_route(&routes, &method, &path, miss, &request_id),
-        },
+        None => {
+            let host = req
+                .headers()
+                .get(axum::http::header::HOST)
+                .and_then(|h| h.to_str().ok());
+            let prefix = routes.locate(host, &method, &path);
+            let located = match &prefix {
+                Some(p) => routes::join(p, &path),
+                None => path.clone(),
+            };
+            match routes.find(&method, &located) {
+                Ok(m) => {
+                    if m.route.strip_prefix.is_some() {
+                        strip_path(&mut req, m.route, prefix.as_deref());
+                    }
+                    (
+                        m.route.function.clone(),
+                        m.route.trigger.clone(),
+                        m.route.format,
+                        m.params,
+                    )
+                }
+                Err(miss) => return no_route(&routes, &method, &path, miss, &request_id),
+            }
+        }
     };
     let Some(f) = gw.app.function(&function) else {
         let e = FcError::new(
@@ -205,6 +221,25 @@ async fn handle(State(gw): State<Arc<Gateway>>, req: Request) -> Response {
         response.headers_mut().insert("x-fc-request-id", v);
     }
     response
+}
+
+/// Rewrites the request's path as the function sees it: without the route's `strip_prefix`
+/// (`added` is the prefix the gateway put before the path to match it, if any).
+fn strip_path(req: &mut Request, route: &routes::Route, added: Option<&str>) {
+    let raw = req.uri().path();
+    let full = match added {
+        Some(p) => routes::join(p, raw),
+        None => raw.to_string(),
+    };
+    let path = routes::stripped(route, &full);
+    let query = req
+        .uri()
+        .query()
+        .map(|q| format!("?{q}"))
+        .unwrap_or_default();
+    if let Ok(uri) = format!("{path}{query}").parse() {
+        *req.uri_mut() = uri;
+    }
 }
 
 fn no_route(

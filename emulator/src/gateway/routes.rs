@@ -25,6 +25,8 @@ pub struct Route {
     pub trigger: String,
     /// Event shape for event functions.
     pub format: HttpFormat,
+    /// Removed from the path before the function sees it.
+    pub strip_prefix: Option<String>,
     segments: Vec<Segment>,
 }
 
@@ -80,6 +82,7 @@ impl RouteTable {
                     methods,
                     path,
                     format,
+                    strip_prefix,
                     ..
                 } = &t.kind
                 {
@@ -89,6 +92,7 @@ impl RouteTable {
                         function: f.name.clone(),
                         trigger: t.name.clone(),
                         format: *format,
+                        strip_prefix: strip_prefix.clone(),
                         segments: parse(path),
                     });
                 }
@@ -115,6 +119,40 @@ impl RouteTable {
         &self.routes
     }
 
+    /// The prefixes functions answer under (`strip_prefix`), one per function.
+    pub fn prefixes(&self) -> Vec<(&str, &str)> {
+        let mut out: Vec<(&str, &str)> = self
+            .routes
+            .iter()
+            .filter_map(|r| Some((r.function.as_str(), r.strip_prefix.as_deref()?)))
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    /// The prefix to put before a request's path before matching it: for the host
+    /// `{name}.localhost` of a function with a `strip_prefix`, that prefix; when only one
+    /// function has one and nothing else matches the path, that one's. The function sees the
+    /// path without it again.
+    pub fn locate(&self, host: Option<&str>, method: &str, path: &str) -> Option<String> {
+        let prefixes = self.prefixes();
+        let label = host
+            .map(|h| h.rsplit_once(':').map_or(h, |(name, _)| name))
+            .and_then(|h| h.strip_suffix(".localhost"));
+        if let Some(label) = label
+            && let Some((_, p)) = prefixes.iter().find(|(f, _)| *f == label)
+        {
+            return Some(p.to_string());
+        }
+        if let [(_, p)] = prefixes.as_slice()
+            && self.find(method, path).is_err()
+        {
+            return Some(p.to_string());
+        }
+        None
+    }
+
     /// The route for `method` and `path` (percent-decoded).
     pub fn find(&self, method: &str, path: &str) -> Result<Match<'_>, Miss> {
         let parts: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
@@ -138,6 +176,27 @@ impl RouteTable {
             methods_seen.dedup();
             Err(Miss::WrongMethod(methods_seen))
         }
+    }
+}
+
+/// `prefix` put before `path` (`/` becomes the prefix itself).
+pub fn join(prefix: &str, path: &str) -> String {
+    if path == "/" {
+        prefix.to_string()
+    } else {
+        format!("{prefix}{path}")
+    }
+}
+
+/// `path` without the route's `strip_prefix` (`/` when nothing is left).
+pub fn stripped(route: &Route, path: &str) -> String {
+    let Some(p) = &route.strip_prefix else {
+        return path.to_string();
+    };
+    match path.strip_prefix(p.as_str()) {
+        Some("") => "/".to_string(),
+        Some(rest) if rest.starts_with('/') => rest.to_string(),
+        _ => path.to_string(),
     }
 }
 
@@ -175,6 +234,7 @@ mod tests {
                 function: f.to_string(),
                 trigger: "t".into(),
                 format: HttpFormat::Apigw,
+                strip_prefix: None,
                 segments: parse(path),
             });
         }

@@ -24,8 +24,14 @@ pub const MANIFEST_FILE: &str = "fcemu.toml";
 /// `.yml` extension) a Serverless Devs `s.yaml` or Funcraft `template.yml`, imported first.
 pub fn load(path: &Path) -> Result<AppPlan, ManifestError> {
     let text = std::fs::read_to_string(path).map_err(|e| ManifestError::unreadable(path, e))?;
+    parse_file(path, &text)
+}
+
+/// Parses and validates the text of the manifest file at `path`, importing it first when it
+/// is a YAML manifest (`s.yaml`, `template.yml`).
+pub fn parse_file(path: &Path, text: &str) -> Result<AppPlan, ManifestError> {
     if import::is_yaml(path) {
-        let imported = import::import(path, &text)?;
+        let imported = import::import(path, text)?;
         let name = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -34,7 +40,7 @@ pub fn load(path: &Path) -> Result<AppPlan, ManifestError> {
         let as_toml = path.with_file_name(format!("{name} (as fcemu.toml)"));
         return parse(&as_toml, &imported.toml);
     }
-    parse(path, &text)
+    parse(path, text)
 }
 
 /// Parses and validates manifest text; `path` names the file in errors and anchors relative paths.

@@ -219,6 +219,11 @@ pub enum TriggerKind {
         format: HttpFormat,
         /// Auth type, recorded (`anonymous` or `function`).
         auth: String,
+        /// A leading part of the path removed before the function sees the request (FC 3.0
+        /// functions, each at its own URL in the cloud, answer under `/{name}/` locally); the
+        /// function also answers at the host `{name}.localhost`.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        strip_prefix: Option<String>,
     },
     /// Object changes in a bucket.
     Oss {

@@ -110,6 +110,7 @@ pub struct RawHttpTrigger {
     pub path: String,
     pub format: Option<String>,
     pub auth: Option<String>,
+    pub strip_prefix: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -480,6 +480,21 @@ fn resolve_trigger(
                     v
                 }
             };
+            let strip_prefix = h.strip_prefix.map(|p| {
+                let p = format!("/{}", p.trim_matches('/'));
+                let literal = path
+                    .strip_prefix(p.as_str())
+                    .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'));
+                if !literal || p.contains('{') {
+                    sink.push(
+                        Some(span.clone()),
+                        format!("function `{fn_name}`: strip_prefix {p:?} does not begin the route path {path:?}"),
+                        "not a prefix of the path",
+                        format!("use the literal start of the path, e.g. path = \"{p}/{{rest+}}\" with strip_prefix = \"{p}\""),
+                    );
+                }
+                p
+            });
             (
                 h.name.unwrap_or_else(|| default_name("http")),
                 true,
@@ -488,6 +503,7 @@ fn resolve_trigger(
                     path,
                     format,
                     auth,
+                    strip_prefix,
                 },
             )
         }

@@ -204,7 +204,7 @@ impl State {
                 if text.trim().is_empty() && !allow_empty {
                     return Err(ManifestOutcome::Empty);
                 }
-                let plan = manifest::parse(&path, &text)
+                let plan = manifest::parse_file(&path, &text)
                     .map_err(|e| ManifestOutcome::Invalid(e.render_plain()))?;
                 Ok(app.apply_plan(plan))
             })

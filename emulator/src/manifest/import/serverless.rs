@@ -148,7 +148,7 @@ fn fc3_function(doc: &mut Doc<'_>, id: &str, props: &MarkedMappingNode, dir: &Pa
         out.service(&name, &format!("{name}-logs"), "function-log");
         f.set("service", name.clone());
     }
-    let http_path = format!("/{name}/{{rest+}}");
+    let http_prefix = format!("/{name}");
     if let Some(triggers) = props.get_sequence("triggers") {
         for t in triggers.iter() {
             let Some(t) = t.as_mapping() else { continue };
@@ -159,7 +159,7 @@ fn fc3_function(doc: &mut Doc<'_>, id: &str, props: &MarkedMappingNode, dir: &Pa
                 "triggerType",
                 "triggerName",
                 "triggerConfig",
-                &http_path,
+                &http_prefix,
                 true,
                 &mut f,
                 this,
@@ -250,12 +250,21 @@ pub(super) fn fc2_resource(
     if let Some(cfg) = func.get_mapping("asyncConfiguration") {
         async_config(doc, cfg, &name, "destination", &mut f, this);
     }
-    let http_path = format!("/{service_name}/{name}/{{rest+}}");
+    let http_prefix = format!("/{service_name}/{name}");
     if let Some(triggers) = props.get_sequence("triggers") {
         for t in triggers.iter() {
             let Some(t) = t.as_mapping() else { continue };
             trigger(
-                doc, t, &name, "type", "name", "config", &http_path, false, &mut f, this,
+                doc,
+                t,
+                &name,
+                "type",
+                "name",
+                "config",
+                &http_prefix,
+                false,
+                &mut f,
+                this,
             );
         }
     }
@@ -491,7 +500,7 @@ fn trigger(
     type_key: &str,
     name_key: &str,
     config_key: &str,
-    http_path: &str,
+    http_prefix: &str,
     fc3: bool,
     f: &mut Function,
     this: Option<&MarkedMappingNode>,
@@ -515,7 +524,8 @@ fn trigger(
     let enable = cfg.get_scalar("enable").and_then(|b| b.as_bool());
     match kind.as_str() {
         "http" => {
-            out.insert("path".into(), s(http_path));
+            out.insert("path".into(), s(format!("{http_prefix}/{{rest+}}")));
+            out.insert("strip_prefix".into(), s(http_prefix));
             if let Some(methods) = cfg.get_sequence("methods") {
                 let m: Vec<Value> = methods
                     .iter()
