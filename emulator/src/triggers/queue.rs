@@ -5,10 +5,11 @@
 //! queued work is in SQLite and resumes after a restart.
 
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use fcemu_core::storage::Locked;
 use rusqlite::{Connection, params};
 use serde_json::json;
 use time::OffsetDateTime;
@@ -46,7 +47,7 @@ struct Queued {
 pub struct AsyncQueue {
     app: Arc<App>,
     tx: mpsc::UnboundedSender<Queued>,
-    store: Option<Arc<Mutex<Connection>>>,
+    store: Option<Locked<Connection>>,
 }
 
 const SCHEMA: &str = "CREATE TABLE jobs (
@@ -70,10 +71,10 @@ impl AsyncQueue {
         sequential: bool,
     ) -> anyhow::Result<Arc<Self>> {
         let store = match store {
-            Some(path) => Some(Arc::new(Mutex::new(fcemu_core::storage::open_sqlite(
+            Some(path) => Some(Locked::new(fcemu_core::storage::open_sqlite(
                 path,
                 &[SCHEMA],
-            )?))),
+            )?)),
             None => None,
         };
         let (tx, rx) = mpsc::unbounded_channel();
@@ -84,7 +85,7 @@ impl AsyncQueue {
         });
         tokio::spawn(dispatch(queue.clone(), rx, sequential));
         if let Some(store) = &queue.store {
-            let resumed = load(store)?;
+            let resumed = store.with_blocking(load)?;
             if !resumed.is_empty() {
                 tracing::info!(jobs = resumed.len(), "resuming queued invocations");
                 eprintln!(
@@ -109,15 +110,13 @@ impl AsyncQueue {
         let work = self.app.begin_work();
         let row = match &self.store {
             Some(store) => {
-                let store = store.clone();
                 let j = job.clone();
-                match tokio::task::spawn_blocking(move || insert(&store, &j)).await {
-                    Ok(Ok(row)) => Some(row),
-                    Ok(Err(e)) => {
+                match store.call(move |conn| insert(conn, &j)).await {
+                    Ok(row) => Some(row),
+                    Err(e) => {
                         tracing::error!(error = %e, "could not persist a queued invocation; it runs but will not survive a restart");
                         None
                     }
-                    Err(_) => None,
                 }
             }
             None => None,
@@ -131,32 +130,35 @@ impl AsyncQueue {
 
     async fn forget(&self, row: Option<i64>) {
         if let (Some(store), Some(row)) = (&self.store, row) {
-            let store = store.clone();
-            let _ = tokio::task::spawn_blocking(move || {
-                let conn = store.lock().unwrap_or_else(|e| e.into_inner());
-                conn.execute("DELETE FROM jobs WHERE id = ?1", params![row])
-            })
-            .await;
+            let done = store
+                .call(move |conn| -> anyhow::Result<usize> {
+                    Ok(conn.execute("DELETE FROM jobs WHERE id = ?1", params![row])?)
+                })
+                .await;
+            if let Err(e) = done {
+                tracing::error!(error = %e, "could not remove a finished invocation from the queue; it may run again after a restart");
+            }
         }
     }
 
     async fn save_attempt(&self, row: Option<i64>, attempt: u32) {
         if let (Some(store), Some(row)) = (&self.store, row) {
-            let store = store.clone();
-            let _ = tokio::task::spawn_blocking(move || {
-                let conn = store.lock().unwrap_or_else(|e| e.into_inner());
-                conn.execute(
-                    "UPDATE jobs SET attempt = ?1 WHERE id = ?2",
-                    params![attempt, row],
-                )
-            })
-            .await;
+            let saved = store
+                .call(move |conn| -> anyhow::Result<usize> {
+                    Ok(conn.execute(
+                        "UPDATE jobs SET attempt = ?1 WHERE id = ?2",
+                        params![attempt, row],
+                    )?)
+                })
+                .await;
+            if let Err(e) = saved {
+                tracing::error!(error = %e, "could not record a retry of a queued invocation");
+            }
         }
     }
 }
 
-fn insert(store: &Mutex<Connection>, job: &Job) -> rusqlite::Result<i64> {
-    let conn = store.lock().unwrap_or_else(|e| e.into_inner());
+fn insert(conn: &mut Connection, job: &Job) -> anyhow::Result<i64> {
     conn.execute(
         "INSERT INTO jobs (request_id, function, trigger, event, enqueued_at_ms, attempt, depth) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         params![
@@ -172,8 +174,7 @@ fn insert(store: &Mutex<Connection>, job: &Job) -> rusqlite::Result<i64> {
     Ok(conn.last_insert_rowid())
 }
 
-fn load(store: &Mutex<Connection>) -> rusqlite::Result<Vec<(i64, Job)>> {
-    let conn = store.lock().unwrap_or_else(|e| e.into_inner());
+fn load(conn: &mut Connection) -> rusqlite::Result<Vec<(i64, Job)>> {
     let mut stmt = conn.prepare("SELECT id, request_id, function, trigger, event, enqueued_at_ms, attempt, depth FROM jobs ORDER BY id")?;
     let rows = stmt.query_map([], |r| {
         let ms: i64 = r.get(5)?;

@@ -146,3 +146,64 @@ mod tests {
         assert!(!p.exists());
     }
 }
+
+/// A service's database (with whatever goes with it) behind one lock, used on the blocking
+/// pool by one request at a time — the one contract every store shares: [`Locked::call`] runs
+/// a closure with it; [`Locked::call_then`] also runs `committed` after the closure returned
+/// `Ok` (its writes committed), still under the lock, so change notifications published there
+/// arrive in commit order.
+#[derive(Debug)]
+pub struct Locked<D> {
+    inner: std::sync::Arc<std::sync::Mutex<D>>,
+}
+
+impl<D> Clone for Locked<D> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl<D: Send + 'static> Locked<D> {
+    /// Puts `db` behind the lock.
+    pub fn new(db: D) -> Self {
+        Self {
+            inner: std::sync::Arc::new(std::sync::Mutex::new(db)),
+        }
+    }
+
+    /// Runs `f` with the database on the blocking pool.
+    pub async fn call<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<tokio::task::JoinError> + Send + 'static,
+        F: FnOnce(&mut D) -> Result<T, E> + Send + 'static,
+    {
+        self.call_then(f, |_| {}).await
+    }
+
+    /// Runs `f`, then — when it succeeded — `committed` with its result, both under the lock.
+    pub async fn call_then<T, E, F, G>(&self, f: F, committed: G) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<tokio::task::JoinError> + Send + 'static,
+        F: FnOnce(&mut D) -> Result<T, E> + Send + 'static,
+        G: FnOnce(&mut T) + Send + 'static,
+    {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut guard = inner.lock().unwrap_or_else(|e| e.into_inner());
+            let mut out = f(&mut guard)?;
+            committed(&mut out);
+            Ok(out)
+        })
+        .await?
+    }
+
+    /// Runs `f` with the database on the calling thread (start-up, tests).
+    pub fn with_blocking<T>(&self, f: impl FnOnce(&mut D) -> T) -> T {
+        let mut guard = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        f(&mut guard)
+    }
+}

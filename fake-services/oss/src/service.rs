@@ -175,38 +175,6 @@ impl Oss {
         self.config().ids.hex_upper(24)
     }
 
-    fn publish(
-        &self,
-        event: ObjectEvent,
-        meta: &ObjectMeta,
-        old_size: Option<u64>,
-        info: &RequestInfo,
-    ) {
-        let (size, delta) = if event.is_created() {
-            (meta.size, meta.size as i64 - old_size.unwrap_or(0) as i64)
-        } else {
-            (meta.size, -(meta.size as i64))
-        };
-        self.changes().publish(ObjectChange {
-            event,
-            bucket: meta.bucket.clone(),
-            key: meta.key.clone(),
-            size,
-            delta_size: delta,
-            etag: meta.etag.clone(),
-            content_type: meta.attrs.content_type().to_string(),
-            user_meta: meta.attrs.user_meta.clone(),
-            request_id: info.request_id.clone(),
-            source_ip: info.source_ip.clone(),
-            chain_depth: info.chain_depth,
-            time: if event.is_created() {
-                meta.last_modified
-            } else {
-                ms_now(self)
-            },
-        });
-    }
-
     // ---------------------------------------------------------------- buckets
 
     /// Creates a bucket (`BucketAlreadyExists` if it exists).
@@ -397,18 +365,20 @@ impl Oss {
             segments: vec![segment.clone()],
         };
         let forbid = req.forbid_overwrite;
+        let (info2, now) = (info.clone(), ms_now(self));
         let res = self
             .store()
-            .call(move |db| db.put_object(&obj, forbid))
+            .call_publishing(self.changes(), move |db| {
+                let old = db.put_object(&obj, forbid)?;
+                let size = old.as_ref().map(|o| o.size);
+                let change = object_change(event, &obj.meta, size, &info2, now);
+                Ok((old, vec![change]))
+            })
             .await;
-        let old = match res {
-            Ok(old) => old,
-            Err(e) => {
-                self.store().blobs().remove(&segment.blob);
-                return Err(e);
-            }
-        };
-        self.publish(event, &meta, old.map(|o| o.size), info);
+        if let Err(e) = res {
+            self.store().blobs().remove(&segment.blob);
+            return Err(e);
+        }
         Ok(meta)
     }
 
@@ -542,17 +512,18 @@ impl Oss {
         check_bucket(bucket)?;
         check_key(key)?;
         let (b, k) = (bucket.to_string(), key.to_string());
-        let old = self
-            .store()
-            .call(move |db| {
+        let (info, now) = (info.clone(), ms_now(self));
+        self.store()
+            .call_publishing(self.changes(), move |db| {
                 db.require_bucket(&b)?;
-                db.delete_object(&b, &k)
+                let old = db.delete_object(&b, &k)?;
+                let changes = old
+                    .iter()
+                    .map(|m| object_change(ObjectEvent::DeleteObject, m, None, &info, now))
+                    .collect();
+                Ok((old, changes))
             })
-            .await?;
-        if let Some(m) = &old {
-            self.publish(ObjectEvent::DeleteObject, m, None, info);
-        }
-        Ok(old)
+            .await
     }
 
     /// DeleteMultipleObjects: removes each key; returns the keys (all reported deleted).
@@ -564,25 +535,27 @@ impl Oss {
     ) -> Result<Vec<String>, OssError> {
         check_bucket(bucket)?;
         let b = bucket.to_string();
-        let (keys, removed) = self
-            .store()
-            .call(move |db| {
+        let (info, now) = (info.clone(), ms_now(self));
+        self.store()
+            .call_publishing(self.changes(), move |db| {
                 db.require_bucket(&b)?;
-                let mut removed = Vec::new();
+                let mut changes = Vec::new();
                 for k in &keys {
                     if check_key(k).is_ok()
                         && let Some(m) = db.delete_object(&b, k)?
                     {
-                        removed.push(m);
+                        changes.push(object_change(
+                            ObjectEvent::DeleteObjects,
+                            &m,
+                            None,
+                            &info,
+                            now,
+                        ));
                     }
                 }
-                Ok((keys, removed))
+                Ok((keys, changes))
             })
-            .await?;
-        for m in &removed {
-            self.publish(ObjectEvent::DeleteObjects, m, None, info);
-        }
-        Ok(keys)
+            .await
     }
 
     /// CopyObject: the copy shares the source's blobs (they are immutable), so it is instant.
@@ -599,9 +572,10 @@ impl Oss {
             check_tags(t)?;
         }
         let now = ms_now(self);
-        let (meta, old) = self
+        let info = info.clone();
+        let meta = self
             .store()
-            .call(move |db| {
+            .call_publishing(self.changes(), move |db| {
                 db.require_bucket(&req.src_bucket)?;
                 db.require_bucket(&req.bucket)?;
                 let src = db
@@ -636,10 +610,11 @@ impl Oss {
                     segments: src.segments,
                 };
                 let old = db.put_object(&obj, req.forbid_overwrite)?;
-                Ok((meta, old))
+                let size = old.map(|o| o.size);
+                let change = object_change(ObjectEvent::CopyObject, &meta, size, &info, now);
+                Ok((meta, vec![change]))
             })
             .await?;
-        self.publish(ObjectEvent::CopyObject, &meta, old.map(|o| o.size), info);
         Ok(meta)
     }
 
@@ -667,9 +642,10 @@ impl Oss {
             .await?;
         let now = ms_now(self);
         let seg = segment.clone();
+        let info = info.clone();
         let res = self
             .store()
-            .call(move |db| {
+            .call_publishing(self.changes(), move |db| {
                 let cur = db.object(&req.bucket, &req.key)?;
                 check_position(cur.as_ref().map(|c| &c.meta), position)?;
                 let obj = match cur {
@@ -700,7 +676,14 @@ impl Oss {
                     }
                 };
                 db.put_object(&obj, false)?;
-                Ok((obj.meta, position))
+                let change = object_change(
+                    ObjectEvent::AppendObject,
+                    &obj.meta,
+                    Some(position),
+                    &info,
+                    now,
+                );
+                Ok(((obj.meta, position), vec![change]))
             })
             .await;
         match res {
@@ -708,7 +691,6 @@ impl Oss {
                 if d.len == 0 && pos > 0 {
                     self.store().blobs().remove(&segment.blob);
                 }
-                self.publish(ObjectEvent::AppendObject, &meta, Some(pos), info);
                 Ok(meta)
             }
             Err(e) => {
@@ -749,11 +731,15 @@ impl Oss {
             meta: meta.clone(),
             segments: Vec::new(),
         };
-        let old = self
-            .store()
-            .call(move |db| db.put_object(&obj, forbid_overwrite))
+        let (info, now) = (info.clone(), ms_now(self));
+        self.store()
+            .call_publishing(self.changes(), move |db| {
+                let old = db.put_object(&obj, forbid_overwrite)?;
+                let size = old.map(|o| o.size);
+                let change = object_change(ObjectEvent::PutSymlink, &obj.meta, size, &info, now);
+                Ok(((), vec![change]))
+            })
             .await?;
-        self.publish(ObjectEvent::PutSymlink, &meta, old.map(|o| o.size), info);
         Ok(meta)
     }
 
@@ -948,9 +934,10 @@ impl Oss {
         let (b, k, u) = (bucket.to_string(), key.to_string(), upload_id.to_string());
         let enforce = self.config().enforce_min_part_size;
         let now = ms_now(self);
-        let (meta, old) = self
+        let info = info.clone();
+        let meta = self
             .store()
-            .call(move |db| {
+            .call_publishing(self.changes(), move |db| {
                 let upload = db.upload(&b, &k, &u)?;
                 let uploaded = db.parts(&u)?;
                 let chosen: Vec<&Part> = match &parts {
@@ -1013,15 +1000,17 @@ impl Oss {
                         .collect(),
                 };
                 let old = db.complete_upload(&u, &obj, forbid_overwrite)?;
-                Ok((meta, old))
+                let size = old.map(|o| o.size);
+                let change = object_change(
+                    ObjectEvent::CompleteMultipartUpload,
+                    &meta,
+                    size,
+                    &info,
+                    now,
+                );
+                Ok((meta, vec![change]))
             })
             .await?;
-        self.publish(
-            ObjectEvent::CompleteMultipartUpload,
-            &meta,
-            old.map(|o| o.size),
-            info,
-        );
         Ok(meta)
     }
 
@@ -1157,5 +1146,38 @@ pub(crate) fn default_attrs() -> ObjectAttrs {
         acl: "default".into(),
         storage_class: "Standard".into(),
         ..Default::default()
+    }
+}
+
+/// The notification of one committed change (`now` is the time of removals).
+fn object_change(
+    event: ObjectEvent,
+    meta: &ObjectMeta,
+    old_size: Option<u64>,
+    info: &RequestInfo,
+    now: time::OffsetDateTime,
+) -> ObjectChange {
+    let (size, delta) = if event.is_created() {
+        (meta.size, meta.size as i64 - old_size.unwrap_or(0) as i64)
+    } else {
+        (meta.size, -(meta.size as i64))
+    };
+    ObjectChange {
+        event,
+        bucket: meta.bucket.clone(),
+        key: meta.key.clone(),
+        size,
+        delta_size: delta,
+        etag: meta.etag.clone(),
+        content_type: meta.attrs.content_type().to_string(),
+        user_meta: meta.attrs.user_meta.clone(),
+        request_id: info.request_id.clone(),
+        source_ip: info.source_ip.clone(),
+        chain_depth: info.chain_depth,
+        time: if event.is_created() {
+            meta.last_modified
+        } else {
+            now
+        },
     }
 }

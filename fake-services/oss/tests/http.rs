@@ -812,3 +812,32 @@ async fn an_early_answer_to_expect_continue_leaves_the_connection_in_step() {
     let second = read_response(&mut conn).await;
     assert!(second.is_empty() || second.contains(" 404 "), "{second}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_writes_are_announced_in_commit_order() {
+    let s = server().await;
+    s.oss.create_bucket_if_missing("race").await.unwrap();
+    let mut rx = s.oss.changes().subscribe();
+    for round in 0..5 {
+        let writers: Vec<_> = (0..32)
+            .map(|i| {
+                let oss = s.oss.clone();
+                tokio::spawn(async move {
+                    oss.put_bytes("race", "k", format!("round {round} writer {i}"), None)
+                        .await
+                        .unwrap()
+                })
+            })
+            .collect();
+        for w in writers {
+            w.await.unwrap();
+        }
+        let mut last = None;
+        for _ in 0..32 {
+            last = Some(rx.recv().await.unwrap());
+        }
+        // The last notification is of the write that committed last: the object as it is now.
+        let now = s.oss.head_object("race", "k").await.unwrap();
+        assert_eq!(last.unwrap().etag, now.etag, "round {round}");
+    }
+}

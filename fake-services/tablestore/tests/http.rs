@@ -613,3 +613,31 @@ async fn a_stream_policy_and_the_chain_depth_reach_the_change_feed() {
     assert_eq!((change.table.as_str(), change.chain_depth), ("watched", 2));
     assert!(changes.try_recv().is_err(), "a table without a stream");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_writes_are_announced_in_commit_order() {
+    let s = Arc::new(server().await);
+    s.create("feed", true).await;
+    let mut changes = s.ots.changes().subscribe();
+    let writers: Vec<_> = (0..48)
+        .map(|i| {
+            let s = s.clone();
+            tokio::spawn(async move {
+                let cells = vec![PbCell::plain("n", Value::Integer(i))];
+                s.ok("PutRow", write("feed", row_buf("same", cells, false), 0))
+                    .await;
+            })
+        })
+        .collect();
+    for w in writers {
+        w.await.unwrap();
+    }
+    let mut seen = Vec::new();
+    for _ in 0..48 {
+        let c = changes.try_recv().unwrap();
+        seen.push((c.record.sequence.timestamp_us, c.record.sequence.row_index));
+    }
+    let mut sorted = seen.clone();
+    sorted.sort();
+    assert_eq!(seen, sorted, "stream positions arrive in commit order");
+}

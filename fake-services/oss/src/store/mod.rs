@@ -10,7 +10,7 @@ pub mod blobs;
 pub mod cache;
 
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use time::OffsetDateTime;
@@ -80,7 +80,7 @@ ALTER TABLE buckets ADD COLUMN tags TEXT NOT NULL DEFAULT '[]';
 /// The object store's persistent state.
 #[derive(Clone, Debug)]
 pub struct Store {
-    db: Arc<Mutex<Db>>,
+    db: fcemu_core::storage::Locked<Db>,
     blobs: Arc<BlobDir>,
     cache: Arc<ObjectCache>,
 }
@@ -115,7 +115,7 @@ impl Store {
             tracing::info!(removed, "removed blob files of interrupted writes");
         }
         Ok(Self {
-            db: Arc::new(Mutex::new(db)),
+            db: fcemu_core::storage::Locked::new(db),
             blobs,
             cache,
         })
@@ -137,12 +137,30 @@ impl Store {
         T: Send + 'static,
         F: FnOnce(&mut Db) -> Result<T, OssError> + Send + 'static,
     {
-        let db = self.db.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut guard = db.lock().unwrap_or_else(|e| e.into_inner());
-            f(&mut guard)
-        })
-        .await?
+        self.db.call(f).await
+    }
+
+    /// Runs `f`, which returns its result and the changes it made, and publishes those on
+    /// `feed` under the store's lock once `f` has committed: notifications follow commit order.
+    pub async fn call_publishing<T, F>(
+        &self,
+        feed: &fcemu_core::ChangeFeed<crate::ObjectChange>,
+        f: F,
+    ) -> Result<T, OssError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Db) -> Result<(T, Vec<crate::ObjectChange>), OssError> + Send + 'static,
+    {
+        let feed = feed.clone();
+        let (out, _) = self
+            .db
+            .call_then(f, move |(_, changes)| {
+                for c in changes.drain(..) {
+                    feed.publish(c);
+                }
+            })
+            .await?;
+        Ok(out)
     }
 }
 

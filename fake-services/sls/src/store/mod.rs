@@ -12,7 +12,6 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
 
 use rusqlite::Connection;
 use serde_json::{Map, Value};
@@ -102,7 +101,7 @@ CREATE INDEX log_groups_by_topic ON log_groups (project, logstore, topic);
 /// The Log Service's persistent state.
 #[derive(Clone, Debug)]
 pub struct Store {
-    db: Arc<Mutex<Db>>,
+    db: fcemu_core::storage::Locked<Db>,
 }
 
 /// The database connection (and the round-robin counters of `shards/lb` writes), used under the
@@ -159,12 +158,12 @@ impl Store {
             conn.pragma_update(None, "synchronous", "OFF")?;
         }
         Ok(Self {
-            db: Arc::new(Mutex::new(Db {
+            db: fcemu_core::storage::Locked::new(Db {
                 conn,
                 round_robin: HashMap::new(),
                 expired_at: HashMap::new(),
                 consumers: HashMap::new(),
-            })),
+            }),
         })
     }
 
@@ -174,12 +173,7 @@ impl Store {
         T: Send + 'static,
         F: FnOnce(&mut Db) -> Result<T, SlsError> + Send + 'static,
     {
-        let db = self.db.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut guard = db.lock().unwrap_or_else(|e| e.into_inner());
-            f(&mut guard)
-        })
-        .await?
+        self.db.call(f).await
     }
 }
 

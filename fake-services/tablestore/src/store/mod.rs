@@ -5,7 +5,6 @@
 //! write (read the row, check, write) is atomic with respect to every other write.
 
 use std::path::Path;
-use std::sync::{Arc, Mutex};
 
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
@@ -58,7 +57,7 @@ CREATE TABLE autoinc (
 /// The service's persistent state.
 #[derive(Clone, Debug)]
 pub struct Store {
-    db: Arc<Mutex<Connection>>,
+    db: fcemu_core::storage::Locked<Connection>,
 }
 
 impl Store {
@@ -69,7 +68,7 @@ impl Store {
             conn.pragma_update(None, "synchronous", "OFF")?;
         }
         Ok(Self {
-            db: Arc::new(Mutex::new(conn)),
+            db: fcemu_core::storage::Locked::new(conn),
         })
     }
 
@@ -90,16 +89,17 @@ impl Store {
         F: FnOnce(&Transaction<'_>) -> Result<T, OtsError> + Send + 'static,
         G: FnOnce(&mut T) + Send + 'static,
     {
-        let db = self.db.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut conn = db.lock().unwrap_or_else(|e| e.into_inner());
-            let tx = conn.transaction()?;
-            let mut out = f(&tx)?;
-            tx.commit()?;
-            committed(&mut out);
-            Ok(out)
-        })
-        .await?
+        self.db
+            .call_then(
+                move |conn| {
+                    let tx = conn.transaction()?;
+                    let out = f(&tx)?;
+                    tx.commit()?;
+                    Ok(out)
+                },
+                committed,
+            )
+            .await
     }
 }
 
