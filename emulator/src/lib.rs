@@ -17,4 +17,5 @@ pub mod report;
 pub mod runtime;
 pub mod server;
 pub mod services;
+pub mod testing;
 pub mod triggers;

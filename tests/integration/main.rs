@@ -8,5 +8,6 @@ mod invoke;
 mod native;
 mod reload;
 mod runtime;
+mod snapshot_tests;
 mod triggers;
 mod up;

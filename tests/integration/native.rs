@@ -490,6 +490,7 @@ runtime = "nodejs20"
 code = "{code}"
 handler = "index.handler"
 initializer = "index.initializer"
+initialization_timeout = 30
 
 [[functions.notes.triggers]]
 type = "http"

@@ -3,6 +3,7 @@
 mod events;
 mod exec;
 mod invoke;
+mod test;
 mod triggers;
 mod up;
 
@@ -63,6 +64,9 @@ pub enum Command {
     Events(events::EventsArgs),
     /// List the triggers of a running emulator with their last and next firing.
     Triggers(triggers::TriggersArgs),
+    /// Run snapshot test cases (default: tests/fcemu/ beside the manifest): each step with
+    /// every invocation it caused and every object, row and log written.
+    Test(test::TestArgs),
     /// Print the fcemu.toml equivalent to a Serverless Devs s.yaml or Funcraft template.yml
     /// (default: the one in this directory), with what was left out as comments.
     Import(ImportArgs),
@@ -128,6 +132,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Events(args) => events::run(&cli.manifest, args),
         Command::Triggers(args) => triggers::run(args).await,
         Command::Import(args) => import_command(args),
+        Command::Test(args) => test::run(&cli.manifest, args).await,
     };
     match result {
         Ok(code) => code,

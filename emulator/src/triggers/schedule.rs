@@ -172,6 +172,16 @@ impl TimerScheduler {
         fired
     }
 
+    /// Forgets what fired: timers are due again from `now` on (after a virtual clock was set
+    /// back to start a test case over).
+    pub async fn rewind(&self, now: OffsetDateTime) {
+        *self.last.lock().await = now;
+        self.next_cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+    }
+
     /// When a timer fires next.
     pub fn next_firing(&self, function: &str, trigger: &str) -> Option<OffsetDateTime> {
         let cached = self

@@ -77,6 +77,19 @@ impl Clock {
         }
     }
 
+    /// Sets a virtual clock to `at` (also backwards, to start a test case over); `false` for
+    /// the system clock.
+    pub fn set(&self, at: OffsetDateTime) -> bool {
+        match &*self.0 {
+            Inner::System => false,
+            Inner::Virtual { now, changed } => {
+                *now.lock().unwrap_or_else(|e| e.into_inner()) = at;
+                changed.send_replace(at);
+                true
+            }
+        }
+    }
+
     /// A receiver that sees every move of a virtual clock; `None` for the system clock.
     pub fn watch(&self) -> Option<watch::Receiver<OffsetDateTime>> {
         match &*self.0 {

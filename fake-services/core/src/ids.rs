@@ -24,6 +24,14 @@ impl IdGen {
         IdGen(Arc::new(Inner::Sequential(AtomicU64::new(0))))
     }
 
+    /// Starts a sequential generator over from 1 (each `fcemu test` case sees the same ids
+    /// whatever ran before it); random generators are unaffected.
+    pub fn restart(&self) {
+        if let Inner::Sequential(n) = &*self.0 {
+            n.store(0, Ordering::Relaxed);
+        }
+    }
+
     /// Whether ids repeat from run to run.
     pub fn is_sequential(&self) -> bool {
         matches!(*self.0, Inner::Sequential(_))

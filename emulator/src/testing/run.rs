@@ -1,0 +1,390 @@
+//! Runs cases against one in-process emulator per manifest: each case starts from a fresh
+//! state (reset, the virtual clock back at its start, ids from 1), then each step is done, the
+//! emulator is waited on until idle, and the step is recorded with everything it caused — the
+//! response, every invocation (through any trigger), and the objects, rows and logs written.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use base64::Engine;
+use serde_json::{Map, Value, json};
+use tokio::net::TcpListener;
+
+use super::case::{Case, Object, Step};
+use crate::manifest::AppPlan;
+use crate::server::{Emulator, StartOptions};
+
+/// An emulator serving one manifest, and what it is watched with.
+pub struct Runner {
+    emulator: Emulator,
+    http: reqwest::Client,
+    objects: fcemu_core::ChangeReceiver<fcemu_oss::ObjectChange>,
+    rows: fcemu_core::ChangeReceiver<fcemu_tablestore::RowChange>,
+    logs: fcemu_core::ChangeReceiver<fcemu_sls::LogsAppended>,
+}
+
+impl Runner {
+    /// Starts the emulator for `plan`: port 0, in memory, deterministic, quiet.
+    pub async fn start(plan: AppPlan) -> anyhow::Result<Runner> {
+        let services = TcpListener::bind("127.0.0.1:0").await?;
+        let gateway = TcpListener::bind("127.0.0.1:0").await?;
+        let opts = StartOptions {
+            in_memory: true,
+            deterministic: true,
+            report: false,
+            ..StartOptions::default()
+        };
+        let emulator = Emulator::start(plan, services, gateway, opts).await?;
+        let objects = emulator.oss.changes().subscribe();
+        let rows = emulator.ots.changes().subscribe();
+        let logs = emulator.sls.changes().subscribe();
+        Ok(Runner {
+            emulator,
+            http: reqwest::Client::new(),
+            objects,
+            rows,
+            logs,
+        })
+    }
+
+    /// Stops the emulator.
+    pub async fn shutdown(self) {
+        if let Err(e) = self.emulator.shutdown().await {
+            tracing::debug!(error = %e, "emulator shutdown");
+        }
+    }
+
+    /// Functions that failed to load, with why.
+    pub fn load_failures(&self) -> Vec<String> {
+        self.emulator
+            .load_failures
+            .iter()
+            .map(|(n, e)| format!("function {n} did not load: {e}"))
+            .collect()
+    }
+
+    fn services(&self) -> String {
+        self.emulator.services_url()
+    }
+
+    async fn post(&self, path: &str, body: Vec<u8>) -> Result<reqwest::Response, String> {
+        self.http
+            .post(format!("{}{path}", self.services()))
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| format!("POST {path}: {e}"))
+    }
+
+    async fn idle(&self) -> Result<(), String> {
+        let r = self.post("/_fcemu/idle?timeout=60", Vec::new()).await?;
+        if r.status().is_success() {
+            Ok(())
+        } else {
+            Err(format!(
+                "the emulator did not become idle: {}",
+                r.text().await.unwrap_or_default()
+            ))
+        }
+    }
+
+    /// Starts over: empty stores, no records, the clock at its start, ids from 1.
+    async fn fresh(&mut self) -> Result<(), String> {
+        let r = self.post("/_fcemu/reset?timeout=60", Vec::new()).await?;
+        if !r.status().is_success() {
+            return Err(format!(
+                "reset failed: {}",
+                r.text().await.unwrap_or_default()
+            ));
+        }
+        let clock = self.emulator.app.runtime().clock().clone();
+        clock.set(fcemu_core::clock::VIRTUAL_EPOCH);
+        self.emulator
+            .triggers
+            .timers
+            .rewind(fcemu_core::clock::VIRTUAL_EPOCH)
+            .await;
+        self.drain();
+        self.emulator.app.runtime().ids().restart();
+        Ok(())
+    }
+
+    fn drain(&mut self) -> (Vec<Value>, Vec<Value>, Vec<Value>) {
+        let mut objects = Vec::new();
+        while let Ok(c) = self.objects.try_recv() {
+            objects.push(json!({
+                "event": c.event.name(),
+                "bucket": c.bucket,
+                "key": c.key,
+                "size": c.size,
+                "etag": c.etag,
+            }));
+        }
+        let mut rows = Vec::new();
+        while let Ok(c) = self.rows.try_recv() {
+            rows.push(json!({
+                "instance": c.instance,
+                "table": c.table,
+                "change": serde_json::to_value(c.record.action).unwrap_or_default(),
+                "primaryKey": serde_json::to_value(&c.record.primary_key).unwrap_or_default(),
+                "columns": serde_json::to_value(&c.record.columns).unwrap_or_default(),
+            }));
+        }
+        let mut logs = Vec::new();
+        while let Ok(c) = self.logs.try_recv() {
+            logs.push(json!({
+                "project": c.project,
+                "logstore": c.logstore,
+                "shard": c.shard,
+                "count": c.count,
+            }));
+        }
+        (objects, rows, logs)
+    }
+
+    /// Runs one case; its snapshot content, or why it could not run.
+    pub async fn run(&mut self, case_path: &Path, case: &Case) -> Result<Value, String> {
+        let dir = case_path.parent().unwrap_or(Path::new("."));
+        self.fresh().await?;
+        for o in &case.setup.objects {
+            self.put(dir, o).await?;
+        }
+        self.idle().await?;
+        self.drain();
+        self.emulator.app.records().clear();
+        let mut steps = Vec::new();
+        for (i, step) in case.steps.iter().enumerate() {
+            let (title, response) = self
+                .step(dir, step)
+                .await
+                .map_err(|e| format!("{}: step {}: {e}", case_path.display(), i + 1))?;
+            self.idle().await?;
+            let invocations = self.invocations();
+            self.emulator.app.records().clear();
+            let (mut objects, rows, logs) = self.drain();
+            self.add_contents(&mut objects).await;
+            let mut s = Map::new();
+            s.insert("step".into(), Value::String(title));
+            if let Some(r) = response {
+                s.insert("response".into(), r);
+            }
+            s.insert("invocations".into(), Value::Array(invocations));
+            for (k, v) in [("objects", objects), ("rows", rows), ("logs", logs)] {
+                if !v.is_empty() {
+                    s.insert(k.into(), Value::Array(v));
+                }
+            }
+            steps.push(Value::Object(s));
+        }
+        let mut out = json!({ "steps": steps });
+        super::snapshot::redact(&mut out, &case.redact.paths);
+        Ok(out)
+    }
+
+    /// Adds the content of objects written as short text (as they are now).
+    async fn add_contents(&self, objects: &mut [Value]) {
+        for o in objects.iter_mut() {
+            let created = o["event"]
+                .as_str()
+                .is_some_and(|e| e.starts_with("ObjectCreated"));
+            let small = o["size"].as_u64().is_some_and(|n| n <= SHORT_CONTENT);
+            let (Some(b), Some(k)) = (o["bucket"].as_str(), o["key"].as_str()) else {
+                continue;
+            };
+            if !(created && small) {
+                continue;
+            }
+            if let Ok(bytes) = self.emulator.oss.get_bytes(b, k).await
+                && let Ok(text) = String::from_utf8(bytes.to_vec())
+            {
+                o["content"] = Value::String(text);
+            }
+        }
+    }
+
+    /// The invocations recorded since the last clear, in the order they finished.
+    fn invocations(&self) -> Vec<Value> {
+        let all = crate::records::Filter {
+            limit: Some(usize::MAX),
+            ..Default::default()
+        };
+        let mut recs = self.emulator.app.records().query(&all);
+        recs.sort_by_key(|r| r.seq);
+        recs.into_iter()
+            .map(|r| {
+                let mut v = json!({
+                    "function": r.function,
+                    "trigger": r.trigger,
+                    "status": r.status,
+                    "event": body_value(r.event.as_bytes(), r.event_encoding),
+                    "result": body_value(r.result.as_bytes(), r.result_encoding),
+                    "logs": r.logs,
+                });
+                if let Some(e) = r.error_type {
+                    v["error"] = Value::String(e.to_string());
+                }
+                if r.attempt > 0 {
+                    v["attempt"] = Value::from(r.attempt);
+                }
+                v
+            })
+            .collect()
+    }
+
+    async fn put(&self, dir: &Path, o: &Object) -> Result<Value, String> {
+        let body = object_body(dir, o)?;
+        let mut req = self
+            .http
+            .put(format!("{}/{}/{}", self.services(), o.bucket, o.key))
+            .body(body);
+        if let Some(ct) = &o.content_type {
+            req = req.header("content-type", ct);
+        }
+        let r = req
+            .send()
+            .await
+            .map_err(|e| format!("PUT {}/{}: {e}", o.bucket, o.key))?;
+        Ok(response_value(r).await)
+    }
+
+    /// Does one step; its title and the response to record.
+    async fn step(&self, dir: &Path, step: &Step) -> Result<(String, Option<Value>), String> {
+        if let Some(function) = &step.invoke {
+            let event = match (&step.event, &step.event_file) {
+                (_, Some(f)) => std::fs::read(dir.join(f))
+                    .map_err(|e| format!("cannot read event_file {f}: {e}"))?,
+                (Some(toml::Value::String(s)), None) => s.clone().into_bytes(),
+                (Some(v), None) => serde_json::to_vec(v).unwrap_or_default(),
+                (None, None) => Vec::new(),
+            };
+            let r = self
+                .post(&format!("/_fcemu/functions/{function}/invoke"), event)
+                .await?;
+            return Ok((format!("invoke {function}"), Some(response_value(r).await)));
+        }
+        if let Some(req) = &step.request {
+            let method = req.method.as_deref().unwrap_or("GET").to_ascii_uppercase();
+            let m = reqwest::Method::from_bytes(method.as_bytes())
+                .map_err(|_| format!("{method} is not an HTTP method"))?;
+            let mut b = self
+                .http
+                .request(m, format!("{}{}", self.emulator.gateway_url(), req.path));
+            for (k, v) in &req.headers {
+                b = b.header(k, v);
+            }
+            if let Some(body) = &req.body {
+                b = b.body(body.clone());
+            }
+            let r = b
+                .send()
+                .await
+                .map_err(|e| format!("{method} {}: {e}", req.path))?;
+            return Ok((
+                format!("{method} {}", req.path),
+                Some(response_value(r).await),
+            ));
+        }
+        if let Some(o) = &step.put_object {
+            let r = self.put(dir, o).await?;
+            return Ok((format!("put_object {}/{}", o.bucket, o.key), Some(r)));
+        }
+        if let Some(ev) = &step.synthetic {
+            let body = serde_json::to_vec(ev).unwrap_or_default();
+            let r = self.post("/_fcemu/events", body).await?;
+            let kind = ev.get("type").and_then(|t| t.as_str()).unwrap_or("?");
+            return Ok((format!("synthetic {kind}"), Some(response_value(r).await)));
+        }
+        if let Some(by) = &step.advance {
+            let by = crate::triggers::timer::parse_duration(by)?;
+            let r = self
+                .post(
+                    &format!("/_fcemu/clock/advance?seconds={}", by.as_secs()),
+                    Vec::new(),
+                )
+                .await?;
+            let v = response_value(r).await;
+            return Ok((format!("advance {}s", by.as_secs()), Some(v)));
+        }
+        Err("the step does nothing".into())
+    }
+}
+
+/// The body of a setup object or `put_object` step.
+fn object_body(dir: &Path, o: &Object) -> Result<Vec<u8>, String> {
+    match (&o.body, &o.body_file, &o.body_base64) {
+        (Some(b), None, None) => Ok(b.clone().into_bytes()),
+        (None, Some(f), None) => {
+            std::fs::read(dir.join(f)).map_err(|e| format!("cannot read body_file {f}: {e}"))
+        }
+        (None, None, Some(b)) => base64::engine::general_purpose::STANDARD
+            .decode(b)
+            .map_err(|e| format!("body_base64 is not base64: {e}")),
+        (None, None, None) => Ok(Vec::new()),
+        _ => Err(format!(
+            "object {}/{}: give one of body, body_file, body_base64",
+            o.bucket, o.key
+        )),
+    }
+}
+
+/// Objects up to this size written as text show their content in the snapshot.
+const SHORT_CONTENT: u64 = 1024;
+
+/// Headers left out of snapshots: they change from run to run or say nothing about behaviour.
+const VOLATILE_HEADERS: &[&str] = &[
+    "date",
+    "content-length",
+    "x-fc-invocation-duration",
+    "x-fc-max-memory-usage",
+    "x-oss-request-id",
+    "x-oss-server-time",
+    "x-fc-request-id",
+    "server",
+    "connection",
+    "keep-alive",
+];
+
+/// A response as recorded: status, the headers that are not volatile, the body (JSON parsed,
+/// text as is, base64 when binary).
+async fn response_value(r: reqwest::Response) -> Value {
+    let status = r.status().as_u16();
+    let mut headers = Map::new();
+    for (k, v) in r.headers() {
+        if VOLATILE_HEADERS.contains(&k.as_str()) {
+            continue;
+        }
+        headers.insert(
+            k.as_str().to_string(),
+            Value::String(String::from_utf8_lossy(v.as_bytes()).into_owned()),
+        );
+    }
+    let body = r.bytes().await.unwrap_or_default();
+    let mut out = json!({ "status": status });
+    if !headers.is_empty() {
+        out["headers"] = Value::Object(headers);
+    }
+    if !body.is_empty() {
+        out["body"] = body_value(&body, "");
+    }
+    out
+}
+
+/// A body: JSON parsed, UTF-8 text as is, else base64 (`encoding` is the record's own when
+/// it already is text or base64).
+fn body_value(bytes: &[u8], encoding: &str) -> Value {
+    if encoding == "base64" {
+        return json!({ "base64": String::from_utf8_lossy(bytes) });
+    }
+    if let Ok(v) = serde_json::from_slice::<Value>(bytes)
+        && (v.is_object() || v.is_array())
+    {
+        return v;
+    }
+    match std::str::from_utf8(bytes) {
+        Ok(s) => Value::String(s.to_string()),
+        Err(_) => json!({ "base64": base64::engine::general_purpose::STANDARD.encode(bytes) }),
+    }
+}
+
+/// Keeps the runner alive across cases of one manifest.
+pub type Shared = Arc<tokio::sync::Mutex<Runner>>;
