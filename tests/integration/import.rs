@@ -130,11 +130,7 @@ fn an_s_yaml_project_starts_as_it_is() {
         .send()
         .unwrap();
     assert!(advance.status().is_success());
-    let idle = reqwest::blocking::Client::new()
-        .post(format!("{}/_fcemu/idle?timeout=30", server.services))
-        .send()
-        .unwrap();
-    assert_eq!(idle.status(), 200);
+    server.idle();
     let v: Value = server
         .get("/_fcemu/invocations?function=web")
         .json()

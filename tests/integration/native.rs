@@ -58,7 +58,10 @@ fn json(body: &str) -> Value {
     serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"))
 }
 
+/// The function's invocation records, once nothing is in flight (a pass-through's record is
+/// made after its response has gone out).
 fn records(server: &Server, function: &str) -> Vec<Value> {
+    server.idle();
     let v: Value = server
         .get(&format!("/_fcemu/invocations?function={function}"))
         .json()

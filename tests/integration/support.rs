@@ -263,6 +263,15 @@ impl Server {
         reqwest::blocking::get(format!("{}{path}", self.services)).unwrap()
     }
 
+    /// Waits until nothing is in flight (`POST /_fcemu/idle`).
+    pub fn idle(&self) {
+        let r = reqwest::blocking::Client::new()
+            .post(format!("{}/_fcemu/idle?timeout=30", self.services))
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 200, "idle");
+    }
+
     /// Invokes `function` through the admin API with `event` as its event.
     pub fn invoke(&self, function: &str, event: &str) -> Invoked {
         invoke_at(&self.services, function, event)

@@ -152,25 +152,10 @@ fn fc3_function(doc: &mut Doc<'_>, id: &str, props: &MarkedMappingNode, dir: &Pa
     if let Some(triggers) = props.get_sequence("triggers") {
         for t in triggers.iter() {
             let Some(t) = t.as_mapping() else { continue };
-            trigger(
-                doc,
-                t,
-                &name,
-                "triggerType",
-                "triggerName",
-                "triggerConfig",
-                &http_prefix,
-                true,
-                &mut f,
-                this,
-            );
+            trigger(doc, t, &name, &FC3, &http_prefix, &mut f, this);
         }
     }
-    for (key, _) in props.iter() {
-        if !FC3_MAPPED.contains(&key.as_str()) {
-            doc.ignore(format!("function {name}: {}", key.as_str()));
-        }
-    }
+    ignore_unmapped(doc, props, FC3_MAPPED, &format!("function {name}"));
     out.function(name, f);
 }
 
@@ -206,11 +191,8 @@ pub(super) fn fc2_resource(
             project = format!("{service_name}-logs");
             store = "function-log".into();
         }
-        for (key, _) in svc.iter() {
-            if !["name", "description", "logConfig"].contains(&key.as_str()) {
-                doc.ignore(format!("service {service_name}: {}", key.as_str()));
-            }
-        }
+        let service_keys = ["name", "description", "logConfig"];
+        ignore_unmapped(doc, svc, &service_keys, &format!("service {service_name}"));
     }
     out.service(&service_name, &project, &store);
     let Some(func) = doc.mapping(props, "function", this) else {
@@ -254,30 +236,12 @@ pub(super) fn fc2_resource(
     if let Some(triggers) = props.get_sequence("triggers") {
         for t in triggers.iter() {
             let Some(t) = t.as_mapping() else { continue };
-            trigger(
-                doc,
-                t,
-                &name,
-                "type",
-                "name",
-                "config",
-                &http_prefix,
-                false,
-                &mut f,
-                this,
-            );
+            trigger(doc, t, &name, &FC2, &http_prefix, &mut f, this);
         }
     }
-    for (key, _) in func.iter() {
-        if !FC2_MAPPED.contains(&key.as_str()) {
-            doc.ignore(format!("function {name}: {}", key.as_str()));
-        }
-    }
-    for (key, _) in props.iter() {
-        if !["region", "service", "function", "triggers"].contains(&key.as_str()) {
-            doc.ignore(format!("resource {id}: {}", key.as_str()));
-        }
-    }
+    ignore_unmapped(doc, func, FC2_MAPPED, &format!("function {name}"));
+    let resource_keys = ["region", "service", "function", "triggers"];
+    ignore_unmapped(doc, props, &resource_keys, &format!("resource {id}"));
     out.function(name, f);
 }
 
@@ -490,21 +454,54 @@ fn async_config(
     }
 }
 
-/// One trigger, FC 3.0 (`triggerType`/`triggerConfig`/`sourceArn`) or FC 2.0
-/// (`type`/`config`).
-#[allow(clippy::too_many_arguments)]
+/// Lists the keys of `map` fcemu does not map as left out, under `what`.
+fn ignore_unmapped(doc: &mut Doc<'_>, map: &MarkedMappingNode, mapped: &[&str], what: &str) {
+    for (key, _) in map.iter() {
+        if !mapped.contains(&key.as_str()) {
+            doc.ignore(format!("{what}: {}", key.as_str()));
+        }
+    }
+}
+
+/// How a trigger is written: FC 3.0 (`triggerType`/`triggerName`/`triggerConfig`, HTTP
+/// functions get FC 3.0's event) or FC 2.0 (`type`/`name`/`config`, FC 2.0's HTTP handler).
+struct Dialect {
+    type_key: &'static str,
+    name_key: &'static str,
+    config_key: &'static str,
+    fc3: bool,
+}
+
+const FC3: Dialect = Dialect {
+    type_key: "triggerType",
+    name_key: "triggerName",
+    config_key: "triggerConfig",
+    fc3: true,
+};
+
+const FC2: Dialect = Dialect {
+    type_key: "type",
+    name_key: "name",
+    config_key: "config",
+    fc3: false,
+};
+
+/// One trigger, in either dialect (FC 3.0 also names sources by `sourceArn`).
 fn trigger(
     doc: &mut Doc<'_>,
     t: &MarkedMappingNode,
     function: &str,
-    type_key: &str,
-    name_key: &str,
-    config_key: &str,
+    dialect: &Dialect,
     http_prefix: &str,
-    fc3: bool,
     f: &mut Function,
     this: Option<&MarkedMappingNode>,
 ) {
+    let Dialect {
+        type_key,
+        name_key,
+        config_key,
+        fc3,
+    } = *dialect;
     let Some((kind, kind_span)) = doc.string(t, type_key, this) else {
         return;
     };

@@ -205,12 +205,7 @@ async fn dispatch(oss: Oss, req: Request) -> Response {
         head: req.method() == Method::HEAD,
         source_ip: source_ip(&req),
         date: http_date(oss.config().clock.now()),
-        chain_depth: req
-            .headers()
-            .get(crate::service::CHAIN_DEPTH_HEADER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0),
+        chain_depth: fcemu_core::chain_depth(req.headers()),
     };
     let span = tracing::debug_span!("oss", method = %req.method(), uri = %req.uri(), request_id = %ctx.request_id);
     let host_bucket = bucket_from_host(&host, &oss.config().base_domains);

@@ -154,12 +154,7 @@ async fn handle(sls: &Sls, req: Request) -> Result<Response, SlsError> {
         };
         auth::verify((id, secret), &signed)?;
     }
-    let chain_depth = parts
-        .headers
-        .get(fcemu_core::CHAIN_DEPTH_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
+    let chain_depth = fcemu_core::chain_depth(&parts.headers);
     let ctx = Ctx {
         chain_depth,
         method: parts.method,

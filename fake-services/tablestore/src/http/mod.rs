@@ -62,12 +62,7 @@ async fn handle(State(ots): State<Ots>, req: Request) -> Response {
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_owned();
-    let depth = parts
-        .headers
-        .get(fcemu_core::CHAIN_DEPTH_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
+    let depth = fcemu_core::chain_depth(&parts.headers);
     let span = tracing::debug_span!("ots", %action, %instance, %request_id);
     crate::rows::CHAIN_DEPTH
         .scope(
