@@ -110,7 +110,15 @@ fn advancing_the_virtual_clock_fires_timers_in_order() {
             let e: Value = serde_json::from_str(r["event"].as_str().unwrap()).unwrap();
             assert_eq!(e["triggerName"], "quarter");
             assert_eq!(e["payload"], "tock");
-            e["triggerTime"].as_str().unwrap().to_string()
+            let at = e["triggerTime"].as_str().unwrap().to_string();
+            // The clock stops at each due instant: the firing runs at its trigger time.
+            let started = r["startedAt"].as_str().unwrap();
+            assert_eq!(
+                started.trim_end_matches('Z').trim_end_matches(".000"),
+                at.trim_end_matches('Z'),
+                "{r}"
+            );
+            at
         })
         .collect();
     assert_eq!(

@@ -121,12 +121,10 @@ async fn advance_clock(
         },
         (None, None) => return bad("say how far: ?seconds=3600 or ?by=1h".into()),
     };
-    let Some(now) = t.app.runtime().clock().advance(by) else {
+    let Some(mut fired) = t.advance(by).await else {
         let body = json!({"error": "ClockNotVirtual", "message": "the clock follows the host's; start fcemu with --deterministic to move it"});
         return (StatusCode::CONFLICT, Json(body)).into_response();
     };
-    let mut fired = t.timers.fire_due(now).await;
-    fired.extend(t.fire_logs_due(now).await);
     fired.sort_by(|a, b| a.trigger_time.cmp(&b.trigger_time));
     let mut body = clock_json(&t);
     body["fired"] = json!(fired);

@@ -25,6 +25,13 @@ use queue::{AsyncQueue, Job};
 /// writes fire its own trigger would otherwise run forever.
 pub const DEFAULT_MAX_CHAIN_DEPTH: u32 = 8;
 
+/// Most due instants one clock advance stops at (a trigger loop is cut by the depth guard; this
+/// bounds the rest).
+const MAX_STEPS_PER_ADVANCE: usize = 10_000;
+
+/// How long an advance waits at one due instant for the work it started.
+const STEP_IDLE_LIMIT: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// The trigger machinery of a running emulator.
 pub struct Triggers {
     pub(crate) app: Arc<App>,
@@ -94,6 +101,46 @@ impl Triggers {
                 this.fire_logs_due(now).await;
             }
         });
+    }
+
+    /// Moves the virtual clock forward by `by` one due instant at a time: the clock stops at
+    /// each timer firing and log batch in order, fires what is due then, and waits until that
+    /// work has finished, so each firing runs with the clock at its due time. `None` when the
+    /// clock is not virtual.
+    pub async fn advance(&self, by: std::time::Duration) -> Option<Vec<schedule::Firing>> {
+        let clock = self.app.runtime().clock().clone();
+        if !clock.is_virtual() {
+            return None;
+        }
+        let target = clock.now() + by;
+        let mut fired = Vec::new();
+        for _ in 0..MAX_STEPS_PER_ADVANCE {
+            let timer = self.timers.next_due().await;
+            let batch = self.logs.next_due();
+            let Some(at) = [timer, batch]
+                .into_iter()
+                .flatten()
+                .min()
+                .filter(|at| *at <= target)
+            else {
+                break;
+            };
+            let now = clock.now();
+            if at > now {
+                clock.advance(std::time::Duration::try_from(at - now).unwrap_or_default());
+            }
+            fired.extend(self.timers.fire_due(at).await);
+            fired.extend(self.fire_logs_due(at).await);
+            // What fired runs now, at its due time, before the clock moves on.
+            self.app.idle(STEP_IDLE_LIMIT).await;
+        }
+        let now = clock.now();
+        if target > now {
+            clock.advance(std::time::Duration::try_from(target - now).unwrap_or_default());
+        }
+        fired.extend(self.timers.fire_due(target).await);
+        fired.extend(self.fire_logs_due(target).await);
+        Some(fired)
     }
 
     /// Delivers every log batch due at `now`, oldest first, each as of the time it fell due.

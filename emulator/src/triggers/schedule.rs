@@ -172,6 +172,15 @@ impl TimerScheduler {
         fired
     }
 
+    /// The first firing of any timer after the last check, if any.
+    pub async fn next_due(&self) -> Option<OffsetDateTime> {
+        let last = *self.last.lock().await;
+        self.timers()
+            .iter()
+            .filter_map(|t| t.schedule.next_after(last, self.anchor))
+            .min()
+    }
+
     /// Forgets what fired: timers are due again from `now` on (after a virtual clock was set
     /// back to start a test case over).
     pub async fn rewind(&self, now: OffsetDateTime) {
