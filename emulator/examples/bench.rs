@@ -113,6 +113,7 @@ fn invocation_bench(label: &str, wasm: &Path, work: &Path) -> anyhow::Result<()>
                 event: event.clone(),
                 qualifier: "LATEST".into(),
                 depth: 0,
+                retry: 0,
             };
             rt.invoke(&f, inv, WhenBusy::Wait).await.expect("invoke");
         }
@@ -123,6 +124,7 @@ fn invocation_bench(label: &str, wasm: &Path, work: &Path) -> anyhow::Result<()>
                 event: event.clone(),
                 qualifier: "LATEST".into(),
                 depth: 0,
+                retry: 0,
             };
             let t = Instant::now();
             let out = rt.invoke(&f, inv, WhenBusy::Wait).await.expect("invoke");
@@ -190,6 +192,7 @@ fn native_benches(fixtures: &Path, work: &Path) -> anyhow::Result<()> {
                 event: bytes::Bytes::from_static(b"{}"),
                 qualifier: "LATEST".into(),
                 depth: 0,
+                retry: 0,
             };
             let t = Instant::now();
             let first = rt

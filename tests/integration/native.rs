@@ -583,3 +583,36 @@ fn deterministic_runs_give_functions_the_virtual_clock_and_sequential_ids() {
     let again = Server::start(&p, &["--deterministic"]);
     assert_eq!(again.invoke("node", "").request_id.unwrap(), first);
 }
+
+#[test]
+fn async_retries_tell_the_function_which_retry_it_is() {
+    let p = Project::new(&format!(
+        "[functions.flaky]\nruntime = \"nodejs20\"\ncode = {:?}\nhandler = \"index.flaky\"\n[functions.flaky.async]\nmax_retries = 1\n",
+        native_dir("node"),
+    ));
+    let server = Server::start(&p, &["--deterministic"]);
+    let r = reqwest::blocking::Client::new()
+        .post(format!(
+            "{}/2016-08-15/services/default/functions/flaky/invocations",
+            server.services
+        ))
+        .header("x-fc-invocation-type", "Async")
+        .body("{}")
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    let mut seen: Vec<String> = records(&server, "flaky")
+        .iter()
+        .map(|r| {
+            let logs = r["logs"].to_string();
+            let n = if logs.contains("[verbose] retry 1") {
+                "1"
+            } else {
+                "0"
+            };
+            format!("attempt {} saw retry {n}", r["attempt"])
+        })
+        .collect();
+    seen.sort();
+    assert_eq!(seen, ["attempt 0 saw retry 0", "attempt 1 saw retry 1"]);
+}

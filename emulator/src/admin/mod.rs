@@ -252,6 +252,7 @@ async fn invoke(
         event,
         qualifier: "LATEST".into(),
         depth: 0,
+        retry: 0,
     };
     let outcome = match app.invoke(&f, inv, WhenBusy::Throttle).await {
         Ok(o) => o,

@@ -78,6 +78,7 @@ pub async fn invoke(
         event,
         qualifier,
         depth: 0,
+        retry: 0,
     };
     if is_async {
         queue

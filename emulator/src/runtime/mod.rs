@@ -167,6 +167,9 @@ pub struct Invocation {
     /// How many trigger hops led to this invocation; requests the function makes to fcemu carry
     /// it, so changes they cause can be traced back (the trigger loop guard).
     pub depth: u32,
+    /// Which retry of an asynchronous invocation this is (0 for the first attempt): FC's
+    /// `x-fc-retry-count` and the context's `retryCount`.
+    pub retry: u32,
 }
 
 enum Code {
@@ -494,7 +497,14 @@ impl Runtime {
             chain_depth: inv.depth,
         };
         if let Code::Native(code) = &f.code {
-            let req = native::invoke_request(&inv.request_id, &f.plan, code, inv.event, &f.app, 0);
+            let req = native::invoke_request(
+                &inv.request_id,
+                &f.plan,
+                code,
+                inv.event,
+                &f.app,
+                inv.retry,
+            );
             self.finish_native(
                 f,
                 code.run(&f.plan, slot, req, &mut outcome).await,

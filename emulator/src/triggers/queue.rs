@@ -240,6 +240,7 @@ async fn run(queue: Arc<AsyncQueue>, mut q: Queued) {
             event: q.job.event.clone(),
             qualifier: "LATEST".into(),
             depth: q.job.depth,
+            retry: q.job.attempt,
         };
         let outcome = match app.runtime().invoke(&f, inv, WhenBusy::Wait).await {
             Ok(o) => o,
