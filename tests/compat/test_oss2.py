@@ -548,3 +548,20 @@ def test_virtual_hosted_endpoint_through_http_proxy(endpoint, auth, bucket):
     assert bucket.get_object("proxied/key.txt").read() == b"through the proxy"
     assert [o.key for o in oss2.ObjectIterator(b, prefix="proxied/")] == ["proxied/key.txt"]
     b.delete_object("proxied/key.txt")
+
+
+def test_a_bucket_named_like_an_endpoint_is_reached_virtual_hosted(endpoint, auth, monkeypatch):
+    """`oss-demo.oss-cn-hangzhou.aliyuncs.com` names bucket `oss-demo`: only the last labels are
+    the endpoint. oss2 with the region's real endpoint reaches fcemu through HTTP_PROXY."""
+    name = "oss-" + os.urandom(6).hex()
+    oss2.Bucket(auth, endpoint, name).create_bucket()
+    for var in ("HTTP_PROXY", "http_proxy"):
+        monkeypatch.setenv(var, endpoint)
+    for var in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(var, raising=False)
+    hosted = oss2.Bucket(auth, "http://oss-cn-hangzhou.aliyuncs.com", name)
+    hosted.put_object("k.txt", b"virtual")
+    assert hosted.get_object("k.txt").read() == b"virtual"
+    assert [o.key for o in oss2.ObjectIterator(hosted)] == ["k.txt"]
+    hosted.delete_object("k.txt")
+    hosted.delete_bucket()

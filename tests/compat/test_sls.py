@@ -241,6 +241,8 @@ def test_cursors_and_paging(client, project, store):
     assert abs(t - time.time()) < 60
     last = client.get_cursor_time(project, store, 0, "Mg==").get_cursor_time()
     assert client.get_previous_cursor_time(project, store, 0, end).get_cursor_time() == last >= t
+    # The end cursor names no group: its time is the last group's.
+    assert client.get_cursor_time(project, store, 0, end).get_cursor_time() == last
 
     # pull_log iterates from time to time, stopping at the end cursor.
     got = []

@@ -466,6 +466,11 @@ def test_batch_errors(client, table):
     assert (e.get_http_status(), e.get_error_code()) == (400, "OTSParameterInvalid")
     e = service_error(client.batch_get_row, BatchGetRowRequest())
     assert e.get_error_code() == "OTSParameterInvalid"
+    # A table item without rows gets an empty result for it, not an error.
+    get = BatchGetRowRequest()
+    get.add(TableInBatchGetRowItem(table, [], max_version=1))
+    res = client.batch_get_row(get)
+    assert res.get_result_by_table(table) == []
 
 
 # ---------------------------------------------------------------------------------------------

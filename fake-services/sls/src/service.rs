@@ -388,11 +388,17 @@ impl Sls {
                 let ls = db.logstore(&project, &logstore)?;
                 expire(db, &project, &ls, now)?;
                 let shard = shard_of(&ls, shard)?;
-                db.received_at(&project, &logstore, shard, seq)?
-                    .map(|ms| ms.div_euclid(1000))
-                    .ok_or_else(|| {
-                        SlsError::InvalidCursor(format!("cursor {c} is out of the shard's range"))
-                    })
+                let at = db.received_at(&project, &logstore, shard, seq)?;
+                // The end cursor names no group: its time is the last group's (the SDKs ask
+                // for it that way to see how far a shard has been written).
+                let at = match (at, seq.checked_sub(1)) {
+                    (Some(ms), _) => Some(ms),
+                    (None, Some(last)) => db.received_at(&project, &logstore, shard, last)?,
+                    (None, None) => None,
+                };
+                at.map(|ms| ms.div_euclid(1000)).ok_or_else(|| {
+                    SlsError::InvalidCursor(format!("cursor {c} is out of the shard's range"))
+                })
             })
             .await
     }

@@ -83,14 +83,23 @@ pub struct Target {
     pub virtual_host: bool,
 }
 
+/// Whether `host` is a service endpoint rather than `<bucket>.<endpoint>`. The cloud's
+/// endpoints are matched by their exact shape, so a bucket named `oss-demo` or `s3-logs` in
+/// front of one is still a bucket: `oss-<region>[-internal].aliyuncs.com`,
+/// `s3.oss-<region>.aliyuncs.com`, `s3.amazonaws.com`, `s3.<region>.amazonaws.com`,
+/// `s3-<region>.amazonaws.com`.
 fn is_endpoint_host(host: &str, base_domains: &[String]) -> bool {
-    host.parse::<IpAddr>().is_ok()
-        || base_domains.iter().any(|d| d == host)
-        || (host.ends_with(".aliyuncs.com")
-            && (host.starts_with("oss-") || host.starts_with("s3.") || host.starts_with("s3-")))
-        || (host.ends_with(".amazonaws.com")
-            && (host.starts_with("s3.") || host.starts_with("s3-")))
-        || host == "s3.amazonaws.com"
+    if host.parse::<IpAddr>().is_ok() || base_domains.iter().any(|d| d == host) {
+        return true;
+    }
+    let labels: Vec<&str> = host.split('.').collect();
+    match labels.as_slice() {
+        [oss, "aliyuncs", "com"] => oss.starts_with("oss-"),
+        ["s3", oss, "aliyuncs", "com"] => oss.starts_with("oss-"),
+        ["s3", "amazonaws", "com"] | ["s3", _, "amazonaws", "com"] => true,
+        [s3, "amazonaws", "com"] => s3.starts_with("s3-"),
+        _ => false,
+    }
 }
 
 /// The bucket named by a virtual-hosted Host header, if any.
@@ -356,6 +365,23 @@ mod tests {
             bucket_from_host("pics.localhost.:80", &b).as_deref(),
             Some("pics")
         );
+        // Buckets named like endpoints are still buckets: the endpoint is the last labels.
+        for (host, bucket) in [
+            ("oss-demo.oss-cn-hangzhou.aliyuncs.com", Some("oss-demo")),
+            (
+                "oss-demo.oss-cn-hangzhou-internal.aliyuncs.com",
+                Some("oss-demo"),
+            ),
+            ("s3-logs.s3.oss-cn-hangzhou.aliyuncs.com", Some("s3-logs")),
+            ("s3.oss-cn-hangzhou.aliyuncs.com", None),
+            ("s3-logs.s3.amazonaws.com", Some("s3-logs")),
+            ("logs.s3.us-east-1.amazonaws.com", Some("logs")),
+            ("s3.us-east-1.amazonaws.com", None),
+            ("s3-us-west-2.amazonaws.com", None),
+            ("s3.amazonaws.com", None),
+        ] {
+            assert_eq!(bucket_from_host(host, &b).as_deref(), bucket, "{host}");
+        }
     }
 
     #[test]
