@@ -23,7 +23,7 @@ advance = "3h"
 
 fn project(payload: &str) -> Project {
     let manifest = format!(
-        "[services.media]\nlog_project = \"media-logs\"\nlog_store = \"fc-logs\"\n\n{}",
+        "[services.media]\nlog_project = \"media-logs\"\nlog_store = \"fc-logs\"\n\n[tables.photos]\nprimary_key = [[\"id\", \"STRING\"], [\"n\", \"INTEGER\"]]\nstream = true\n\n{}",
         function_toml(
             "thumb",
             "echo",
@@ -112,6 +112,16 @@ fn a_broken_case_is_reported_and_the_others_run() {
         "[[stepz]]\ninvoke = \"thumb\"\n",
     )
     .unwrap();
+    std::fs::write(
+        p.path().join("tests/fcemu/c_setup.toml"),
+        "[[setup.rows]]\ntable = \"photos\"\nprimary_key = { n = 1, id = \"p1\" }\ncolumns = { title = \"first\", size = 3 }\n\n[[setup.logs]]\nproject = \"media-logs\"\nlogstore = \"fc-logs\"\nlogs = [{ level = \"info\", n = 1 }]\n\n[[steps]]\ninvoke = \"thumb\"\nevent = \"x\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        p.path().join("tests/fcemu/d_badrow.toml"),
+        "[[setup.rows]]\ntable = \"nope\"\nprimary_key = { id = \"p1\" }\n\n[[steps]]\ninvoke = \"thumb\"\n",
+    )
+    .unwrap();
     let (ok, out) = test_cmd(&p, &["--accept"]);
     assert!(!ok, "{out}");
     assert!(
@@ -119,11 +129,19 @@ fn a_broken_case_is_reported_and_the_others_run() {
         "{out}"
     );
     assert!(
+        out.contains("ok     ") && out.contains("c_setup.toml"),
+        "{out}"
+    );
+    assert!(
+        out.contains("setup row: table nope is not declared in the manifest"),
+        "{out}"
+    );
+    assert!(
         out.contains("b_typo.toml:1:3: unknown field `stepz`"),
         "{out}"
     );
     assert!(out.contains("ok     "), "the good case still ran: {out}");
-    assert!(out.ends_with("1 passed, 2 failed\n"), "{out}");
+    assert!(out.ends_with("2 passed, 3 failed\n"), "{out}");
     let (_, out) = test_cmd(&p, &["--filter", "upload"]);
     assert!(out.ends_with("1 passed, 0 failed\n"), "{out}");
 }

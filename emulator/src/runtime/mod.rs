@@ -226,6 +226,16 @@ impl LoadedFunction {
             _ => None,
         }
     }
+
+    /// Forgets the warm instances: the next call starts a new one, with a new instance id
+    /// (and, for native functions, a new process: the old ones get their pre-stop hook and
+    /// stop). For starting over from a fresh state.
+    pub async fn cool_down(&self) {
+        self.slots.forget_idle();
+        if let Some(n) = self.native() {
+            n.stop_all().await;
+        }
+    }
 }
 
 struct P1State {

@@ -93,6 +93,11 @@ impl Slots {
         concurrency as usize - self.permits.available_permits()
     }
 
+    /// Drops the idle slots (their `/tmp` directories stay until the function's version goes).
+    pub fn forget_idle(&self) {
+        self.free.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+
     fn take(
         self: &Arc<Self>,
         permit: OwnedSemaphorePermit,

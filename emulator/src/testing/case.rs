@@ -29,6 +29,39 @@ pub struct Setup {
     /// Objects written first.
     #[serde(default)]
     pub objects: Vec<Object>,
+    /// Rows of the manifest's tables.
+    #[serde(default)]
+    pub rows: Vec<Row>,
+    /// Logs appended to logstores.
+    #[serde(default)]
+    pub logs: Vec<Logs>,
+}
+
+/// A row of a table the manifest declares (its instance is known).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Row {
+    /// Table name.
+    pub table: String,
+    /// Primary-key columns (put in the table's key order).
+    pub primary_key: BTreeMap<String, toml::Value>,
+    /// Attribute columns.
+    #[serde(default)]
+    pub columns: BTreeMap<String, toml::Value>,
+}
+
+/// Logs appended to one logstore, each a table of fields.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Logs {
+    /// Project.
+    pub project: String,
+    /// Logstore.
+    pub logstore: String,
+    /// `__topic__`.
+    pub topic: Option<String>,
+    /// The logs.
+    pub logs: Vec<BTreeMap<String, toml::Value>>,
 }
 
 /// An object and its body.

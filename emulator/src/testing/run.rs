@@ -104,6 +104,11 @@ impl Runner {
             .timers
             .rewind(fcemu_core::clock::VIRTUAL_EPOCH)
             .await;
+        // New instances for every case: nothing a function kept in memory leaks into the next
+        // case, and instance ids come out the same whatever ran before.
+        for f in self.emulator.app.functions().values() {
+            f.cool_down().await;
+        }
         self.drain();
         self.emulator.app.runtime().ids().restart();
         Ok(())
@@ -148,6 +153,12 @@ impl Runner {
         self.fresh().await?;
         for o in &case.setup.objects {
             self.put(dir, o).await?;
+        }
+        for r in &case.setup.rows {
+            self.put_row(r).await?;
+        }
+        for l in &case.setup.logs {
+            self.put_logs(l).await?;
         }
         self.idle().await?;
         self.drain();
@@ -231,6 +242,87 @@ impl Runner {
             .collect()
     }
 
+    /// Writes a setup row with the table's key order and instance from the manifest.
+    async fn put_row(&self, r: &super::case::Row) -> Result<(), String> {
+        use fcemu_tablestore::plainbuffer::PbValue;
+        use fcemu_tablestore::rows::{ColumnOp, RowWrite, WriteKind};
+        let plan = self.emulator.app.plan();
+        let Some(table) = plan.tables.get(&r.table) else {
+            return Err(format!(
+                "setup row: table {} is not declared in the manifest ([tables.{}])",
+                r.table, r.table
+            ));
+        };
+        let mut pk = Vec::new();
+        for (name, _) in &table.primary_key {
+            let v = r.primary_key.get(name).ok_or_else(|| {
+                format!(
+                    "setup row of {}: primary key column {name} is missing",
+                    r.table
+                )
+            })?;
+            pk.push((name.clone(), PbValue::Plain(ots_value(v)?)));
+        }
+        let columns = r
+            .columns
+            .iter()
+            .map(|(name, v)| {
+                Ok(ColumnOp::Put {
+                    name: name.clone(),
+                    value: ots_value(v)?,
+                    timestamp: None,
+                })
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        let write = RowWrite {
+            table: r.table.clone(),
+            primary_key: pk,
+            kind: WriteKind::Put(columns),
+            condition: Default::default(),
+        };
+        self.emulator
+            .ots
+            .write_row(&table.instance, write)
+            .await
+            .map(|_| ())
+            .map_err(|e| format!("setup row of {}: {e}", r.table))
+    }
+
+    /// Appends setup logs (at the virtual clock's time).
+    async fn put_logs(&self, l: &super::case::Logs) -> Result<(), String> {
+        let time =
+            u32::try_from(self.emulator.app.runtime().clock().now().unix_timestamp()).unwrap_or(0);
+        let logs = l
+            .logs
+            .iter()
+            .map(|fields| fcemu_sls::Log {
+                time,
+                contents: fields
+                    .iter()
+                    .map(|(k, v)| fcemu_sls::LogContent {
+                        key: k.clone(),
+                        value: match v {
+                            toml::Value::String(s) => s.clone(),
+                            other => other.to_string(),
+                        },
+                    })
+                    .collect(),
+                time_ns: None,
+            })
+            .collect();
+        let group = fcemu_sls::LogGroup {
+            logs,
+            topic: l.topic.clone(),
+            ..Default::default()
+        };
+        self.emulator
+            .sls
+            .put_logs(&l.project, &l.logstore, group, 0)
+            .await
+            .map(|_| ())
+            .map_err(|e| format!("setup logs of {}/{}: {e}", l.project, l.logstore))
+    }
+
     async fn put(&self, dir: &Path, o: &Object) -> Result<Value, String> {
         let body = object_body(dir, o)?;
         let mut req = self
@@ -307,6 +399,22 @@ impl Runner {
         }
         Err("the step does nothing".into())
     }
+}
+
+/// A Table Store value from a TOML one.
+fn ots_value(v: &toml::Value) -> Result<fcemu_tablestore::Value, String> {
+    use fcemu_tablestore::Value as V;
+    Ok(match v {
+        toml::Value::String(s) => V::String(s.clone()),
+        toml::Value::Integer(i) => V::Integer(*i),
+        toml::Value::Float(f) => V::Double(*f),
+        toml::Value::Boolean(b) => V::Boolean(*b),
+        other => {
+            return Err(format!(
+                "{other} cannot be a Table Store value: use a string, a number or a boolean"
+            ));
+        }
+    })
 }
 
 /// The body of a setup object or `put_object` step.
