@@ -430,10 +430,21 @@ async fn put_and_pull_with_every_compression() {
         .await
         .unwrap();
     assert_eq!(t["cursor_time"], T0);
+    // The end cursor names no group: its time is the last group's; past it is invalid.
+    let t: Value = s
+        .get(
+            "proj1",
+            &format!("/logstores/store1/shards/0?type=cursor_time&cursor={end}"),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(t["cursor_time"], T0);
     let r = s
         .get(
             "proj1",
-            "/logstores/store1/shards/0?type=cursor_time&cursor=NA==",
+            "/logstores/store1/shards/0?type=cursor_time&cursor=NQ==",
         )
         .await;
     assert_eq!(error(r).await.1, "InvalidCursor");
