@@ -3,5 +3,8 @@
 //! the objects, rows and logs they wrote — in insta's `.snap` format.
 
 pub mod case;
+mod harness;
 pub mod run;
 pub mod snapshot;
+
+pub use harness::Emulator;

@@ -67,6 +67,16 @@ impl Runner {
         self.emulator.services_url()
     }
 
+    /// The services port's URL.
+    pub(crate) fn services_url(&self) -> String {
+        self.emulator.services_url()
+    }
+
+    /// The gateway's URL.
+    pub(crate) fn gateway_url(&self) -> String {
+        self.emulator.gateway_url()
+    }
+
     async fn post(&self, path: &str, body: Vec<u8>) -> Result<reqwest::Response, String> {
         self.http
             .post(format!("{}{path}", self.services()))
@@ -76,7 +86,7 @@ impl Runner {
             .map_err(|e| format!("POST {path}: {e}"))
     }
 
-    async fn idle(&self) -> Result<(), String> {
+    pub(crate) async fn idle(&self) -> Result<(), String> {
         let r = self.post("/_fcemu/idle?timeout=60", Vec::new()).await?;
         if r.status().is_success() {
             Ok(())
@@ -89,7 +99,7 @@ impl Runner {
     }
 
     /// Starts over: empty stores, no records, the clock at its start, ids from 1.
-    async fn fresh(&mut self) -> Result<(), String> {
+    pub(crate) async fn fresh(&mut self) -> Result<(), String> {
         let r = self.post("/_fcemu/reset?timeout=60", Vec::new()).await?;
         if !r.status().is_success() {
             return Err(format!(
@@ -165,31 +175,38 @@ impl Runner {
         self.emulator.app.records().clear();
         let mut steps = Vec::new();
         for (i, step) in case.steps.iter().enumerate() {
-            let (title, response) = self
-                .step(dir, step)
+            let recorded = self
+                .record_step(dir, step)
                 .await
                 .map_err(|e| format!("{}: step {}: {e}", case_path.display(), i + 1))?;
-            self.idle().await?;
-            let invocations = self.invocations();
-            self.emulator.app.records().clear();
-            let (mut objects, rows, logs) = self.drain();
-            self.add_contents(&mut objects).await;
-            let mut s = Map::new();
-            s.insert("step".into(), Value::String(title));
-            if let Some(r) = response {
-                s.insert("response".into(), r);
-            }
-            s.insert("invocations".into(), Value::Array(invocations));
-            for (k, v) in [("objects", objects), ("rows", rows), ("logs", logs)] {
-                if !v.is_empty() {
-                    s.insert(k.into(), Value::Array(v));
-                }
-            }
-            steps.push(Value::Object(s));
+            steps.push(recorded);
         }
         let mut out = json!({ "steps": steps });
         super::snapshot::redact(&mut out, &case.redact.paths);
         Ok(out)
+    }
+
+    /// Does one step, waits until idle, and returns its record: the response, the invocations
+    /// it caused and what they wrote.
+    pub(crate) async fn record_step(&mut self, dir: &Path, step: &Step) -> Result<Value, String> {
+        let (title, response) = self.step(dir, step).await?;
+        self.idle().await?;
+        let invocations = self.invocations();
+        self.emulator.app.records().clear();
+        let (mut objects, rows, logs) = self.drain();
+        self.add_contents(&mut objects).await;
+        let mut s = Map::new();
+        s.insert("step".into(), Value::String(title));
+        if let Some(r) = response {
+            s.insert("response".into(), r);
+        }
+        s.insert("invocations".into(), Value::Array(invocations));
+        for (k, v) in [("objects", objects), ("rows", rows), ("logs", logs)] {
+            if !v.is_empty() {
+                s.insert(k.into(), Value::Array(v));
+            }
+        }
+        Ok(Value::Object(s))
     }
 
     /// Adds the content of objects written as short text (as they are now).
