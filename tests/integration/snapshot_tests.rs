@@ -146,13 +146,8 @@ fn a_broken_case_is_reported_and_the_others_run() {
     assert!(out.ends_with("1 passed, 0 failed\n"), "{out}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_rust_harness_records_steps_as_fcemu_test_does() {
-    let p = project("compact");
-    let text = std::fs::read_to_string(p.path().join("fcemu.toml")).unwrap();
-    let mut emu = fcemu::testing::Emulator::from_toml(p.path(), &text)
-        .await
-        .unwrap();
+/// The steps of [`CASE`], through the Rust harness.
+async fn harness_steps(emu: &mut fcemu::testing::Emulator) {
     let r = emu.invoke("thumb", "{\"text\":\"a b c\"}").await.unwrap();
     assert_eq!(r["status"], 200);
     emu.put_object("uploads", "photos/cat.jpg", b"meow".to_vec())
@@ -161,6 +156,16 @@ async fn the_rust_harness_records_steps_as_fcemu_test_does() {
     emu.advance(std::time::Duration::from_secs(3 * 3600))
         .await
         .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rust_harness_records_steps_as_fcemu_test_does() {
+    let p = project("compact");
+    let text = std::fs::read_to_string(p.path().join("fcemu.toml")).unwrap();
+    let mut emu = fcemu::testing::Emulator::from_toml(p.path(), &text)
+        .await
+        .unwrap();
+    harness_steps(&mut emu).await;
     let triggers: Vec<String> = emu
         .invocations()
         .iter()
@@ -172,13 +177,7 @@ async fn the_rust_harness_records_steps_as_fcemu_test_does() {
 
     // After a reset the same steps give the same record.
     emu.reset().await.unwrap();
-    emu.invoke("thumb", "{\"text\":\"a b c\"}").await.unwrap();
-    emu.put_object("uploads", "photos/cat.jpg", b"meow".to_vec())
-        .await
-        .unwrap();
-    emu.advance(std::time::Duration::from_secs(3 * 3600))
-        .await
-        .unwrap();
+    harness_steps(&mut emu).await;
     assert_eq!(emu.snapshot(), first);
     assert!(emu.snapshot_text("harness").await.starts_with("---\n"));
     emu.shutdown().await;
