@@ -134,3 +134,52 @@ def test_table_store_signs_responses_for_pairs_it_is_told(app):
         unknown.list_table()
     assert e.value.get_error_code() == "OTSAuthFailed"
     assert "--credentials" in e.value.get_error_message()
+
+
+CHAIN_MANIFEST = MANIFEST + """
+[functions.audit]
+runtime = "python3"
+code = "{code}/../native/python"
+handler = "main.handler"
+  [[functions.audit.triggers]]
+  type = "tablestore"
+  instance = "gallery"
+  table = "photos"
+  format = "json"
+"""
+
+
+def test_fcemu_test_snapshots_the_whole_chain(tmp_path):
+    """One upload: the OSS-triggered function writes a thumbnail, a row and a log with the real
+    SDKs; the row's stream fires a second function. `fcemu test` shows all of it in one step."""
+    code = REPO / "fixtures" / "python"
+    manifest = textwrap.dedent(CHAIN_MANIFEST.format(code=code)).replace(
+        "[tables.photos]", "[tables.photos]\nstream = true"
+    )
+    (tmp_path / "fcemu.toml").write_text(manifest)
+    cases = tmp_path / "tests" / "fcemu"
+    cases.mkdir(parents=True)
+    (cases / "upload.toml").write_text(
+        '[[steps]]\nput_object = { bucket = "uploads", key = "photos/cat.txt", body = "a small cat" }\n'
+        '\n[redact]\npaths = [".steps[].invocations[].result.pid", ".steps[].invocations[].result.tmp"]\n'
+    )
+    env = dict(os.environ)
+    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+    binary = os.environ.get("FCEMU_BIN", str(REPO / "target" / "debug" / "fcemu"))
+    run = subprocess.run([binary, "test", "--accept"], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stdout + run.stderr
+    snap = (cases / "snapshots" / "upload.snap").read_text()
+    for expected in [
+        "function: thumbs",             # the OSS trigger's function
+        "function: audit",              # fired by the row it wrote
+        "key: thumbs/cat.txt",          # the object it wrote
+        "content: A SMALL CAT",
+        "table: photos",                # the row
+        "logstore: thumbs",             # its PutLogs
+    ]:
+        assert expected in snap, f"{expected!r} missing from:\n{snap}"
+    again = subprocess.run([binary, "test"], cwd=tmp_path, env=env,
+                           capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0, again.stdout
+    assert again.stdout.strip().endswith("1 passed, 0 failed")

@@ -32,10 +32,19 @@ pub fn router(ots: Ots) -> axum::Router {
         .with_state(ots)
 }
 
-/// `x-ots-date` of a response: always the host's UTC time with six fractional digits, because
-/// the SDKs reject a date more than 15 minutes from their own clock (a virtual clock would
-/// fail that check).
-fn response_date() -> String {
+/// `x-ots-date` of a response. The SDKs reject a date more than 15 minutes from their own
+/// clock, so it is the request's own `x-ots-date` when that is well formed (the client's clock,
+/// also when it is a virtual one, as in a function of a deterministic run), else the host's UTC
+/// time — never the emulator's virtual clock.
+fn response_date(request_date: Option<&str>) -> String {
+    if let Some(d) = request_date
+        && d.len() >= 20
+        && d.ends_with('Z')
+        && d.as_bytes().get(10) == Some(&b'T')
+        && d.is_ascii()
+    {
+        return d.to_string();
+    }
     let now = OffsetDateTime::now_utc();
     let base = now
         .format(&Iso8601::DATE_TIME)
@@ -110,7 +119,18 @@ async fn serve(
             error::error_response(&e, &request_id)
         }
     };
-    respond(status, body, key.as_ref(), &action, &request_id)
+    let request_date = parts
+        .headers
+        .get("x-ots-date")
+        .and_then(|v| v.to_str().ok());
+    respond(
+        status,
+        body,
+        key.as_ref(),
+        &action,
+        &request_id,
+        request_date,
+    )
 }
 
 fn respond(
@@ -119,9 +139,10 @@ fn respond(
     key: Option<&auth::ResponseKey>,
     action: &str,
     request_id: &str,
+    request_date: Option<&str>,
 ) -> Response {
     let md5 = auth::content_md5(&body);
-    let date = response_date();
+    let date = response_date(request_date);
     let ots_headers = [
         ("x-ots-contentmd5", md5.as_str()),
         ("x-ots-requestid", request_id),
