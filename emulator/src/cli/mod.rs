@@ -19,11 +19,12 @@ use crate::manifest::{self, AppPlan, ManifestError};
 /// fcemu runs Function Compute functions (WebAssembly on wasmtime; Node.js, Python and custom
 /// runtimes as local processes) behind an API Gateway, with the OSS object store (and its S3 face), Table Store, the Log Service, the FC API, triggers and
 /// timers, in one process, with no Docker and no cloud account. Functions are declared in
-/// fcemu.toml.
+/// fcemu.toml, or in the project's Serverless Devs s.yaml or Funcraft template.yml.
 #[derive(Debug, Parser)]
 #[command(name = "fcemu", version, max_term_width = 100)]
 pub struct Cli {
-    /// The application manifest.
+    /// The application manifest: fcemu.toml, or an s.yaml / template.yml (used when there is no
+    /// fcemu.toml).
     #[arg(short, long, global = true, value_name = "PATH", default_value = manifest::MANIFEST_FILE, env = "FCEMU_MANIFEST")]
     pub manifest: PathBuf,
 

@@ -597,8 +597,10 @@ impl Runtime {
         }
     }
 
-    /// Passes an HTTP request through to a custom runtime (`x-fc-control-path: /http-invoke`):
-    /// the body is read whole, and the instance's status, headers and body come back.
+    /// Passes an HTTP request through to a native function (`x-fc-control-path: /http-invoke`;
+    /// the built-in bootstraps give it FC 2.0's HTTP handler signatures): the body is read
+    /// whole, and the instance's status, headers (less FC's own and hop-by-hop ones) and body
+    /// come back.
     async fn handle_http_native<B>(
         &self,
         f: &LoadedFunction,
