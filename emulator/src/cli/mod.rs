@@ -109,7 +109,9 @@ fn import_command(args: ImportArgs) -> anyhow::Result<ExitCode> {
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing(cli.log_format);
+    // `fcemu test` prints its own results: fcemu's log lines only when something is wrong.
+    let quiet = matches!(cli.command, Command::Test(_));
+    init_tracing(cli.log_format, if quiet { "warn" } else { "fcemu=info,warn" });
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -158,13 +160,13 @@ fn render_error(e: &anyhow::Error) -> String {
     format!("fcemu: error: {e:#}")
 }
 
-fn init_tracing(format: LogFormat) {
+fn init_tracing(format: LogFormat, default_filter: &str) {
     use tracing_subscriber::EnvFilter;
     let filter = std::env::var("FCEMU_LOG")
         .ok()
         .or_else(|| std::env::var("RUST_LOG").ok())
         .and_then(|f| EnvFilter::try_new(f).ok())
-        .unwrap_or_else(|| EnvFilter::new("fcemu=info,warn"));
+        .unwrap_or_else(|| EnvFilter::new(default_filter));
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr())
         && std::env::var_os("NO_COLOR").is_none();
     let builder = tracing_subscriber::fmt()

@@ -112,6 +112,10 @@ pub struct Request {
     pub path: String,
     /// Body text.
     pub body: Option<String>,
+    /// The body from a file, relative to the case file.
+    pub body_file: Option<String>,
+    /// The body as base64.
+    pub body_base64: Option<String>,
     /// Headers.
     #[serde(default)]
     pub headers: BTreeMap<String, String>,

@@ -4,6 +4,7 @@
 
 pub mod case;
 mod harness;
+mod render;
 pub mod run;
 pub mod snapshot;
 

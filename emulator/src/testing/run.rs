@@ -11,6 +11,7 @@ use serde_json::{Map, Value, json};
 use tokio::net::TcpListener;
 
 use super::case::{Case, Object, Step};
+use super::render::{body_value, replace_addresses, row_change, tidy_http};
 use crate::manifest::AppPlan;
 use crate::server::{Emulator, StartOptions};
 
@@ -137,13 +138,7 @@ impl Runner {
         }
         let mut rows = Vec::new();
         while let Ok(c) = self.rows.try_recv() {
-            rows.push(json!({
-                "instance": c.instance,
-                "table": c.table,
-                "change": serde_json::to_value(c.record.action).unwrap_or_default(),
-                "primaryKey": serde_json::to_value(&c.record.primary_key).unwrap_or_default(),
-                "columns": serde_json::to_value(&c.record.columns).unwrap_or_default(),
-            }));
+            rows.push(row_change(&c));
         }
         let mut logs = Vec::new();
         while let Ok(c) = self.logs.try_recv() {
@@ -206,7 +201,13 @@ impl Runner {
                 s.insert(k.into(), Value::Array(v));
             }
         }
-        Ok(Value::Object(s))
+        let mut step = Value::Object(s);
+        let addresses = [
+            (self.emulator.gateway_addr.to_string(), "gateway"),
+            (self.emulator.services_addr.to_string(), "services"),
+        ];
+        replace_addresses(&mut step, &addresses);
+        Ok(step)
     }
 
     /// Adds the content of objects written as short text (as they are now).
@@ -248,6 +249,8 @@ impl Runner {
                     "result": body_value(r.result.as_bytes(), r.result_encoding),
                     "logs": r.logs,
                 });
+                tidy_http(&mut v["event"]);
+                tidy_http(&mut v["result"]);
                 if let Some(e) = r.error_type {
                     v["error"] = Value::String(e.to_string());
                 }
@@ -381,8 +384,10 @@ impl Runner {
             for (k, v) in &req.headers {
                 b = b.header(k, v);
             }
-            if let Some(body) = &req.body {
-                b = b.body(body.clone());
+            let what = format!("request {method} {}", req.path);
+            let body = body_bytes(dir, [&req.body, &req.body_file, &req.body_base64], &what)?;
+            if !body.is_empty() {
+                b = b.body(body);
             }
             let r = b
                 .send()
@@ -436,7 +441,13 @@ fn ots_value(v: &toml::Value) -> Result<fcemu_tablestore::Value, String> {
 
 /// The body of a setup object or `put_object` step.
 fn object_body(dir: &Path, o: &Object) -> Result<Vec<u8>, String> {
-    match (&o.body, &o.body_file, &o.body_base64) {
+    let what = format!("object {}/{}", o.bucket, o.key);
+    body_bytes(dir, [&o.body, &o.body_file, &o.body_base64], &what)
+}
+
+/// A body given as `body` (text), `body_file` (relative to the case) or `body_base64`.
+fn body_bytes(dir: &Path, [text, file, b64]: [&Option<String>; 3], what: &str) -> Result<Vec<u8>, String> {
+    match (text, file, b64) {
         (Some(b), None, None) => Ok(b.clone().into_bytes()),
         (None, Some(f), None) => {
             std::fs::read(dir.join(f)).map_err(|e| format!("cannot read body_file {f}: {e}"))
@@ -445,10 +456,7 @@ fn object_body(dir: &Path, o: &Object) -> Result<Vec<u8>, String> {
             .decode(b)
             .map_err(|e| format!("body_base64 is not base64: {e}")),
         (None, None, None) => Ok(Vec::new()),
-        _ => Err(format!(
-            "object {}/{}: give one of body, body_file, body_base64",
-            o.bucket, o.key
-        )),
+        _ => Err(format!("{what}: give one of body, body_file, body_base64")),
     }
 }
 
@@ -492,23 +500,6 @@ async fn response_value(r: reqwest::Response) -> Value {
         out["body"] = body_value(&body, "");
     }
     out
-}
-
-/// A body: JSON parsed, UTF-8 text as is, else base64 (`encoding` is the record's own when
-/// it already is text or base64).
-fn body_value(bytes: &[u8], encoding: &str) -> Value {
-    if encoding == "base64" {
-        return json!({ "base64": String::from_utf8_lossy(bytes) });
-    }
-    if let Ok(v) = serde_json::from_slice::<Value>(bytes)
-        && (v.is_object() || v.is_array())
-    {
-        return v;
-    }
-    match std::str::from_utf8(bytes) {
-        Ok(s) => Value::String(s.to_string()),
-        Err(_) => json!({ "base64": base64::engine::general_purpose::STANDARD.encode(bytes) }),
-    }
 }
 
 /// Keeps the runner alive across cases of one manifest.

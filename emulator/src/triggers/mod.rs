@@ -228,7 +228,7 @@ impl Triggers {
                 };
                 let matching: Vec<_> = changes
                     .iter()
-                    .filter(|c| &c.instance == instance && &c.table == table)
+                    .filter(|c| c.streamed && &c.instance == instance && &c.table == table)
                     .collect();
                 let Some(depth) = matching.iter().map(|c| c.chain_depth).max() else {
                     continue;

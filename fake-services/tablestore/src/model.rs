@@ -210,13 +210,17 @@ pub struct StreamRecord {
     pub sequence: SequenceInfo,
 }
 
-/// A durable row change on a table with a stream, published on [`crate::Ots::changes`].
+/// A durable row change, published on [`crate::Ots::changes`] for every table (tests watch
+/// them all; Table Store triggers only see `streamed` ones).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RowChange {
     /// Instance name.
     pub instance: String,
     /// Table name.
     pub table: String,
+    /// Whether the table has a stream, which holds `record` (its sequence is then the stream
+    /// position; else only its commit time is set).
+    pub streamed: bool,
     /// What changed.
     pub record: StreamRecord,
     /// How many change-triggered invocations led to the write (the request's

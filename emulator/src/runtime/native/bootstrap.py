@@ -149,8 +149,8 @@ class Context:
         self.credentials = Credentials(h)
         self.function = FunctionMeta(h)
         self.service = ServiceMeta(h)
-        self.region = h.get("x-fc-region", "")
-        self.account_id = h.get("x-fc-account-id", "")
+        self.region = h.get("x-fc-region") or os.environ.get("FC_REGION", "")
+        self.account_id = h.get("x-fc-account-id") or os.environ.get("FC_ACCOUNT_ID", "")
         self.retry_count = int(h.get("x-fc-retry-count", "0") or 0)
         self.tracing = None
         self.logger = logger

@@ -205,7 +205,10 @@ fn row(c: &mut Cursor<'_>) -> Result<PbRow, PbError> {
     Ok(r)
 }
 
-/// Decodes a whole buffer: the header, then one or more rows up to the end.
+/// Decodes a whole buffer: the header, then one or more rows up to the end. Zero bytes after
+/// the last row are padding, not a row (no tag is 0): the Node.js SDK sizes its buffer for a
+/// primary key with `INF_MIN` / `INF_MAX` one byte too large and sends the zero, and Table
+/// Store accepts it.
 pub fn decode_rows(bytes: &[u8]) -> Result<Vec<PbRow>, PbError> {
     let mut c = Cursor { buf: bytes, pos: 0 };
     if c.u32()? != HEADER {
@@ -214,7 +217,7 @@ pub fn decode_rows(bytes: &[u8]) -> Result<Vec<PbRow>, PbError> {
     let mut rows = Vec::new();
     loop {
         rows.push(row(&mut c)?);
-        if c.pos == bytes.len() {
+        if bytes[c.pos..].iter().all(|&b| b == 0) {
             return Ok(rows);
         }
     }

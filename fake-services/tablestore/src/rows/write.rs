@@ -234,28 +234,30 @@ fn apply_write(
         read_cu,
         write_cu: capacity_units(size),
     };
-    let change = match &t.stream {
-        Some(s) if row_present || cur.exists => {
-            let record = StreamRecord {
-                action,
-                primary_key: pk,
-                columns: changes,
-                sequence: SequenceInfo {
-                    epoch: 0,
-                    timestamp_us: ctx.now_us,
-                    row_index: store::records_at(tx, &s.stream_id, ctx.now_us)?,
-                },
-            };
-            streams::persist(tx, ctx.instance, &t.name, s, &record)?;
-            Some(RowChange {
-                instance: ctx.instance.to_owned(),
-                table: t.name.clone(),
-                record,
-                chain_depth: ctx.chain_depth,
-            })
-        }
-        _ => None,
+    if !(row_present || cur.exists) {
+        return Ok((result, None));
+    }
+    let mut record = StreamRecord {
+        action,
+        primary_key: pk,
+        columns: changes,
+        sequence: SequenceInfo {
+            epoch: 0,
+            timestamp_us: ctx.now_us,
+            row_index: 0,
+        },
     };
+    if let Some(s) = &t.stream {
+        record.sequence.row_index = store::records_at(tx, &s.stream_id, ctx.now_us)?;
+        streams::persist(tx, ctx.instance, &t.name, s, &record)?;
+    }
+    let change = Some(RowChange {
+        instance: ctx.instance.to_owned(),
+        table: t.name.clone(),
+        record,
+        streamed: t.stream.is_some(),
+        chain_depth: ctx.chain_depth,
+    });
     Ok((result, change))
 }
 
