@@ -376,10 +376,12 @@ async fn streams_publish_changes_and_serve_records() {
     s.ok("DeleteRow", write("feed", row_buf("r1", vec![], true), 1))
         .await;
 
+    let plain = changes.try_recv().unwrap();
+    assert_eq!((plain.table.as_str(), plain.streamed), ("plain", false));
     let put = changes.try_recv().unwrap();
     assert_eq!(
-        (put.instance.as_str(), put.table.as_str()),
-        ("inst", "feed")
+        (put.instance.as_str(), put.table.as_str(), put.streamed),
+        ("inst", "feed", true)
     );
     assert_eq!(put.record.action, RowAction::PutRow);
     assert_eq!(
@@ -611,9 +613,13 @@ async fn a_stream_policy_and_the_chain_depth_reach_the_change_feed() {
         s.ok("PutRow", write(table, row_buf("r", cells, false), 0))
             .await;
     }
+    let ignored = changes.try_recv().unwrap();
+    assert_eq!((ignored.table.as_str(), ignored.streamed), ("ignored", false));
     let change = changes.try_recv().unwrap();
-    assert_eq!((change.table.as_str(), change.chain_depth), ("watched", 2));
-    assert!(changes.try_recv().is_err(), "a table without a stream");
+    assert_eq!(
+        (change.table.as_str(), change.chain_depth, change.streamed),
+        ("watched", 2, true)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
