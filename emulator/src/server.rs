@@ -40,6 +40,8 @@ pub struct StartOptions {
     pub watch: Option<PathBuf>,
     /// How long a native function's instance may stay idle before it is stopped.
     pub instance_idle: std::time::Duration,
+    /// Host names the admin API accepts besides loopback names and the listen addresses.
+    pub allow_hosts: Vec<String>,
 }
 
 impl Default for StartOptions {
@@ -55,6 +57,7 @@ impl Default for StartOptions {
             max_trigger_depth: crate::triggers::DEFAULT_MAX_CHAIN_DEPTH,
             watch: None,
             instance_idle: crate::runtime::DEFAULT_INSTANCE_IDLE,
+            allow_hosts: Vec::new(),
         }
     }
 }
@@ -171,6 +174,10 @@ impl Emulator {
         let gateway_router = crate::gateway::router(crate::gateway::Gateway::new(app.clone()));
         let services_router = edge::router(edge::Services {
             admin: crate::admin::router(
+                crate::admin::Guard::new(
+                    vec![services_addr, gateway_addr],
+                    opts.allow_hosts.clone(),
+                ),
                 app.clone(),
                 triggers.clone(),
                 services::Stores {

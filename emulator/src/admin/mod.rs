@@ -1,6 +1,13 @@
 //! `/_fcemu/*`: the emulator's own API for tests and tools — health, idle, loaded functions, and
 //! a direct invoke.
 
+mod browse;
+mod guard;
+mod live;
+mod ui;
+
+pub use guard::{Guard, TOKEN_HEADER};
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,19 +26,43 @@ use crate::services::Stores;
 use crate::triggers::Triggers;
 use crate::triggers::synthetic::SyntheticEvent;
 
+/// What the read-only views of the services' state need.
+#[derive(Clone)]
+struct BrowseState {
+    app: Arc<App>,
+    stores: Stores,
+}
+
 /// Default time `POST /_fcemu/idle` waits.
 const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The admin routes, mounted under `/_fcemu`.
-pub fn router(app: Arc<App>, triggers: Arc<Triggers>, stores: Stores) -> Router {
+/// The admin routes, mounted under `/_fcemu`, behind `guard`.
+pub fn router(guard: Guard, app: Arc<App>, triggers: Arc<Triggers>, stores: Stores) -> Router {
     let reset_routes = Router::new()
         .route("/_fcemu/reset", post(reset))
-        .with_state((triggers.clone(), stores));
+        .with_state((triggers.clone(), stores.clone()));
+    let browse_routes = Router::new()
+        .route("/_fcemu/buckets", get(browse::buckets))
+        .route("/_fcemu/buckets/{bucket}/objects", get(browse::objects))
+        .route("/_fcemu/tables", get(browse::tables))
+        .route("/_fcemu/tables/{instance}/{table}/rows", get(browse::rows))
+        .route("/_fcemu/logstores", get(browse::logstores))
+        .route("/_fcemu/logs/{project}/{logstore}", get(browse::logs))
+        .with_state(BrowseState {
+            app: app.clone(),
+            stores: stores.clone(),
+        });
+    let ui_routes = Router::new()
+        .route("/_fcemu/ui", get(ui::page))
+        .route("/_fcemu/ui/app.js", get(ui::script))
+        .route("/_fcemu/ui/style.css", get(ui::style))
+        .with_state(guard.clone());
     let trigger_routes = Router::new()
         .route(
             "/_fcemu/invocations",
             get(invocations).delete(clear_invocations),
         )
+        .route("/_fcemu/invocations/stream", get(live::stream))
         .route("/_fcemu/triggers", get(list_triggers))
         .route("/_fcemu/clock", get(clock))
         .route("/_fcemu/clock/advance", post(advance_clock))
@@ -45,7 +76,10 @@ pub fn router(app: Arc<App>, triggers: Arc<Triggers>, stores: Stores) -> Router 
         .with_state(app)
         .merge(trigger_routes)
         .merge(reset_routes)
+        .merge(browse_routes)
+        .merge(ui_routes)
         .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(guard, guard::check))
 }
 
 async fn invocations(State(t): State<Arc<Triggers>>, Query(f): Query<Filter>) -> Response {

@@ -111,7 +111,10 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     // `fcemu test` prints its own results: fcemu's log lines only when something is wrong.
     let quiet = matches!(cli.command, Command::Test(_));
-    init_tracing(cli.log_format, if quiet { "warn" } else { "fcemu=info,warn" });
+    init_tracing(
+        cli.log_format,
+        if quiet { "warn" } else { "fcemu=info,warn" },
+    );
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

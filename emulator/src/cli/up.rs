@@ -34,6 +34,12 @@ pub struct UpArgs {
     #[arg(long, default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
     pub host: IpAddr,
 
+    /// Also accept this host name in `Host` on the admin API (repeatable): by default only
+    /// loopback names and the listen address are, so a page reaching fcemu through its own DNS
+    /// name (DNS rebinding) is refused.
+    #[arg(long = "allow-host", value_name = "NAME")]
+    pub allow_hosts: Vec<String>,
+
     /// Also write the addresses as JSON to this file once ready.
     #[arg(long, value_name = "PATH")]
     pub ready_file: Option<PathBuf>,
@@ -86,7 +92,7 @@ pub(super) async fn run(manifest: &Path, args: UpArgs) -> anyhow::Result<ExitCod
     eprintln!(
         "fcemu: SDKs that put names in the host (Log Service, OSS virtual-host) work with HTTP_PROXY={services}"
     );
-    println!("fcemu: ready gateway={gateway} services={services}");
+    println!("fcemu: ready gateway={gateway} services={services} ui={services}/_fcemu/ui");
     shutdown_signal().await;
     eprintln!("fcemu: shutting down");
     emulator.shutdown().await?;
@@ -132,6 +138,7 @@ pub(super) async fn start(manifest: &Path, args: &UpArgs, watch: bool) -> anyhow
         deterministic: args.deterministic,
         data_dir: args.data_dir.clone(),
         max_trigger_depth: args.max_trigger_depth,
+        allow_hosts: args.allow_hosts.clone(),
         strict_auth: args
             .strict_auth
             .as_deref()
@@ -216,7 +223,8 @@ pub(super) async fn start(manifest: &Path, args: &UpArgs, watch: bool) -> anyhow
         );
     }
     if let Some(path) = &args.ready_file {
-        let body = json!({ "gateway": gateway, "services": services, "pid": std::process::id() });
+        let ui = format!("{services}/_fcemu/ui");
+        let body = json!({ "gateway": gateway, "services": services, "ui": ui, "pid": std::process::id() });
         write_ready_file(path, &body.to_string())
             .with_context(|| format!("cannot write --ready-file {}", path.display()))?;
     }

@@ -158,8 +158,12 @@ pub fn replace_addresses(v: &mut Value, addresses: &[(String, &str)]) {
                 }
             }
         }
-        Value::Array(items) => items.iter_mut().for_each(|i| replace_addresses(i, addresses)),
-        Value::Object(map) => map.values_mut().for_each(|i| replace_addresses(i, addresses)),
+        Value::Array(items) => items
+            .iter_mut()
+            .for_each(|i| replace_addresses(i, addresses)),
+        Value::Object(map) => map
+            .values_mut()
+            .for_each(|i| replace_addresses(i, addresses)),
         _ => {}
     }
 }

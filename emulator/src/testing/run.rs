@@ -446,7 +446,11 @@ fn object_body(dir: &Path, o: &Object) -> Result<Vec<u8>, String> {
 }
 
 /// A body given as `body` (text), `body_file` (relative to the case) or `body_base64`.
-fn body_bytes(dir: &Path, [text, file, b64]: [&Option<String>; 3], what: &str) -> Result<Vec<u8>, String> {
+fn body_bytes(
+    dir: &Path,
+    [text, file, b64]: [&Option<String>; 3],
+    what: &str,
+) -> Result<Vec<u8>, String> {
     match (text, file, b64) {
         (Some(b), None, None) => Ok(b.clone().into_bytes()),
         (None, Some(f), None) => {

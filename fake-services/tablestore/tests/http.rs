@@ -614,7 +614,10 @@ async fn a_stream_policy_and_the_chain_depth_reach_the_change_feed() {
             .await;
     }
     let ignored = changes.try_recv().unwrap();
-    assert_eq!((ignored.table.as_str(), ignored.streamed), ("ignored", false));
+    assert_eq!(
+        (ignored.table.as_str(), ignored.streamed),
+        ("ignored", false)
+    );
     let change = changes.try_recv().unwrap();
     assert_eq!(
         (change.table.as_str(), change.chain_depth, change.streamed),

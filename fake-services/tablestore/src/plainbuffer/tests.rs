@@ -87,12 +87,23 @@ fn decodes_an_sdk_put_row_and_rejects_a_flipped_bit() {
 #[test]
 fn the_nodejs_sdks_zero_padded_range_key_decodes() {
     // `[{id: INF_MIN}]` exactly as tablestore@5.6.5 serializes it: one zero byte after the row.
-    let rows = decode_rows(&hex("75000000010304020000006964050100000009 0a6109e000".replace(' ', "").as_str())).unwrap();
+    let rows = decode_rows(&hex("75000000010304020000006964050100000009 0a6109e000"
+        .replace(' ', "")
+        .as_str()))
+    .unwrap();
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].primary_key[0].name, "id");
-    assert!(matches!(rows[0].primary_key[0].value, Some(PbValue::InfMin)));
+    assert!(matches!(
+        rows[0].primary_key[0].value,
+        Some(PbValue::InfMin)
+    ));
     // Anything but zeros after the row is still an error.
-    assert!(decode_rows(&hex("75000000010304020000006964050100000009 0a6109e001".replace(' ', "").as_str())).is_err());
+    assert!(
+        decode_rows(&hex("75000000010304020000006964050100000009 0a6109e001"
+            .replace(' ', "")
+            .as_str()))
+        .is_err()
+    );
 }
 
 #[test]
