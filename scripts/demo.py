@@ -184,12 +184,14 @@ def main():
     binary, app_dir, once = sys.argv[1], Path(sys.argv[2]).resolve(), "--once" in sys.argv[3:]
     proc, ready, log_path = start(binary, app_dir, once)
     print(f"fcemu is serving {app_dir.name}: gateway {ready['gateway']}, services {ready['services']}")
+    print(f"{BOLD}dashboard: {ready['ui']}{RESET}")
     print(f"{DIM}(fcemu's own output: {log_path}){RESET}")
     status = 0
     try:
         Demo(ready, app_dir).run()
         if not once:
-            print(f"\nThe app stays up (Ctrl-C stops it); edit a function under {app_dir}/functions and it reloads. Try:")
+            print(f"\nThe app stays up (Ctrl-C stops it); edit a function under {app_dir}/functions and it reloads.")
+            print(f"Open the dashboard at {ready['ui']}, or try:")
             print(f"   curl {ready['gateway']}/photos")
             print(f"   curl {ready['services']}/_fcemu/invocations?function=thumbnail")
             print(f"   curl -X POST '{ready['services']}/_fcemu/clock/advance?by=5m'")

@@ -86,7 +86,7 @@ fn an_s_yaml_project_starts_as_it_is() {
     let server = Server::start(&p, &["--deterministic", "--var", "functionName=web"]);
     let log = server
         .log
-        .wait_for_text(Duration::from_secs(30), "left out");
+        .wait_for_text(Duration::from_secs(30), "fcemu: web answers at ");
     assert!(
         log.contains("fcemu: using s.yaml (Serverless Devs"),
         "{log}"
