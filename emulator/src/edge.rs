@@ -2,6 +2,8 @@
 //! and hands it over. Also acts as an HTTP proxy for SDKs that put resource names in the host
 //! (`<project>.127.0.0.1`), refusing hosts fcemu does not emulate.
 
+use std::sync::Arc;
+
 use axum::Router;
 use axum::body::Body;
 use axum::extract::Request;
@@ -9,37 +11,18 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use tower::ServiceExt;
 
-/// Which service a request belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Target {
-    /// `/_fcemu/...`
-    Admin,
-    /// `/2016-08-15/...`, `/2021-04-06/...`, `/2023-03-30/...`
-    FcApi,
-    /// `x-ots-*` headers.
-    TableStore,
-    /// `x-log-apiversion` header.
-    LogService,
-    /// Everything else.
-    ObjectStore,
+use crate::services::EmulatedService;
+
+/// Whether a path is fcemu's own API.
+fn is_admin(path: &str) -> bool {
+    path.starts_with("/_fcemu/") || path == "/_fcemu"
 }
 
-/// Classifies a request (DESIGN §3).
-pub fn classify(path: &str, headers: &HeaderMap) -> Target {
-    if path.starts_with("/_fcemu/") || path == "/_fcemu" {
-        Target::Admin
-    } else if headers.keys().any(|k| k.as_str().starts_with("x-ots-")) {
-        Target::TableStore
-    } else if headers.contains_key("x-log-apiversion") {
-        Target::LogService
-    } else if ["/2016-08-15/", "/2021-04-06/", "/2023-03-30/"]
+/// Whether a path is the FC API's (`/2016-08-15/...`, `/2021-04-06/...`, `/2023-03-30/...`).
+fn is_fc_api(path: &str) -> bool {
+    ["/2016-08-15/", "/2021-04-06/", "/2023-03-30/"]
         .iter()
         .any(|p| path.starts_with(p))
-    {
-        Target::FcApi
-    } else {
-        Target::ObjectStore
-    }
 }
 
 /// Whether a proxied request's host is one fcemu answers for: loopback names (with or without
@@ -61,23 +44,36 @@ pub fn is_emulated_host(host: &str) -> bool {
         || host.ends_with(".aliyuncs.com")
 }
 
-/// The per-service routers the edge dispatches to.
+/// What the edge dispatches to (DESIGN §3): fcemu's own API, the FC API, then the emulated
+/// services in their claiming order.
 #[derive(Clone)]
 pub struct Services {
     /// `/_fcemu/*`.
     pub admin: Router,
-    /// The OSS / S3 router, if the object store is running.
-    pub object_store: Option<Router>,
     /// The FC OpenAPI router, if available.
     pub fc_api: Option<Router>,
-    /// Table Store, if available.
-    pub table_store: Option<Router>,
-    /// Log Service, if available.
-    pub log_service: Option<Router>,
+    /// The emulated services ([`crate::services::SERVICES`] order) with their routers.
+    pub emulated: Vec<(Arc<dyn EmulatedService>, Router)>,
     /// The gateway and the authorities (`127.0.0.1:PORT`, `localhost:PORT`) it is reached at:
     /// a proxied request for one of them goes to the gateway, so a client whose HTTP_PROXY is
     /// the services port still reaches the app's routes.
     pub gateway: Option<(Vec<String>, Router)>,
+}
+
+impl Services {
+    /// The router for a request, and whether its service reads request bodies itself.
+    fn route(&self, path: &str, headers: &HeaderMap) -> Option<(Router, bool)> {
+        if is_admin(path) {
+            return Some((self.admin.clone(), false));
+        }
+        if is_fc_api(path) {
+            return self.fc_api.clone().map(|r| (r, false));
+        }
+        self.emulated
+            .iter()
+            .find(|(s, _)| s.claims(path, headers))
+            .map(|(s, r)| (r.clone(), s.reads_bodies()))
+    }
 }
 
 /// The edge router: every request goes through [`dispatch`].
@@ -138,26 +134,17 @@ async fn dispatch(
             Err(never) => match never {},
         };
     }
-    let target = classify(req.uri().path(), req.headers());
-    // The object store reads bodies this way itself.
-    let req = if target == Target::ObjectStore {
+    let Some((router, reads_bodies)) = services.route(req.uri().path(), req.headers()) else {
+        return not_available(req.uri().path());
+    };
+    let req = if reads_bodies {
         req
     } else {
         fcemu_core::body::read_in_background(req)
     };
-    let router = match target {
-        Target::Admin => Some(services.admin),
-        Target::FcApi => services.fc_api,
-        Target::TableStore => services.table_store,
-        Target::LogService => services.log_service,
-        Target::ObjectStore => services.object_store,
-    };
-    match router {
-        Some(r) => match r.oneshot(req).await {
-            Ok(resp) => resp,
-            Err(never) => match never {},
-        },
-        None => not_available(target),
+    match router.oneshot(req).await {
+        Ok(resp) => resp,
+        Err(never) => match never {},
     }
 }
 
@@ -171,10 +158,10 @@ fn bad_gateway(host: &str, why: &str) -> Response {
         .into_response()
 }
 
-fn not_available(target: Target) -> Response {
+fn not_available(path: &str) -> Response {
     let body = serde_json::json!({
         "error": "ServiceNotAvailable",
-        "message": format!("{target:?} is not available in this build of fcemu"),
+        "message": format!("no service of this fcemu answers {path}"),
     });
     (StatusCode::NOT_IMPLEMENTED, axum::Json(body)).into_response()
 }
@@ -184,17 +171,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn routes_by_what_the_request_is() {
-        let mut h = HeaderMap::new();
-        assert_eq!(classify("/_fcemu/health", &h), Target::Admin);
-        assert_eq!(classify("/2016-08-15/services", &h), Target::FcApi);
-        assert_eq!(classify("/2023-03-30/functions", &h), Target::FcApi);
-        assert_eq!(classify("/bucket/key", &h), Target::ObjectStore);
-        h.insert("x-log-apiversion", "0.6.0".parse().unwrap());
-        assert_eq!(classify("/logstores", &h), Target::LogService);
-        let mut h = HeaderMap::new();
-        h.insert("x-ots-apiversion", "2015-12-31".parse().unwrap());
-        assert_eq!(classify("/PutRow", &h), Target::TableStore);
+    fn fcemu_and_the_fc_api_are_known_by_path() {
+        assert!(is_admin("/_fcemu/health") && is_admin("/_fcemu"));
+        assert!(!is_admin("/_fcemux"));
+        assert!(is_fc_api("/2016-08-15/services") && is_fc_api("/2023-03-30/functions"));
+        assert!(!is_fc_api("/bucket/2016-08-15/key"));
     }
 
     #[test]

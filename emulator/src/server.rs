@@ -74,12 +74,8 @@ pub struct Emulator {
     pub load_failures: LoadFailures,
     /// The hot-reload watcher, when watching.
     pub reloader: Option<Reloader>,
-    /// The object store.
-    pub oss: fcemu_oss::Oss,
-    /// Table Store.
-    pub ots: fcemu_tablestore::Ots,
-    /// Log Service.
-    pub sls: fcemu_sls::Sls,
+    /// The emulated services (OSS, Table Store, the Log Service, ...).
+    pub services: services::Services,
     /// Triggers, the async queue and timers.
     pub triggers: Arc<crate::triggers::Triggers>,
     shutdown: Option<tokio::sync::watch::Sender<bool>>,
@@ -126,9 +122,7 @@ impl Emulator {
             strict_auth: opts.strict_auth.clone(),
             credentials: opts.credentials.clone(),
         };
-        let oss = services::open_object_store(&plan, &setup).await?;
-        let ots = services::open_table_store(&plan, &setup).await?;
-        let sls = services::open_log_service(&plan, &setup).await?;
+        let stores = services::Services::open(&plan, &setup).await?;
         let runtime = Runtime::new(RuntimeOptions {
             cache: opts.cache.clone(),
             clock,
@@ -163,14 +157,7 @@ impl Emulator {
             opts.deterministic,
             opts.max_trigger_depth,
         )?;
-        triggers.follow_object_changes(oss.changes());
-        triggers.follow_row_changes(&ots.changes());
-        let reader = app.clone();
-        ots.set_stream_policy(Arc::new(move |instance, table| {
-            crate::services::trigger_reads_table(&reader.plan(), instance, table)
-        }));
-        triggers.follow_log_appends(&sls.changes());
-        crate::function_logs::ship(&app, sls.clone());
+        stores.connect(&app, &triggers);
         let gateway_router = crate::gateway::router(crate::gateway::Gateway::new(app.clone()));
         let services_router = edge::router(edge::Services {
             admin: crate::admin::router(
@@ -180,20 +167,14 @@ impl Emulator {
                 ),
                 app.clone(),
                 triggers.clone(),
-                services::Stores {
-                    oss: oss.clone(),
-                    ots: ots.clone(),
-                    sls: sls.clone(),
-                },
+                stores.clone(),
             ),
-            object_store: Some(oss.router()),
             fc_api: Some(crate::fcapi::router(
                 app.clone(),
                 triggers.queue.clone(),
                 opts.strict_auth.clone(),
             )),
-            table_store: Some(ots.router()),
-            log_service: Some(sls.router()),
+            emulated: stores.iter().map(|s| (s.clone(), s.router())).collect(),
             gateway: Some((own(gateway_addr).to_vec(), gateway_router.clone())),
         });
         let (tx, rx) = tokio::sync::watch::channel(false);
@@ -224,9 +205,7 @@ impl Emulator {
             gateway_addr,
             load_failures,
             reloader,
-            oss,
-            ots,
-            sls,
+            services: stores,
             triggers,
             shutdown: Some(tx),
             servers,

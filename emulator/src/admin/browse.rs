@@ -56,7 +56,7 @@ fn rfc3339(t: time::OffsetDateTime) -> String {
 
 /// `GET /_fcemu/buckets`.
 pub async fn buckets(State(s): State<BrowseState>) -> Result<Json<Value>, BrowseError> {
-    let list = s.stores.oss.list_buckets().await?;
+    let list = s.stores.oss().list_buckets().await?;
     let buckets: Vec<Value> = list
         .iter()
         .map(|b| json!({"name": b.name, "created": rfc3339(b.created)}))
@@ -90,7 +90,7 @@ pub async fn objects(
         start_after: q.after,
         max: q.limit.unwrap_or(100).clamp(1, MAX_PAGE),
     };
-    let page = s.stores.oss.list_objects(&bucket, params).await?;
+    let page = s.stores.oss().list_objects(&bucket, params).await?;
     let objects: Vec<Value> = page
         .contents
         .iter()
@@ -121,8 +121,8 @@ pub async fn tables(State(s): State<BrowseState>) -> Result<Json<Value>, BrowseE
     instances.dedup();
     let mut out = Vec::new();
     for instance in instances {
-        for name in s.stores.ots.list_tables(&instance).await? {
-            let info = s.stores.ots.describe_table(&instance, &name).await?;
+        for name in s.stores.ots().list_tables(&instance).await? {
+            let info = s.stores.ots().describe_table(&instance, &name).await?;
             let key: Vec<Value> = info.primary_key.iter().map(|c| json!(c.name)).collect();
             out.push(json!({
                 "instance": instance,
@@ -162,7 +162,7 @@ pub async fn rows(
     Query(q): Query<RowsQuery>,
 ) -> Result<Json<Value>, BrowseError> {
     let limit = q.limit.unwrap_or(100).clamp(1, MAX_PAGE);
-    let all = s.stores.ots.all_rows(&instance, &table).await?;
+    let all = s.stores.ots().all_rows(&instance, &table).await?;
     let total = all.len();
     let rows: Vec<Value> = all
         .iter()
@@ -189,10 +189,10 @@ pub async fn rows(
 
 /// `GET /_fcemu/logstores`: every project's logstores.
 pub async fn logstores(State(s): State<BrowseState>) -> Result<Json<Value>, BrowseError> {
-    let (projects, _) = s.stores.sls.list_projects("", 0, 500).await?;
+    let (projects, _) = s.stores.sls().list_projects("", 0, 500).await?;
     let mut out = Vec::new();
     for p in projects {
-        let (stores, _) = s.stores.sls.list_logstores(&p.name, "", 0, 500).await?;
+        let (stores, _) = s.stores.sls().list_logstores(&p.name, "", 0, 500).await?;
         for l in stores {
             out.push(json!({"project": p.name, "logstore": l}));
         }
@@ -233,7 +233,7 @@ pub async fn logs(
     };
     let page = s
         .stores
-        .sls
+        .sls()
         .get_logs(&project, &logstore, query.clone())
         .await?;
     let rows: Vec<Value> = page
@@ -247,7 +247,7 @@ pub async fn logs(
         let (from, to) = time_span(&rows, &query);
         let q = fcemu_sls::LogQuery { from, to, ..query };
         s.stores
-            .sls
+            .sls()
             .histograms(&project, &logstore, q, None)
             .await?
             .iter()

@@ -22,7 +22,7 @@ use serde_json::json;
 use crate::app::App;
 use crate::records::Filter;
 use crate::runtime::{Invocation, WhenBusy};
-use crate::services::Stores;
+use crate::services::Services as Stores;
 use crate::triggers::Triggers;
 use crate::triggers::synthetic::SyntheticEvent;
 

@@ -36,9 +36,9 @@ impl Runner {
             ..StartOptions::default()
         };
         let emulator = Emulator::start(plan, services, gateway, opts).await?;
-        let objects = emulator.oss.changes().subscribe();
-        let rows = emulator.ots.changes().subscribe();
-        let logs = emulator.sls.changes().subscribe();
+        let objects = emulator.services.oss().changes().subscribe();
+        let rows = emulator.services.ots().changes().subscribe();
+        let logs = emulator.services.sls().changes().subscribe();
         Ok(Runner {
             emulator,
             http: reqwest::Client::new(),
@@ -223,7 +223,7 @@ impl Runner {
             if !(created && small) {
                 continue;
             }
-            if let Ok(bytes) = self.emulator.oss.get_bytes(b, k).await
+            if let Ok(bytes) = self.emulator.services.oss().get_bytes(b, k).await
                 && let Ok(text) = String::from_utf8(bytes.to_vec())
             {
                 o["content"] = Value::String(text);
@@ -301,7 +301,8 @@ impl Runner {
             condition: Default::default(),
         };
         self.emulator
-            .ots
+            .services
+            .ots()
             .write_row(&table.instance, write)
             .await
             .map(|_| ())
@@ -336,7 +337,8 @@ impl Runner {
             ..Default::default()
         };
         self.emulator
-            .sls
+            .services
+            .sls()
             .put_logs(&l.project, &l.logstore, group, 0)
             .await
             .map(|_| ())

@@ -1,0 +1,86 @@
+//! OSS and its S3 face: every request no other service claims; buckets the manifest declares or
+//! its OSS triggers listen to; object changes fire OSS triggers.
+
+use std::any::Any;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::http::HeaderMap;
+use futures::FutureExt;
+use futures::future::BoxFuture;
+
+use super::{EmulatedService, Setup, configure};
+use crate::app::App;
+use crate::manifest::{AppPlan, TriggerKind};
+use crate::triggers::Triggers;
+
+/// Opens the object store in the data directory and creates the buckets of `plan`.
+pub fn open<'a>(
+    plan: &'a AppPlan,
+    setup: &'a Setup<'a>,
+) -> BoxFuture<'a, anyhow::Result<Arc<dyn EmulatedService>>> {
+    async move {
+        let mut cfg = configure!(fcemu_oss::OssConfig::new(setup.data.clone()), plan, setup);
+        cfg.strict_auth = setup
+            .strict_auth
+            .as_ref()
+            .map(|(id, secret)| fcemu_oss::Credentials::single(id.clone(), secret.clone()));
+        let oss = tokio::task::spawn_blocking(move || fcemu_oss::Oss::open(cfg))
+            .await?
+            .map_err(|e| anyhow::anyhow!("cannot open the object store: {e}"))?;
+        oss.ensure(plan).await?;
+        Ok(Arc::new(oss) as Arc<dyn EmulatedService>)
+    }
+    .boxed()
+}
+
+impl EmulatedService for fcemu_oss::Oss {
+    fn name(&self) -> &'static str {
+        "object store"
+    }
+
+    fn claims(&self, _path: &str, _headers: &HeaderMap) -> bool {
+        true
+    }
+
+    fn router(&self) -> Router {
+        fcemu_oss::Oss::router(self)
+    }
+
+    fn reads_bodies(&self) -> bool {
+        true
+    }
+
+    fn ensure<'a>(&'a self, plan: &'a AppPlan) -> BoxFuture<'a, anyhow::Result<()>> {
+        async move {
+            let mut buckets: std::collections::BTreeSet<String> =
+                plan.buckets.keys().cloned().collect();
+            for f in plan.functions.values() {
+                for t in &f.triggers {
+                    if let TriggerKind::Oss { bucket, .. } = &t.kind {
+                        buckets.insert(bucket.clone());
+                    }
+                }
+            }
+            for bucket in buckets {
+                self.create_bucket_if_missing(&bucket)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("cannot create bucket {bucket}: {e}"))?;
+            }
+            Ok(())
+        }
+        .boxed()
+    }
+
+    fn reset(&self) -> BoxFuture<'_, anyhow::Result<()>> {
+        async move { Ok(fcemu_oss::Oss::reset(self).await?) }.boxed()
+    }
+
+    fn connect(&self, _app: &Arc<App>, triggers: &Arc<Triggers>) {
+        triggers.follow_object_changes(self.changes());
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}

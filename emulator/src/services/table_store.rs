@@ -1,0 +1,150 @@
+//! Table Store: requests with `x-ots-*` headers; the tables the manifest declares, with streams
+//! for the tables Table Store triggers read; row changes fire those triggers.
+
+use std::any::Any;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::http::HeaderMap;
+use futures::FutureExt;
+use futures::future::BoxFuture;
+
+use super::{EmulatedService, Setup, configure};
+use crate::app::App;
+use crate::manifest::{AppPlan, TablePlan, TriggerKind};
+use crate::triggers::Triggers;
+
+/// Opens Table Store in the data directory and creates the tables of `plan`.
+pub fn open<'a>(
+    plan: &'a AppPlan,
+    setup: &'a Setup<'a>,
+) -> BoxFuture<'a, anyhow::Result<Arc<dyn EmulatedService>>> {
+    async move {
+        let mut cfg = configure!(
+            fcemu_tablestore::OtsConfig::new(setup.data.clone()),
+            plan,
+            setup
+        );
+        cfg.strict_auth = setup.strict_auth.clone();
+        cfg.known_secrets.extend(setup.known_secrets());
+        let ots = tokio::task::spawn_blocking(move || fcemu_tablestore::Ots::open(cfg))
+            .await?
+            .map_err(|e| anyhow::anyhow!("cannot open Table Store: {e}"))?;
+        ots.ensure(plan).await?;
+        Ok(Arc::new(ots) as Arc<dyn EmulatedService>)
+    }
+    .boxed()
+}
+
+/// Whether a Table Store trigger of `plan` reads `instance`/`table` (such a table needs a stream).
+pub fn trigger_reads_table(plan: &AppPlan, instance: &str, table: &str) -> bool {
+    plan.functions.values().any(|f| {
+        f.triggers.iter().any(|t| {
+            matches!(&t.kind, TriggerKind::Tablestore { instance: i, table: n, .. }
+                if i == instance && n == table)
+        })
+    })
+}
+
+impl EmulatedService for fcemu_tablestore::Ots {
+    fn name(&self) -> &'static str {
+        "Table Store"
+    }
+
+    fn claims(&self, _path: &str, headers: &HeaderMap) -> bool {
+        headers.keys().any(|k| k.as_str().starts_with("x-ots-"))
+    }
+
+    fn router(&self) -> Router {
+        fcemu_tablestore::Ots::router(self)
+    }
+
+    fn ensure<'a>(&'a self, plan: &'a AppPlan) -> BoxFuture<'a, anyhow::Result<()>> {
+        async move {
+            for (name, table) in &plan.tables {
+                create_table(self, name, table)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("cannot create table {name}: {e}"))?;
+            }
+            // A Table Store trigger reads the table's stream: turn it on for tables that exist.
+            for f in plan.functions.values() {
+                for t in &f.triggers {
+                    if let TriggerKind::Tablestore {
+                        instance, table, ..
+                    } = &t.kind
+                        && self.describe_table(instance, table).await.is_ok()
+                    {
+                        self.set_stream(instance, table, true, None)
+                            .await
+                            .map_err(|e| {
+                                anyhow::anyhow!("cannot enable the stream of {table}: {e}")
+                            })?;
+                    }
+                }
+            }
+            Ok(())
+        }
+        .boxed()
+    }
+
+    fn reset(&self) -> BoxFuture<'_, anyhow::Result<()>> {
+        async move { Ok(fcemu_tablestore::Ots::reset(self).await?) }.boxed()
+    }
+
+    fn connect(&self, app: &Arc<App>, triggers: &Arc<Triggers>) {
+        triggers.follow_row_changes(&self.changes());
+        let reader = app.clone();
+        self.set_stream_policy(Arc::new(move |instance, table| {
+            trigger_reads_table(&reader.plan(), instance, table)
+        }));
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// Creates a declared table unless it exists (an existing table is never changed, but gets a
+/// stream when the manifest asks for one).
+async fn create_table(
+    ots: &fcemu_tablestore::Ots,
+    name: &str,
+    table: &TablePlan,
+) -> Result<(), fcemu_tablestore::OtsError> {
+    use fcemu_tablestore::model::{PkColumnSchema, PkType, TableOptions};
+    let primary_key = table
+        .primary_key
+        .iter()
+        .map(|(column, ty)| PkColumnSchema {
+            name: column.clone(),
+            ty: match ty.as_str() {
+                "INTEGER" => PkType::Integer,
+                "BINARY" => PkType::Binary,
+                _ => PkType::String,
+            },
+            auto_increment: false,
+        })
+        .collect();
+    let request = fcemu_tablestore::tables::CreateTable {
+        name: name.to_string(),
+        primary_key,
+        defined_columns: Vec::new(),
+        reserved_read: 0,
+        reserved_write: 0,
+        options: TableOptions {
+            time_to_live: i32::try_from(table.ttl).unwrap_or(i32::MAX),
+            max_versions: i32::try_from(table.max_versions).unwrap_or(i32::MAX),
+            ..TableOptions::default()
+        },
+        stream: table.stream.then_some((true, 0)),
+    };
+    match ots.create_table(&table.instance, request).await {
+        Ok(()) => Ok(()),
+        Err(fcemu_tablestore::OtsError::TableAlreadyExist) if table.stream => ots
+            .set_stream(&table.instance, name, true, None)
+            .await
+            .map(|_| ()),
+        Err(fcemu_tablestore::OtsError::TableAlreadyExist) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
