@@ -10,7 +10,7 @@ use axum::http::HeaderMap;
 use futures::FutureExt;
 use futures::future::BoxFuture;
 
-use super::{EmulatedService, Setup, configure};
+use super::{EmulatedService, Setup};
 use crate::app::App;
 use crate::manifest::AppPlan;
 use crate::triggers::Triggers;
@@ -21,7 +21,7 @@ pub fn open<'a>(
     setup: &'a Setup<'a>,
 ) -> BoxFuture<'a, anyhow::Result<Arc<dyn EmulatedService>>> {
     async move {
-        let mut cfg = configure!(fcemu_sls::SlsConfig::new(setup.data.clone()), plan, setup);
+        let mut cfg = fcemu_sls::SlsConfig::with_context(setup.context(plan));
         cfg.strict_auth = setup.strict_auth.clone();
         let sls = tokio::task::spawn_blocking(move || fcemu_sls::Sls::open(cfg))
             .await?

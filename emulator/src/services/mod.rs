@@ -39,6 +39,18 @@ pub struct Setup<'a> {
 }
 
 impl Setup<'_> {
+    /// The context every service of `plan` is opened with.
+    pub fn context(&self, plan: &AppPlan) -> fcemu_core::ServiceContext {
+        fcemu_core::ServiceContext {
+            data: self.data.clone(),
+            clock: self.clock.clone(),
+            ids: self.ids.clone(),
+            region: plan.region.clone(),
+            account_id: plan.account_id.clone(),
+            durable: self.durable,
+        }
+    }
+
     /// Every secret fcemu knows a client may sign with: `--credentials`, the `--strict-auth`
     /// pair, and `ALIBABA_CLOUD_ACCESS_KEY_SECRET` from fcemu's own environment (what the SDKs
     /// read when no key is passed).
@@ -58,20 +70,6 @@ impl Setup<'_> {
         secrets
     }
 }
-
-/// Fills the fields every service configuration has from the plan and the setup.
-macro_rules! configure {
-    ($cfg:expr, $plan:expr, $setup:expr) => {{
-        let mut cfg = $cfg;
-        cfg.clock = $setup.clock.clone();
-        cfg.ids = $setup.ids.clone();
-        cfg.region = $plan.region.clone();
-        cfg.owner_id = $plan.account_id.clone();
-        cfg.durable = $setup.durable;
-        cfg
-    }};
-}
-use configure;
 
 /// One emulated service as the emulator sees it.
 pub trait EmulatedService: Send + Sync + 'static {

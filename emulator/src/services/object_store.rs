@@ -9,7 +9,7 @@ use axum::http::HeaderMap;
 use futures::FutureExt;
 use futures::future::BoxFuture;
 
-use super::{EmulatedService, Setup, configure};
+use super::{EmulatedService, Setup};
 use crate::app::App;
 use crate::manifest::{AppPlan, TriggerKind};
 use crate::triggers::Triggers;
@@ -20,7 +20,7 @@ pub fn open<'a>(
     setup: &'a Setup<'a>,
 ) -> BoxFuture<'a, anyhow::Result<Arc<dyn EmulatedService>>> {
     async move {
-        let mut cfg = configure!(fcemu_oss::OssConfig::new(setup.data.clone()), plan, setup);
+        let mut cfg = fcemu_oss::OssConfig::with_context(setup.context(plan));
         cfg.strict_auth = setup
             .strict_auth
             .as_ref()

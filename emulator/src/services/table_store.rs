@@ -9,7 +9,7 @@ use axum::http::HeaderMap;
 use futures::FutureExt;
 use futures::future::BoxFuture;
 
-use super::{EmulatedService, Setup, configure};
+use super::{EmulatedService, Setup};
 use crate::app::App;
 use crate::manifest::{AppPlan, TablePlan, TriggerKind};
 use crate::triggers::Triggers;
@@ -20,11 +20,7 @@ pub fn open<'a>(
     setup: &'a Setup<'a>,
 ) -> BoxFuture<'a, anyhow::Result<Arc<dyn EmulatedService>>> {
     async move {
-        let mut cfg = configure!(
-            fcemu_tablestore::OtsConfig::new(setup.data.clone()),
-            plan,
-            setup
-        );
+        let mut cfg = fcemu_tablestore::OtsConfig::with_context(setup.context(plan));
         cfg.strict_auth = setup.strict_auth.clone();
         cfg.known_secrets.extend(setup.known_secrets());
         let ots = tokio::task::spawn_blocking(move || fcemu_tablestore::Ots::open(cfg))

@@ -8,11 +8,13 @@ pub mod auth;
 pub mod body;
 pub mod changes;
 pub mod clock;
+pub mod context;
 pub mod ids;
 pub mod storage;
 
 pub use changes::{ChangeFeed, ChangeReceiver, Unhandled};
 pub use clock::Clock;
+pub use context::ServiceContext;
 pub use ids::IdGen;
 pub use storage::DataDir;
 

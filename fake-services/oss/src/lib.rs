@@ -29,7 +29,7 @@ pub mod store;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use fcemu_core::{ChangeFeed, Clock, DataDir, IdGen};
+use fcemu_core::{ChangeFeed, DataDir, ServiceContext};
 
 pub use error::OssError;
 pub use model::{Bucket, ObjectAttrs, ObjectChange, ObjectEvent, ObjectMeta, ObjectType};
@@ -57,16 +57,10 @@ impl Credentials {
 /// How the object store is set up.
 #[derive(Clone, Debug)]
 pub struct OssConfig {
-    /// Where state lives; the store uses its `oss/` sub-directory.
-    pub data: Arc<DataDir>,
-    /// Source of every timestamp.
-    pub clock: Clock,
-    /// Source of request ids and upload ids.
-    pub ids: IdGen,
-    /// Region id reported by bucket info and location (`cn-hangzhou`).
-    pub region: String,
-    /// Account id shown as bucket and object owner.
-    pub owner_id: String,
+    /// What every service shares: the data directory (the store uses its `oss/`
+    /// sub-directory), clock, ids (request and upload ids), region (bucket info and location),
+    /// account (bucket and object owner) and durability (fsync of blob, directory and WAL).
+    pub ctx: ServiceContext,
     /// `None`: any credentials (or none) are accepted. `Some`: OSS V1/V4 and S3 SigV4
     /// signatures (header and query forms) are verified against these keys.
     pub strict_auth: Option<Credentials>,
@@ -77,24 +71,21 @@ pub struct OssConfig {
     /// Whether CompleteMultipartUpload rejects parts (other than the last) under 100 KB, as OSS
     /// does. Tests that upload tiny parts can turn it off.
     pub enforce_min_part_size: bool,
-    /// Whether a write is acknowledged only once durable (fsync of blob, directory and SQLite
-    /// WAL). `false` suits a temporary data directory (`--in-memory`) that dies with the process.
-    pub durable: bool,
 }
 
 impl OssConfig {
     /// Defaults over `data`: system clock, random ids, `cn-hangzhou`, no auth checks.
     pub fn new(data: Arc<DataDir>) -> Self {
+        Self::with_context(ServiceContext::new(data))
+    }
+
+    /// Defaults in the shared `ctx`: no auth checks, OSS's minimum part size.
+    pub fn with_context(ctx: ServiceContext) -> Self {
         Self {
-            data,
-            clock: Clock::system(),
-            ids: IdGen::random(),
-            region: "cn-hangzhou".into(),
-            owner_id: "1234567890123456".into(),
+            ctx,
             strict_auth: None,
             base_domains: vec!["localhost".into(), "127.0.0.1".into()],
             enforce_min_part_size: true,
-            durable: true,
         }
     }
 
@@ -102,7 +93,7 @@ impl OssConfig {
     /// nothing is fsynced.
     pub fn in_memory() -> std::io::Result<Self> {
         let mut cfg = Self::new(Arc::new(DataDir::temporary("oss")?));
-        cfg.durable = false;
+        cfg.ctx.durable = false;
         Ok(cfg)
     }
 }
@@ -121,11 +112,11 @@ struct Inner {
 }
 
 impl Oss {
-    /// Opens (or creates) the store under `cfg.data`. Blocking (opens SQLite, scans blobs):
+    /// Opens (or creates) the store under `cfg.ctx.data`. Blocking (opens SQLite, scans blobs):
     /// call it at start-up, not from inside a request.
     pub fn open(cfg: OssConfig) -> Result<Self, OssError> {
-        let dir = cfg.data.service_dir("oss")?;
-        let store = store::Store::open(&dir, cfg.durable)?;
+        let dir = cfg.ctx.data.service_dir("oss")?;
+        let store = store::Store::open(&dir, cfg.ctx.durable)?;
         tracing::debug!(dir = %dir.display(), "object store opened");
         Ok(Self {
             inner: Arc::new(Inner {

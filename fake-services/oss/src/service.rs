@@ -154,7 +154,7 @@ impl OpenObject {
 }
 
 fn ms_now(o: &Oss) -> OffsetDateTime {
-    let now = o.config().clock.now();
+    let now = o.config().ctx.clock.now();
     // Stored at millisecond precision; keep the in-memory value identical to what reloads.
     now.replace_nanosecond((now.nanosecond() / 1_000_000) * 1_000_000)
         .unwrap_or(now)
@@ -172,7 +172,7 @@ impl Oss {
 
     /// A fresh request id (24 upper-case hex, from the configured [`fcemu_core::IdGen`]).
     pub fn new_request_id(&self) -> String {
-        self.config().ids.hex_upper(24)
+        self.config().ctx.ids.hex_upper(24)
     }
 
     // ---------------------------------------------------------------- buckets
@@ -807,7 +807,7 @@ impl Oss {
         check_key(key)?;
         check_tags(&attrs.tags)?;
         let u = Upload {
-            upload_id: self.config().ids.hex_upper(32),
+            upload_id: self.config().ctx.ids.hex_upper(32),
             bucket: bucket.into(),
             key: key.into(),
             initiated: ms_now(self),

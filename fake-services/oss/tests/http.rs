@@ -16,8 +16,8 @@ struct Server {
 
 async fn server_with(tweak: impl FnOnce(&mut OssConfig)) -> Server {
     let mut cfg = OssConfig::new(Arc::new(DataDir::temporary("oss-test").unwrap()));
-    cfg.clock = Clock::deterministic();
-    cfg.ids = IdGen::sequential();
+    cfg.ctx.clock = Clock::deterministic();
+    cfg.ctx.ids = IdGen::sequential();
     tweak(&mut cfg);
     let oss = Oss::open(cfg).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -594,8 +594,8 @@ mod fuzz {
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
             rt.block_on(async {
                 let mut cfg = OssConfig::new(Arc::new(DataDir::temporary("oss-fuzz").unwrap()));
-                cfg.clock = Clock::deterministic();
-                cfg.ids = IdGen::sequential();
+                cfg.ctx.clock = Clock::deterministic();
+                cfg.ctx.ids = IdGen::sequential();
                 if strict {
                     cfg.strict_auth = Some(fcemu_oss::Credentials::single("a", "b"));
                 }

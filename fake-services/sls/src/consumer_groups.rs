@@ -201,7 +201,7 @@ impl Sls {
                 "the parameter consumer is required".into(),
             ));
         }
-        let now = ms(self.config().clock.now());
+        let now = ms(self.config().ctx.clock.now());
         let (p, l, g, c) = (
             project.to_string(),
             logstore.to_string(),
@@ -242,7 +242,7 @@ impl Sls {
                 "shard checkpoint {checkpoint} is not a cursor"
             )));
         }
-        let update_us = self.config().clock.now().unix_timestamp_nanos() / 1000;
+        let update_us = self.config().ctx.clock.now().unix_timestamp_nanos() / 1000;
         let (p, l, g) = (project.to_string(), logstore.to_string(), group.to_string());
         let (consumer, checkpoint) = (consumer.to_string(), checkpoint.to_string());
         self.store()

@@ -21,7 +21,7 @@ pub mod store;
 
 use std::sync::Arc;
 
-use fcemu_core::{ChangeFeed, Clock, DataDir, IdGen};
+use fcemu_core::{ChangeFeed, DataDir, ServiceContext};
 
 pub use consumer_groups::{Checkpoint, ConsumerGroup};
 pub use error::SlsError;
@@ -36,20 +36,10 @@ pub use shards::ShardRange;
 /// How the service is set up.
 #[derive(Clone, Debug)]
 pub struct SlsConfig {
-    /// Where state lives; the service uses its `sls/` sub-directory.
-    pub data: Arc<DataDir>,
-    /// Source of every timestamp.
-    pub clock: Clock,
-    /// Source of request ids.
-    pub ids: IdGen,
-    /// Region id (`cn-hangzhou`).
-    pub region: String,
-    /// Account id.
-    pub owner_id: String,
+    /// What every service shares (the service uses the data directory's `sls/`).
+    pub ctx: ServiceContext,
     /// `None`: any credentials are accepted. `Some((id, secret))`: signatures are verified.
     pub strict_auth: Option<(String, String)>,
-    /// Whether a write is acknowledged only once durable (`false` for `--in-memory`).
-    pub durable: bool,
     /// Host names (without port) that name the service itself, so `<project>.<name>` addresses
     /// `<project>` and the bare name is project-less (ListProject). IP literals, `localhost` and
     /// `<region>.log.aliyuncs.com` always are; add dotted names given to function containers.
@@ -59,14 +49,14 @@ pub struct SlsConfig {
 impl SlsConfig {
     /// Defaults over `data`: system clock, random ids, `cn-hangzhou`, no auth checks.
     pub fn new(data: Arc<DataDir>) -> Self {
+        Self::with_context(ServiceContext::new(data))
+    }
+
+    /// Defaults in the shared `ctx`: no auth checks, no extra endpoint names.
+    pub fn with_context(ctx: ServiceContext) -> Self {
         Self {
-            data,
-            clock: Clock::system(),
-            ids: IdGen::random(),
-            region: "cn-hangzhou".into(),
-            owner_id: "1234567890123456".into(),
+            ctx,
             strict_auth: None,
-            durable: true,
             endpoints: Vec::new(),
         }
     }
@@ -75,7 +65,7 @@ impl SlsConfig {
     /// nothing is fsynced.
     pub fn in_memory() -> std::io::Result<Self> {
         let mut cfg = Self::new(Arc::new(DataDir::temporary("sls")?));
-        cfg.durable = false;
+        cfg.ctx.durable = false;
         Ok(cfg)
     }
 }
@@ -94,10 +84,10 @@ struct Inner {
 }
 
 impl Sls {
-    /// Opens (or creates) the service's state under `cfg.data`. Blocking: call it at start-up.
+    /// Opens (or creates) the service's state under `cfg.ctx.data`. Blocking: call it at start-up.
     pub fn open(cfg: SlsConfig) -> Result<Self, SlsError> {
-        let dir = cfg.data.service_dir("sls")?;
-        let store = store::Store::open(&dir, cfg.durable)?;
+        let dir = cfg.ctx.data.service_dir("sls")?;
+        let store = store::Store::open(&dir, cfg.ctx.durable)?;
         tracing::debug!(dir = %dir.display(), "log service opened");
         Ok(Self {
             inner: Arc::new(Inner {

@@ -58,7 +58,7 @@ fn decode_cursor(c: &str) -> Result<u64, SlsError> {
 
 impl Sls {
     fn now_ms(&self) -> i64 {
-        ms(self.config().clock.now())
+        ms(self.config().ctx.clock.now())
     }
 
     /// Creates a project.
@@ -287,7 +287,7 @@ impl Sls {
             chain_depth,
         } = origin;
         let (project, logstore) = (project.to_string(), logstore.to_string());
-        let received_at = self.config().clock.now();
+        let received_at = self.config().ctx.clock.now();
         let received_ms = ms(received_at);
         let now = received_ms;
         let changes = self.inner.changes.clone();

@@ -19,7 +19,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let mut cfg = OtsConfig::new(Arc::new(data));
     // A temporary directory dies with the process: no point in fsyncing it.
-    cfg.durable = persistent.is_some();
+    cfg.ctx.durable = persistent.is_some();
     if let Ok(pair) = std::env::var("FCEMU_STRICT_AUTH")
         && let Some((id, secret)) = pair.split_once(':')
     {

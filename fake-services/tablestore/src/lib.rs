@@ -22,7 +22,7 @@ pub mod tables;
 
 use std::sync::Arc;
 
-use fcemu_core::{ChangeFeed, Clock, DataDir, IdGen};
+use fcemu_core::{ChangeFeed, DataDir, ServiceContext};
 
 pub use error::OtsError;
 pub use model::{
@@ -32,20 +32,10 @@ pub use model::{
 /// How the service is set up.
 #[derive(Clone, Debug)]
 pub struct OtsConfig {
-    /// Where state lives; the service uses its `ots/` sub-directory.
-    pub data: Arc<DataDir>,
-    /// Source of every timestamp.
-    pub clock: Clock,
-    /// Source of request ids.
-    pub ids: IdGen,
-    /// Region id (`cn-hangzhou`).
-    pub region: String,
-    /// Account id.
-    pub owner_id: String,
+    /// What every service shares (the service uses the data directory's `ots/`).
+    pub ctx: ServiceContext,
     /// `None`: any credentials are accepted. `Some((id, secret))`: signatures are verified.
     pub strict_auth: Option<(String, String)>,
-    /// Whether a write is acknowledged only once durable (`false` for `--in-memory`).
-    pub durable: bool,
     /// AccessKeySecrets the service may use to sign responses when `strict_auth` is `None`.
     /// The Table Store SDKs reject a response not signed with their own secret, so the service
     /// picks, per request, the candidate (or the AccessKeyId itself) that produced the
@@ -56,14 +46,14 @@ pub struct OtsConfig {
 impl OtsConfig {
     /// Defaults over `data`: system clock, random ids, `cn-hangzhou`, no auth checks.
     pub fn new(data: Arc<DataDir>) -> Self {
+        Self::with_context(ServiceContext::new(data))
+    }
+
+    /// Defaults in the shared `ctx`: no auth checks, the test secrets known.
+    pub fn with_context(ctx: ServiceContext) -> Self {
         Self {
-            data,
-            clock: Clock::system(),
-            ids: IdGen::random(),
-            region: "cn-hangzhou".into(),
-            owner_id: "1234567890123456".into(),
+            ctx,
             strict_auth: None,
-            durable: true,
             known_secrets: http::auth::DEFAULT_SECRETS
                 .iter()
                 .map(|s| (*s).to_owned())
@@ -75,7 +65,7 @@ impl OtsConfig {
     /// nothing is fsynced.
     pub fn in_memory() -> std::io::Result<Self> {
         let mut cfg = Self::new(Arc::new(DataDir::temporary("ots")?));
-        cfg.durable = false;
+        cfg.ctx.durable = false;
         Ok(cfg)
     }
 }
@@ -108,10 +98,10 @@ impl std::fmt::Debug for PolicySlot {
 }
 
 impl Ots {
-    /// Opens (or creates) the service's state under `cfg.data`. Blocking: call it at start-up.
+    /// Opens (or creates) the service's state under `cfg.ctx.data`. Blocking: call it at start-up.
     pub fn open(cfg: OtsConfig) -> Result<Self, OtsError> {
-        let dir = cfg.data.service_dir("ots")?;
-        let store = store::Store::open(&dir, cfg.durable)?;
+        let dir = cfg.ctx.data.service_dir("ots")?;
+        let store = store::Store::open(&dir, cfg.ctx.durable)?;
         tracing::debug!(dir = %dir.display(), "table store opened");
         Ok(Self {
             inner: Arc::new(Inner {
@@ -165,10 +155,11 @@ impl Ots {
     }
 
     pub(crate) fn now_ms(&self) -> i64 {
-        self.config().clock.now_millis()
+        self.config().ctx.clock.now_millis()
     }
 
     pub(crate) fn now_us(&self) -> i64 {
-        i64::try_from(self.config().clock.now().unix_timestamp_nanos() / 1_000).unwrap_or(i64::MAX)
+        i64::try_from(self.config().ctx.clock.now().unix_timestamp_nanos() / 1_000)
+            .unwrap_or(i64::MAX)
     }
 }

@@ -110,7 +110,7 @@ fn check_schema(pk: &[PkColumnSchema]) -> Result<(), OtsError> {
 impl Ots {
     fn new_stream(&self, hours: i32) -> StreamInfo {
         StreamInfo {
-            stream_id: self.config().ids.uuid(),
+            stream_id: self.config().ctx.ids.uuid(),
             expiration_hours: if hours > 0 {
                 hours
             } else {

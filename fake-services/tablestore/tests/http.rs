@@ -38,8 +38,8 @@ async fn serve(ots: Ots) -> Server {
 
 fn config(data: Arc<DataDir>) -> OtsConfig {
     let mut cfg = OtsConfig::new(data);
-    cfg.clock = Clock::deterministic();
-    cfg.ids = IdGen::sequential();
+    cfg.ctx.clock = Clock::deterministic();
+    cfg.ctx.ids = IdGen::sequential();
     cfg.known_secrets.push(SECRET.into());
     cfg
 }
@@ -557,7 +557,7 @@ async fn rows_survive_reopening() {
 #[tokio::test]
 async fn get_row_response_is_byte_for_byte_the_reference() {
     let mut cfg = config(Arc::new(DataDir::temporary("ots-bytes").unwrap()));
-    cfg.clock =
+    cfg.ctx.clock =
         Clock::virtual_at(time::OffsetDateTime::from_unix_timestamp(1_700_000_000).unwrap());
     let s = serve(Ots::open(cfg).unwrap()).await;
     s.create("t", false).await;

@@ -213,7 +213,7 @@ async fn dispatch(oss: Oss, req: Request) -> Response {
         s3: is_s3_request(req.headers(), &q),
         head: req.method() == Method::HEAD,
         source_ip: source_ip(&req),
-        date: http_date(oss.config().clock.now()),
+        date: http_date(oss.config().ctx.clock.now()),
         chain_depth: fcemu_core::chain_depth(req.headers()),
     };
     let span = tracing::debug_span!("oss", method = %req.method(), uri = %req.uri(), request_id = %ctx.request_id);
@@ -224,7 +224,7 @@ async fn dispatch(oss: Oss, req: Request) -> Response {
         .scope(ctx.clone(), async move {
             let result = async {
                 if let Some(creds) = &oss.config().strict_auth {
-                    auth::verify(creds, &oss.config().clock, &req, &q, &target)?;
+                    auth::verify(creds, &oss.config().ctx.clock, &req, &q, &target)?;
                 }
                 ops::handle(&oss, &c, req, q, target).await
             }

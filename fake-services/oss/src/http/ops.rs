@@ -193,7 +193,7 @@ pub(crate) async fn handle(
 // ------------------------------------------------------------------------------------ service
 
 fn owner(w: &mut XmlWriter, oss: &Oss) {
-    let id = &oss.config().owner_id;
+    let id = &oss.config().ctx.account_id;
     w.open("Owner")
         .elem("ID", id)
         .elem("DisplayName", id)
@@ -212,7 +212,7 @@ async fn list_buckets(oss: &Oss, ctx: &Ctx, q: &Query) -> Result<Response, OssEr
         .collect();
     let truncated = all.len() > max;
     let page = &all[..all.len().min(max)];
-    let region = &oss.config().region;
+    let region = &oss.config().ctx.region;
     let mut w = XmlWriter::new("ListAllMyBucketsResult", ctx.s3);
     w.elem("Prefix", prefix)
         .elem("Marker", marker)
@@ -272,7 +272,7 @@ async fn bucket_op(
         }
         Op::GetBucketLocation => {
             oss.bucket(bucket).await?;
-            let region = format!("oss-{}", oss.config().region);
+            let region = format!("oss-{}", oss.config().ctx.region);
             Ok(xml_response(xml::text_document(
                 "LocationConstraint",
                 &region,
@@ -365,7 +365,7 @@ fn acl_doc(oss: &Oss, ctx: &Ctx, grant: &str) -> String {
 
 async fn bucket_info(oss: &Oss, ctx: &Ctx, bucket: &str) -> Result<Response, OssError> {
     let b = oss.bucket(bucket).await?;
-    let region = &oss.config().region;
+    let region = &oss.config().ctx.region;
     let mut w = XmlWriter::new("BucketInfo", ctx.s3);
     w.open("Bucket")
         .elem("AccessMonitor", "Disabled")

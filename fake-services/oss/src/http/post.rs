@@ -47,7 +47,7 @@ fn check_policy(oss: &Oss, fields: &BTreeMap<String, String>) -> Result<Policy, 
     if let Some(exp) = doc.get("expiration").and_then(|v| v.as_str()) {
         let t = time::OffsetDateTime::parse(exp, &time::format_description::well_known::Rfc3339)
             .map_err(|_| invalid("The policy expiration is not an ISO 8601 time."))?;
-        if t < oss.config().clock.now() {
+        if t < oss.config().ctx.clock.now() {
             return Err(OssError::AccessDenied(
                 "Invalid according to Policy: Policy expired.".into(),
             ));

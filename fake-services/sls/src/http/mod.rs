@@ -101,7 +101,7 @@ impl Ctx {
 }
 
 async fn dispatch(sls: Sls, req: Request) -> Response {
-    let request_id = sls.config().ids.hex_upper(24);
+    let request_id = sls.config().ctx.ids.hex_upper(24);
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     let mut resp = match handle(&sls, req).await {

@@ -29,8 +29,8 @@ fn service() -> &'static Sls {
     static SLS: OnceLock<Sls> = OnceLock::new();
     SLS.get_or_init(|| {
         let mut cfg = SlsConfig::in_memory().unwrap();
-        cfg.clock = Clock::deterministic();
-        cfg.ids = IdGen::sequential();
+        cfg.ctx.clock = Clock::deterministic();
+        cfg.ctx.ids = IdGen::sequential();
         let sls = Sls::open(cfg).unwrap();
         runtime().block_on(async {
             sls.ensure_logstore("proj1", "store1", 2).await.unwrap();

@@ -33,8 +33,8 @@ async fn serve(sls: Sls) -> Server {
 
 fn config(tweak: impl FnOnce(&mut SlsConfig)) -> SlsConfig {
     let mut cfg = SlsConfig::in_memory().unwrap();
-    cfg.clock = Clock::deterministic();
-    cfg.ids = IdGen::sequential();
+    cfg.ctx.clock = Clock::deterministic();
+    cfg.ctx.ids = IdGen::sequential();
     tweak(&mut cfg);
     cfg
 }
@@ -822,7 +822,7 @@ async fn state_survives_a_reopen() {
     let data = Arc::new(DataDir::temporary("sls-reopen").unwrap());
     let cfg = || {
         let mut c = SlsConfig::new(data.clone());
-        c.clock = Clock::deterministic();
+        c.ctx.clock = Clock::deterministic();
         c
     };
     let sls = Sls::open(cfg()).unwrap();
@@ -894,6 +894,7 @@ async fn consumer_groups_heartbeats_and_checkpoints() {
     // c2 falls silent past the timeout: c1 gets everything back.
     s.sls
         .config()
+        .ctx
         .clock
         .advance(std::time::Duration::from_secs(11));
     assert_eq!(beat("c1").await, vec![0, 1, 2]);
@@ -1008,7 +1009,7 @@ async fn groups_past_the_ttl_expire_and_positions_are_never_reused() {
             .unwrap();
     }
     let day = std::time::Duration::from_secs(86_400);
-    s.sls.config().clock.advance(day * 2);
+    s.sls.config().ctx.clock.advance(day * 2);
     // Everything is past the ttl: the shard is empty, its end stays where it was.
     assert_eq!(s.cursor("proj1", 0, "begin").await, "Mg==");
     assert_eq!(s.cursor("proj1", 0, "end").await, "Mg==");

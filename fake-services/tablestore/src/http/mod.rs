@@ -64,7 +64,7 @@ async fn handle(State(ots): State<Ots>, req: Request) -> Response {
         .find(|s| !s.is_empty())
         .unwrap_or("")
         .to_owned();
-    let request_id = ots.config().ids.uuid();
+    let request_id = ots.config().ctx.ids.uuid();
     let instance = parts
         .headers
         .get("x-ots-instancename")
