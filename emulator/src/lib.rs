@@ -17,5 +17,6 @@ pub mod report;
 pub mod runtime;
 pub mod server;
 pub mod services;
+pub mod state;
 pub mod testing;
 pub mod triggers;

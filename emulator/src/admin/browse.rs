@@ -6,12 +6,12 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use base64::Engine;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use time::format_description::well_known::Rfc3339;
 
 use super::BrowseState;
+use crate::services::table_store::value_json;
 
 /// Most objects or rows one call returns.
 const MAX_PAGE: usize = 1000;
@@ -113,25 +113,24 @@ pub async fn objects(
     })))
 }
 
-/// `GET /_fcemu/tables`: the tables of every instance the manifest names.
+/// `GET /_fcemu/tables`: every instance's tables.
 pub async fn tables(State(s): State<BrowseState>) -> Result<Json<Value>, BrowseError> {
-    let plan = s.app.plan();
-    let mut instances: Vec<String> = plan.tables.values().map(|t| t.instance.clone()).collect();
-    instances.sort();
-    instances.dedup();
-    let mut out = Vec::new();
-    for instance in instances {
-        for name in s.stores.ots().list_tables(&instance).await? {
-            let info = s.stores.ots().describe_table(&instance, &name).await?;
-            let key: Vec<Value> = info.primary_key.iter().map(|c| json!(c.name)).collect();
-            out.push(json!({
+    let out: Vec<Value> = s
+        .stores
+        .ots()
+        .all_tables()
+        .await?
+        .into_iter()
+        .map(|(instance, info)| {
+            let key: Vec<&str> = info.primary_key.iter().map(|c| c.name.as_str()).collect();
+            json!({
                 "instance": instance,
-                "name": name,
+                "name": info.name,
                 "primaryKey": key,
                 "stream": info.stream.is_some(),
-            }));
-        }
-    }
+            })
+        })
+        .collect();
     Ok(Json(json!({ "tables": out })))
 }
 
@@ -140,18 +139,6 @@ pub async fn tables(State(s): State<BrowseState>) -> Result<Json<Value>, BrowseE
 pub struct RowsQuery {
     /// Most rows (default 100).
     limit: Option<usize>,
-}
-
-/// A Table Store value as JSON (binary as `{"base64": ...}`).
-fn value_json(v: &fcemu_tablestore::Value) -> Value {
-    use fcemu_tablestore::Value as V;
-    match v {
-        V::Integer(i) => json!(i),
-        V::Double(d) => json!(d),
-        V::Boolean(b) => json!(b),
-        V::String(s) => json!(s),
-        V::Binary(b) => json!({"base64": base64::engine::general_purpose::STANDARD.encode(b)}),
-    }
 }
 
 /// `GET /_fcemu/tables/{instance}/{table}/rows?limit=`: rows in key order, the newest version

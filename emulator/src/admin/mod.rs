@@ -4,6 +4,7 @@
 mod browse;
 mod guard;
 mod live;
+mod state;
 mod ui;
 
 pub use guard::{Guard, TOKEN_HEADER};
@@ -29,7 +30,6 @@ use crate::triggers::synthetic::SyntheticEvent;
 /// What the read-only views of the services' state need.
 #[derive(Clone)]
 struct BrowseState {
-    app: Arc<App>,
     stores: Stores,
 }
 
@@ -48,8 +48,8 @@ pub fn router(guard: Guard, app: Arc<App>, triggers: Arc<Triggers>, stores: Stor
         .route("/_fcemu/tables/{instance}/{table}/rows", get(browse::rows))
         .route("/_fcemu/logstores", get(browse::logstores))
         .route("/_fcemu/logs/{project}/{logstore}", get(browse::logs))
+        .route("/_fcemu/state", get(state::export).post(state::import))
         .with_state(BrowseState {
-            app: app.clone(),
             stores: stores.clone(),
         });
     let ui_routes = Router::new()

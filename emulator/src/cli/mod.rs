@@ -3,6 +3,7 @@
 mod events;
 mod exec;
 mod invoke;
+mod state;
 mod test;
 mod triggers;
 mod up;
@@ -68,6 +69,9 @@ pub enum Command {
     /// Run snapshot test cases (default: tests/fcemu/ beside the manifest): each step with
     /// every invocation it caused and every object, row and log written.
     Test(test::TestArgs),
+    /// Export a running emulator's buckets, objects, tables, rows, logstores and logs to one
+    /// JSON file, or import one into it.
+    State(state::StateArgs),
     /// Print the fcemu.toml equivalent to a Serverless Devs s.yaml or Funcraft template.yml
     /// (default: the one in this directory), with what was left out as comments.
     Import(ImportArgs),
@@ -138,6 +142,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Events(args) => events::run(&cli.manifest, args),
         Command::Triggers(args) => triggers::run(args).await,
         Command::Import(args) => import_command(args),
+        Command::State(args) => state::run(args).await,
         Command::Test(args) => test::run(&cli.manifest, args).await,
     };
     match result {

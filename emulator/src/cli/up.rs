@@ -40,6 +40,11 @@ pub struct UpArgs {
     #[arg(long = "allow-host", value_name = "NAME")]
     pub allow_hosts: Vec<String>,
 
+    /// Load this state document (from `fcemu state export`) before serving: buckets, objects,
+    /// tables, rows, logstores and logs are added to what the manifest creates.
+    #[arg(long = "import", value_name = "FILE")]
+    pub import: Option<PathBuf>,
+
     /// Also write the addresses as JSON to this file once ready.
     #[arg(long, value_name = "PATH")]
     pub ready_file: Option<PathBuf>,
@@ -222,6 +227,22 @@ pub(super) async fn start(manifest: &Path, args: &UpArgs, watch: bool) -> anyhow
             l.project, l.logstore, l.shards
         );
     }
+    if let Some(path) = &args.import {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read --import {}", path.display()))?;
+        let state =
+            crate::state::parse(&text).with_context(|| format!("--import {}", path.display()))?;
+        let done = crate::state::import(&emulator.services, &state)
+            .await
+            .with_context(|| format!("--import {}", path.display()))?;
+        eprintln!(
+            "fcemu: imported {} objects, {} rows, {} logs from {}",
+            done.objects,
+            done.rows,
+            done.logs,
+            path.display()
+        );
+    }
     if let Some(path) = &args.ready_file {
         let ui = format!("{services}/_fcemu/ui");
         let body = json!({ "gateway": gateway, "services": services, "ui": ui, "pid": std::process::id() });
@@ -239,9 +260,7 @@ async fn bind(addr: SocketAddr, flag: &str) -> anyhow::Result<TcpListener> {
 
 /// Writes the file whole, then renames it into place, so a reader never sees half of it.
 fn write_ready_file(path: &Path, body: &str) -> std::io::Result<()> {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, body)?;
-    std::fs::rename(&tmp, path)
+    super::state::write_replacing(path, body.as_bytes())
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

@@ -6,7 +6,7 @@
 
 mod log_service;
 mod object_store;
-mod table_store;
+pub mod table_store;
 
 use std::any::Any;
 use std::sync::Arc;

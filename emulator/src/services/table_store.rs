@@ -100,9 +100,49 @@ impl EmulatedService for fcemu_tablestore::Ots {
     }
 }
 
+/// A Table Store value as JSON: numbers, strings and booleans as themselves, binary as
+/// `{"base64": ...}`.
+pub fn value_json(v: &fcemu_tablestore::Value) -> serde_json::Value {
+    use base64::Engine;
+    use fcemu_tablestore::Value as V;
+    match v {
+        V::Integer(i) => serde_json::json!(i),
+        V::Double(d) => serde_json::json!(d),
+        V::Boolean(b) => serde_json::json!(b),
+        V::String(s) => serde_json::json!(s),
+        V::Binary(b) => {
+            serde_json::json!({"base64": base64::engine::general_purpose::STANDARD.encode(b)})
+        }
+    }
+}
+
+/// The Table Store value [`value_json`] made: an integer, a float (DOUBLE), a string, a boolean
+/// or `{"base64": ...}`.
+pub fn value_from_json(v: &serde_json::Value) -> Result<fcemu_tablestore::Value, String> {
+    use base64::Engine;
+    use fcemu_tablestore::Value as V;
+    use serde_json::Value as J;
+    Ok(match v {
+        J::Number(n) if n.is_i64() => V::Integer(n.as_i64().unwrap_or_default()),
+        J::Number(n) => V::Double(n.as_f64().unwrap_or_default()),
+        J::String(s) => V::String(s.clone()),
+        J::Bool(b) => V::Boolean(*b),
+        J::Object(o) if o.len() == 1 && o.get("base64").is_some_and(J::is_string) => V::Binary(
+            base64::engine::general_purpose::STANDARD
+                .decode(o["base64"].as_str().unwrap_or_default())
+                .map_err(|e| format!("bad base64: {e}"))?,
+        ),
+        other => {
+            return Err(format!(
+                "{other} is not a Table Store value: use a number, a string, a boolean or {{\"base64\": ...}}"
+            ));
+        }
+    })
+}
+
 /// Creates a declared table unless it exists (an existing table is never changed, but gets a
 /// stream when the manifest asks for one).
-async fn create_table(
+pub async fn create_table(
     ots: &fcemu_tablestore::Ots,
     name: &str,
     table: &TablePlan,

@@ -11,6 +11,8 @@ use serde::Deserialize;
 pub struct Case {
     /// The manifest (default: the nearest `fcemu.toml` above the case file).
     pub manifest: Option<String>,
+    /// A state document (`fcemu state export`) loaded before `setup`, relative to the case.
+    pub import: Option<String>,
     /// State before the first step.
     #[serde(default)]
     pub setup: Setup,

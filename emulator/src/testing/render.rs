@@ -2,7 +2,9 @@
 //! row changes as their primary key and columns by name.
 
 use base64::Engine;
-use fcemu_tablestore::{ColumnChangeKind, RowChange, Value as Ots};
+use fcemu_tablestore::{ColumnChangeKind, RowChange};
+
+use crate::services::table_store::value_json;
 use serde_json::{Map, Value, json};
 
 /// A body: JSON parsed, UTF-8 text as is, a CBOR map (FC's Table Store events) decoded under
@@ -70,17 +72,6 @@ fn cbor_json(v: ciborium::Value) -> Value {
     }
 }
 
-/// A Table Store value as JSON: numbers, strings and booleans as themselves, binary as base64.
-fn ots_json(v: &Ots) -> Value {
-    match v {
-        Ots::Integer(i) => json!(i),
-        Ots::Double(d) => json!(d),
-        Ots::Boolean(b) => json!(b),
-        Ots::String(s) => json!(s),
-        Ots::Binary(b) => json!({ "base64": base64::engine::general_purpose::STANDARD.encode(b) }),
-    }
-}
-
 /// A row change: its table, the change, the primary key and the columns written by name, and
 /// the columns deleted (`name@version` for one version).
 pub fn row_change(c: &RowChange) -> Value {
@@ -88,14 +79,14 @@ pub fn row_change(c: &RowChange) -> Value {
         .record
         .primary_key
         .iter()
-        .map(|(k, v)| (k.clone(), ots_json(v)))
+        .map(|(k, v)| (k.clone(), value_json(v)))
         .collect();
     let mut columns = Map::new();
     let mut deleted = Vec::new();
     for col in &c.record.columns {
         match (col.kind, &col.value) {
             (ColumnChangeKind::Put, Some(v)) => {
-                columns.insert(col.name.clone(), ots_json(v));
+                columns.insert(col.name.clone(), value_json(v));
             }
             (ColumnChangeKind::DeleteOneVersion, _) => deleted.push(json!(format!(
                 "{}@{}",

@@ -156,6 +156,14 @@ impl Runner {
     pub async fn run(&mut self, case_path: &Path, case: &Case) -> Result<Value, String> {
         let dir = case_path.parent().unwrap_or(Path::new("."));
         self.fresh().await?;
+        if let Some(file) = &case.import {
+            let text = std::fs::read_to_string(dir.join(file))
+                .map_err(|e| format!("cannot read import {file}: {e}"))?;
+            let state = crate::state::parse(&text).map_err(|e| format!("import {file}: {e:#}"))?;
+            crate::state::import(&self.emulator.services, &state)
+                .await
+                .map_err(|e| format!("import {file}: {e:#}"))?;
+        }
         for o in &case.setup.objects {
             self.put(dir, o).await?;
         }

@@ -183,6 +183,11 @@ impl Ots {
             .await
     }
 
+    /// Every table of every instance, by instance then name.
+    pub async fn all_tables(&self) -> Result<Vec<(String, TableInfo)>, OtsError> {
+        self.store().call(|tx| store::all_tables(tx)).await
+    }
+
     /// A table's description (404 `OTSObjectNotExist` if missing).
     pub async fn describe_table(&self, instance: &str, name: &str) -> Result<TableInfo, OtsError> {
         let (instance, name) = (instance.to_owned(), name.to_owned());
