@@ -168,6 +168,10 @@ impl Emulator {
                 app.clone(),
                 triggers.clone(),
                 stores.clone(),
+                vec![
+                    (gateway_addr.to_string(), "gateway"),
+                    (services_addr.to_string(), "services"),
+                ],
             ),
             fc_api: Some(crate::fcapi::router(
                 app.clone(),

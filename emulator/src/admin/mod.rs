@@ -4,6 +4,7 @@
 mod browse;
 mod guard;
 mod live;
+mod snapshot;
 mod state;
 mod ui;
 
@@ -33,14 +34,39 @@ struct BrowseState {
     stores: Stores,
 }
 
+/// What a reset touches: the triggers, the services and the snapshot recorder.
+type ResetState = (
+    Arc<Triggers>,
+    Stores,
+    Arc<tokio::sync::Mutex<crate::testing::recorder::Recorder>>,
+);
+
 /// Default time `POST /_fcemu/idle` waits.
 const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The admin routes, mounted under `/_fcemu`, behind `guard`.
-pub fn router(guard: Guard, app: Arc<App>, triggers: Arc<Triggers>, stores: Stores) -> Router {
+/// The admin routes, mounted under `/_fcemu`, behind `guard`; `own` names fcemu's addresses
+/// (`<gateway>`, `<services>`) in snapshots.
+pub fn router(
+    guard: Guard,
+    app: Arc<App>,
+    triggers: Arc<Triggers>,
+    stores: Stores,
+    own: Vec<(String, &'static str)>,
+) -> Router {
+    let recorder = Arc::new(tokio::sync::Mutex::new(
+        crate::testing::recorder::Recorder::start(&stores),
+    ));
+    let snapshot_routes = Router::new()
+        .route("/_fcemu/snapshot", get(snapshot::snapshot))
+        .with_state(snapshot::SnapshotState {
+            recorder: recorder.clone(),
+            app: app.clone(),
+            services: stores.clone(),
+            own,
+        });
     let reset_routes = Router::new()
         .route("/_fcemu/reset", post(reset))
-        .with_state((triggers.clone(), stores.clone()));
+        .with_state((triggers.clone(), stores.clone(), recorder));
     let browse_routes = Router::new()
         .route("/_fcemu/buckets", get(browse::buckets))
         .route("/_fcemu/buckets/{bucket}/objects", get(browse::objects))
@@ -76,6 +102,7 @@ pub fn router(guard: Guard, app: Arc<App>, triggers: Arc<Triggers>, stores: Stor
         .with_state(app)
         .merge(trigger_routes)
         .merge(reset_routes)
+        .merge(snapshot_routes)
         .merge(browse_routes)
         .merge(ui_routes)
         .fallback(not_found)
@@ -214,12 +241,22 @@ async fn idle(State(app): State<Arc<App>>, Query(q): Query<IdleQuery>) -> Respon
     }
 }
 
+/// Query of `POST /_fcemu/reset`.
+#[derive(Deserialize)]
+struct ResetQuery {
+    /// Seconds to wait for idle at most.
+    timeout: Option<f64>,
+    /// Also start over as a new process would: clock, instances and ids (`Triggers::start_over`).
+    #[serde(default)]
+    fresh: bool,
+}
+
 /// Waits until idle, then forgets every bucket, table, logstore, invocation record and log
 /// batch, and creates what the manifest declares, as at start: a clean slate between tests
-/// without a restart.
+/// without a restart. With `fresh=true` the clock, instances and ids start over too.
 async fn reset(
-    State((t, stores)): State<(Arc<Triggers>, Stores)>,
-    Query(q): Query<IdleQuery>,
+    State((t, stores, recorder)): State<ResetState>,
+    Query(q): Query<ResetQuery>,
 ) -> Response {
     let timeout = q
         .timeout
@@ -236,6 +273,10 @@ async fn reset(
     }
     t.logs.clear();
     t.app.records().clear();
+    if q.fresh {
+        t.start_over().await;
+    }
+    recorder.lock().await.skip(&t.app);
     Json(json!({"reset": true})).into_response()
 }
 

@@ -4,6 +4,7 @@
 
 pub mod case;
 mod harness;
+pub mod recorder;
 mod render;
 pub mod run;
 pub mod snapshot;

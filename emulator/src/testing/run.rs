@@ -11,7 +11,7 @@ use serde_json::{Map, Value, json};
 use tokio::net::TcpListener;
 
 use super::case::{Case, Object, Step};
-use super::render::{body_value, replace_addresses, row_change, tidy_http};
+use super::recorder::Recorder;
 use crate::manifest::AppPlan;
 use crate::server::{Emulator, StartOptions};
 
@@ -19,9 +19,7 @@ use crate::server::{Emulator, StartOptions};
 pub struct Runner {
     emulator: Emulator,
     http: reqwest::Client,
-    objects: fcemu_core::ChangeReceiver<fcemu_oss::ObjectChange>,
-    rows: fcemu_core::ChangeReceiver<fcemu_tablestore::RowChange>,
-    logs: fcemu_core::ChangeReceiver<fcemu_sls::LogsAppended>,
+    recorder: Recorder,
 }
 
 impl Runner {
@@ -36,15 +34,11 @@ impl Runner {
             ..StartOptions::default()
         };
         let emulator = Emulator::start(plan, services, gateway, opts).await?;
-        let objects = emulator.services.oss().changes().subscribe();
-        let rows = emulator.services.ots().changes().subscribe();
-        let logs = emulator.services.sls().changes().subscribe();
+        let recorder = Recorder::start(&emulator.services);
         Ok(Runner {
             emulator,
             http: reqwest::Client::new(),
-            objects,
-            rows,
-            logs,
+            recorder,
         })
     }
 
@@ -108,48 +102,9 @@ impl Runner {
                 r.text().await.unwrap_or_default()
             ));
         }
-        let clock = self.emulator.app.runtime().clock().clone();
-        clock.set(fcemu_core::clock::VIRTUAL_EPOCH);
-        self.emulator
-            .triggers
-            .timers
-            .rewind(fcemu_core::clock::VIRTUAL_EPOCH)
-            .await;
-        // New instances for every case: nothing a function kept in memory leaks into the next
-        // case, and instance ids come out the same whatever ran before.
-        for f in self.emulator.app.functions().values() {
-            f.cool_down().await;
-        }
-        self.drain();
-        self.emulator.app.runtime().ids().restart();
+        self.emulator.triggers.start_over().await;
+        self.recorder.skip(&self.emulator.app);
         Ok(())
-    }
-
-    fn drain(&mut self) -> (Vec<Value>, Vec<Value>, Vec<Value>) {
-        let mut objects = Vec::new();
-        while let Ok(c) = self.objects.try_recv() {
-            objects.push(json!({
-                "event": c.event.name(),
-                "bucket": c.bucket,
-                "key": c.key,
-                "size": c.size,
-                "etag": c.etag,
-            }));
-        }
-        let mut rows = Vec::new();
-        while let Ok(c) = self.rows.try_recv() {
-            rows.push(row_change(&c));
-        }
-        let mut logs = Vec::new();
-        while let Ok(c) = self.logs.try_recv() {
-            logs.push(json!({
-                "project": c.project,
-                "logstore": c.logstore,
-                "shard": c.shard,
-                "count": c.count,
-            }));
-        }
-        (objects, rows, logs)
     }
 
     /// Runs one case; its snapshot content, or why it could not run.
@@ -174,7 +129,7 @@ impl Runner {
             self.put_logs(l).await?;
         }
         self.idle().await?;
-        self.drain();
+        self.recorder.skip(&self.emulator.app);
         self.emulator.app.records().clear();
         let mut steps = Vec::new();
         for (i, step) in case.steps.iter().enumerate() {
@@ -194,80 +149,23 @@ impl Runner {
     pub(crate) async fn record_step(&mut self, dir: &Path, step: &Step) -> Result<Value, String> {
         let (title, response) = self.step(dir, step).await?;
         self.idle().await?;
-        let invocations = self.invocations();
+        let own = [
+            (self.emulator.gateway_addr.to_string(), "gateway"),
+            (self.emulator.services_addr.to_string(), "services"),
+        ];
+        let caused = self
+            .recorder
+            .take(&self.emulator.app, &self.emulator.services, &own)
+            .await;
         self.emulator.app.records().clear();
-        let (mut objects, rows, logs) = self.drain();
-        self.add_contents(&mut objects).await;
         let mut s = Map::new();
         s.insert("step".into(), Value::String(title));
         if let Some(r) = response {
             s.insert("response".into(), r);
         }
-        s.insert("invocations".into(), Value::Array(invocations));
-        for (k, v) in [("objects", objects), ("rows", rows), ("logs", logs)] {
-            if !v.is_empty() {
-                s.insert(k.into(), Value::Array(v));
-            }
-        }
-        let mut step = Value::Object(s);
-        let addresses = [
-            (self.emulator.gateway_addr.to_string(), "gateway"),
-            (self.emulator.services_addr.to_string(), "services"),
-        ];
-        replace_addresses(&mut step, &addresses);
+        s.extend(caused);
+        let step = Value::Object(s);
         Ok(step)
-    }
-
-    /// Adds the content of objects written as short text (as they are now).
-    async fn add_contents(&self, objects: &mut [Value]) {
-        for o in objects.iter_mut() {
-            let created = o["event"]
-                .as_str()
-                .is_some_and(|e| e.starts_with("ObjectCreated"));
-            let small = o["size"].as_u64().is_some_and(|n| n <= SHORT_CONTENT);
-            let (Some(b), Some(k)) = (o["bucket"].as_str(), o["key"].as_str()) else {
-                continue;
-            };
-            if !(created && small) {
-                continue;
-            }
-            if let Ok(bytes) = self.emulator.services.oss().get_bytes(b, k).await
-                && let Ok(text) = String::from_utf8(bytes.to_vec())
-            {
-                o["content"] = Value::String(text);
-            }
-        }
-    }
-
-    /// The invocations recorded since the last clear, in the order they finished.
-    fn invocations(&self) -> Vec<Value> {
-        let all = crate::records::Filter {
-            limit: Some(usize::MAX),
-            ..Default::default()
-        };
-        let mut recs = self.emulator.app.records().query(&all);
-        recs.sort_by_key(|r| r.seq);
-        recs.into_iter()
-            .map(|r| {
-                let mut v = json!({
-                    "function": r.function,
-                    "trigger": r.trigger,
-                    "status": r.status,
-                    "event": body_value(r.event.as_bytes(), r.event_encoding),
-                    "result": body_value(r.result.as_bytes(), r.result_encoding),
-                    "logs": r.logs,
-                });
-                tidy_http(&mut v["event"]);
-                tidy_http(&mut v["result"]);
-                if let Some(e) = r.error_type {
-                    v["error"] = Value::String(e.to_string());
-                }
-                if r.attempt > 0 {
-                    v["attempt"] = Value::from(r.attempt);
-                }
-                v
-            })
-            .collect()
     }
 
     /// Writes a setup row with the table's key order and instance from the manifest.
@@ -474,9 +372,6 @@ fn body_bytes(
     }
 }
 
-/// Objects up to this size written as text show their content in the snapshot.
-const SHORT_CONTENT: u64 = 1024;
-
 /// Headers left out of snapshots: they change from run to run or say nothing about behaviour.
 const VOLATILE_HEADERS: &[&str] = &[
     "date",
@@ -511,7 +406,7 @@ async fn response_value(r: reqwest::Response) -> Value {
         out["headers"] = Value::Object(headers);
     }
     if !body.is_empty() {
-        out["body"] = body_value(&body, "");
+        out["body"] = super::render::body_value(&body, "");
     }
     out
 }

@@ -65,6 +65,21 @@ impl Triggers {
         }))
     }
 
+    /// Starts a run over as a fresh process would: a virtual clock goes back to
+    /// [`VIRTUAL_EPOCH`](fcemu_core::clock::VIRTUAL_EPOCH) and timers are due again from there,
+    /// every instance stops (nothing a function kept in memory leaks into what runs next) and
+    /// sequential ids begin again, so a test sees the same ids and times whatever ran before it.
+    pub async fn start_over(&self) {
+        let clock = self.app.runtime().clock().clone();
+        if clock.set(fcemu_core::clock::VIRTUAL_EPOCH) {
+            self.timers.rewind(fcemu_core::clock::VIRTUAL_EPOCH).await;
+        }
+        for f in self.app.functions().values() {
+            f.cool_down().await;
+        }
+        self.app.runtime().ids().restart();
+    }
+
     /// Routes logs appended to logstores to log triggers: each trigger gets, per shard, one
     /// invocation per interval with the cursors of the new data. With the system clock a task
     /// delivers batches as they fall due; with a virtual clock, moving the clock does.
