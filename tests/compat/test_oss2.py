@@ -506,7 +506,7 @@ def test_presigned_urls(bucket):
 
 def test_unsupported_subresource(bucket):
     with pytest.raises(oss2.exceptions.ServerError) as e:
-        bucket.get_bucket_cors()
+        bucket.get_bucket_lifecycle()
     assert e.value.code == "NotImplemented"
 
 

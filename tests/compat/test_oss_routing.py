@@ -117,7 +117,7 @@ def test_boto3_bucket_tagging(s3, bucket):
 def test_boto3_unknown_sub_resources_touch_nothing(s3, bucket):
     name = bucket.bucket_name
     for call in (
-        lambda: s3.delete_bucket_cors(Bucket=name),
+        lambda: s3.delete_bucket_lifecycle(Bucket=name),
         lambda: s3.delete_bucket_policy(Bucket=name),
         lambda: s3.delete_bucket_encryption(Bucket=name),
         lambda: s3.delete_bucket_ownership_controls(Bucket=name),

@@ -311,4 +311,6 @@ pub struct LogstorePlan {
 pub struct BucketPlan {
     /// Canned ACL (`private`, `public-read`, `public-read-write`).
     pub acl: String,
+    /// CORS rules set on the bucket at start and on reset (`cors = [...]`).
+    pub cors: Option<fcemu_oss::cors::CorsConfig>,
 }

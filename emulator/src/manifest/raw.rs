@@ -161,4 +161,18 @@ pub struct RawLogTrigger {
 #[serde(deny_unknown_fields)]
 pub struct RawBucket {
     pub acl: Option<String>,
+    pub cors: Option<Spanned<Vec<RawCorsRule>>>,
+}
+
+/// One CORS rule of a bucket (PutBucketCors' `CORSRule`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCorsRule {
+    pub allowed_origins: Vec<String>,
+    pub allowed_methods: Vec<String>,
+    #[serde(default)]
+    pub allowed_headers: Vec<String>,
+    #[serde(default)]
+    pub expose_headers: Vec<String>,
+    pub max_age_seconds: Option<i64>,
 }

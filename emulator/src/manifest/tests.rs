@@ -109,6 +109,8 @@ code = "fn.wasm"
   methods = ["get", "POST"]
   path = "/photos/{id}"
 [buckets.uploads]
+acl = "public-read"
+cors = [{ allowed_origins = ["http://localhost:3000"], allowed_methods = ["GET", "PUT"], allowed_headers = ["*"], max_age_seconds = 600 }]
 [tables.photos]
 primary_key = [["id", "string"], ["n", "INTEGER"]]
 stream = true
@@ -136,3 +138,8 @@ fn regex_escape(s: &str) -> String {
         })
         .collect()
 }
+
+snapshot_error!(
+    bad_buckets,
+    "[buckets.web]\nacl = \"public\"\ncors = [{ allowed_origins = [\"http://*.*.example\"], allowed_methods = [\"GET\"] }]\n[buckets.api]\ncors = [{ allowed_origins = [\"*\"], allowed_methods = [\"PATCH\"] }]\n"
+);

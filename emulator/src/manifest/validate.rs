@@ -78,14 +78,43 @@ pub(super) fn resolve(
         let span = name.span();
         let name = name.into_inner();
         if !valid_bucket_name(&name) {
-            sink.push(Some(span), format!("bucket name {name:?} is not valid"), "invalid bucket name", "bucket names are 3-63 characters of lower-case letters, digits and '-', starting and ending with a letter or digit");
+            sink.push(Some(span.clone()), format!("bucket name {name:?} is not valid"), "invalid bucket name", "bucket names are 3-63 characters of lower-case letters, digits and '-', starting and ending with a letter or digit");
         }
-        plan.buckets.insert(
-            name,
-            BucketPlan {
-                acl: bucket.acl.unwrap_or_else(|| "private".into()),
-            },
-        );
+        let acl = bucket.acl.unwrap_or_else(|| "private".into());
+        if !["private", "public-read", "public-read-write"].contains(&acl.as_str()) {
+            sink.push(
+                Some(span.clone()),
+                format!("bucket {name}: acl {acl:?} is not a canned ACL"),
+                "unknown acl",
+                "use private, public-read or public-read-write",
+            );
+        }
+        let cors = bucket.cors.and_then(|rules| {
+            let span = rules.span();
+            let config = fcemu_oss::cors::CorsConfig {
+                rules: rules
+                    .into_inner()
+                    .into_iter()
+                    .map(|r| fcemu_oss::cors::CorsRule {
+                        id: None,
+                        allowed_origins: r.allowed_origins,
+                        allowed_methods: r.allowed_methods,
+                        allowed_headers: r.allowed_headers,
+                        expose_headers: r.expose_headers,
+                        max_age_seconds: r.max_age_seconds,
+                    })
+                    .collect(),
+                response_vary: None,
+            };
+            match config.check(fcemu_oss::cors::MAX_RULES_OSS) {
+                Ok(()) => Some(config),
+                Err(e) => {
+                    sink.push(Some(span), format!("bucket {name}: cors: {e}"), "invalid CORS rules", "each rule needs allowed_origins and allowed_methods (GET, PUT, DELETE, POST, HEAD), at most one * per origin or header, and a bucket holds at most 10 rules");
+                    None
+                }
+            }
+        });
+        plan.buckets.insert(name, BucketPlan { acl, cors });
     }
     plan.tables = super::stores::resolve_tables(&mut sink, raw.tables);
     plan.logstores = super::stores::resolve_logstores(&mut sink, raw.logstores);

@@ -63,9 +63,19 @@ impl EmulatedService for fcemu_oss::Oss {
                 }
             }
             for bucket in buckets {
-                self.create_bucket_if_missing(&bucket)
+                let created = self
+                    .create_bucket_if_missing(&bucket)
                     .await
                     .map_err(|e| anyhow::anyhow!("cannot create bucket {bucket}: {e}"))?;
+                let Some(declared) = plan.buckets.get(&bucket) else {
+                    continue;
+                };
+                if created && !declared.acl.is_empty() && declared.acl != "private" {
+                    self.set_bucket_acl(&bucket, &declared.acl).await?;
+                }
+                if let Some(cors) = &declared.cors {
+                    self.set_bucket_cors(&bucket, Some(cors.clone())).await?;
+                }
             }
             Ok(())
         }

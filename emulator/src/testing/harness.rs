@@ -153,3 +153,45 @@ impl Emulator {
         self.runner.shutdown().await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Emulator;
+
+    /// A preflight from the page's origin, as a browser sends it before a PUT.
+    async fn preflight(emu: &Emulator, origin: &str) -> reqwest::Response {
+        reqwest::Client::new()
+            .request(
+                reqwest::Method::OPTIONS,
+                format!("{}/web/photos/a.jpg", emu.services_url()),
+            )
+            .header("origin", origin)
+            .header("access-control-request-method", "PUT")
+            .header("access-control-request-headers", "content-type")
+            .send()
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn declared_cors_rules_hold_from_the_start_and_after_a_reset() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut emu = Emulator::from_toml(
+            dir.path(),
+            "[buckets.web]\ncors = [{ allowed_origins = [\"http://localhost:3000\"], allowed_methods = [\"PUT\"], allowed_headers = [\"*\"] }]\n",
+        )
+        .await
+        .unwrap();
+        for _ in 0..2 {
+            let r = preflight(&emu, "http://localhost:3000").await;
+            assert_eq!(r.status(), 200);
+            assert_eq!(
+                r.headers()["access-control-allow-origin"],
+                "http://localhost:3000"
+            );
+            assert_eq!(preflight(&emu, "http://evil.example").await.status(), 403);
+            emu.reset().await.unwrap();
+        }
+        emu.shutdown().await;
+    }
+}

@@ -121,6 +121,12 @@ pub enum OssError {
     /// GetBucketTagging on the S3 face for a bucket without tags.
     #[error("The TagSet does not exist")]
     NoSuchTagSet,
+    #[error("The CORS configuration does not exist.")]
+    NoSuchCorsConfiguration,
+    #[error("{0}")]
+    CorsForbidden(String),
+    #[error("{0}")]
+    BadRequest(String),
     /// A sub-resource or feature fcemu does not emulate.
     #[error("{0} is not implemented by fcemu.")]
     NotImplemented(String),
@@ -196,6 +202,9 @@ impl OssError {
             NotSymlink => "NotSymlink",
             InvalidTag(_) => "InvalidTag",
             NoSuchTagSet => "NoSuchTagSet",
+            NoSuchCorsConfiguration => "NoSuchCORSConfiguration",
+            CorsForbidden(_) => "AccessForbidden",
+            BadRequest(_) => "BadRequest",
             NotImplemented(_) => "NotImplemented",
             MethodNotAllowed => "MethodNotAllowed",
             MissingContentLength => "MissingContentLength",
@@ -214,9 +223,11 @@ impl OssError {
     pub fn status(&self) -> StatusCode {
         use OssError::*;
         match self {
-            NoSuchBucket { .. } | NoSuchKey { .. } | NoSuchUpload { .. } | NoSuchTagSet => {
-                StatusCode::NOT_FOUND
-            }
+            NoSuchBucket { .. }
+            | NoSuchKey { .. }
+            | NoSuchUpload { .. }
+            | NoSuchTagSet
+            | NoSuchCorsConfiguration => StatusCode::NOT_FOUND,
             BucketAlreadyExists { .. }
             | BucketNotEmpty { .. }
             | FileAlreadyExists
@@ -228,9 +239,10 @@ impl OssError {
             NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             MissingContentLength => StatusCode::LENGTH_REQUIRED,
-            AccessDenied(_) | InvalidAccessKeyId { .. } | SignatureDoesNotMatch { .. } => {
-                StatusCode::FORBIDDEN
-            }
+            AccessDenied(_)
+            | CorsForbidden(_)
+            | InvalidAccessKeyId { .. }
+            | SignatureDoesNotMatch { .. } => StatusCode::FORBIDDEN,
             Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::BAD_REQUEST,
         }

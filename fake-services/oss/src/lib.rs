@@ -18,6 +18,7 @@
 
 pub mod checksum;
 pub mod conditions;
+pub mod cors;
 mod error;
 pub mod http;
 pub mod listing;

@@ -242,6 +242,27 @@ impl Oss {
         self.store().call(move |db| db.set_bucket_acl(&n, &a)).await
     }
 
+    /// A bucket's CORS rules (PutBucketCors), if it has any.
+    pub async fn bucket_cors(
+        &self,
+        name: &str,
+    ) -> Result<Option<crate::cors::CorsConfig>, OssError> {
+        let n = name.to_string();
+        self.store().call(move |db| db.bucket_cors(&n)).await
+    }
+
+    /// Replaces a bucket's CORS rules (already checked); `None` removes them.
+    pub async fn set_bucket_cors(
+        &self,
+        name: &str,
+        cors: Option<crate::cors::CorsConfig>,
+    ) -> Result<(), OssError> {
+        let n = name.to_string();
+        self.store()
+            .call(move |db| db.set_bucket_cors(&n, cors.as_ref()))
+            .await
+    }
+
     /// A bucket's tags.
     pub async fn bucket_tags(&self, name: &str) -> Result<Vec<(String, String)>, OssError> {
         let n = name.to_string();

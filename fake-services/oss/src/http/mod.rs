@@ -14,6 +14,7 @@
 
 pub mod auth;
 pub mod chunked;
+mod cors;
 mod error;
 mod headers;
 mod ops;
@@ -219,10 +220,24 @@ async fn dispatch(oss: Oss, req: Request) -> Response {
     let span = tracing::debug_span!("oss", method = %req.method(), uri = %req.uri(), request_id = %ctx.request_id);
     let host_bucket = bucket_from_host(&host, &oss.config().base_domains);
     let target = parse_target(req.uri().path(), host_bucket);
+    // A browser's request from a page: the bucket's CORS rules decide the Access-Control-*
+    // headers of the answer.
+    let origin = req
+        .headers()
+        .get(http::header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .map(String::from);
+    let method = req.method().clone();
+    let cors_bucket = target.bucket.clone();
     let c = ctx.clone();
+    let o = oss.clone();
     let mut resp = CTX
         .scope(ctx.clone(), async move {
             let result = async {
+                if req.method() == Method::OPTIONS {
+                    return cors::preflight(&oss, &c, req.headers(), target.bucket.as_deref())
+                        .await;
+                }
                 if let Some(creds) = &oss.config().strict_auth {
                     auth::verify(creds, &oss.config().ctx.clock, &req, &q, &target)?;
                 }
@@ -243,6 +258,11 @@ async fn dispatch(oss: Oss, req: Request) -> Response {
         })
         .instrument(span)
         .await;
+    if let (Some(origin), Some(bucket)) = (&origin, &cors_bucket)
+        && method != Method::OPTIONS
+    {
+        cors::decorate(&o, &ctx, &method, origin, bucket, &mut resp).await;
+    }
     let h = resp.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&ctx.request_id) {
         h.insert("x-oss-request-id", v.clone());

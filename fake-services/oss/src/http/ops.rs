@@ -316,6 +316,22 @@ async fn bucket_op(
             oss.delete_bucket_tags(bucket, only).await?;
             Ok(empty(StatusCode::NO_CONTENT))
         }
+        Op::PutBucketCors => {
+            let (parts, body) = req.into_parts();
+            let body = read_small(body, &parts.headers).await?;
+            check_md5_of(&body, &parts.headers)?;
+            let config = super::cors::parse_config(&body, ctx)?;
+            oss.set_bucket_cors(bucket, Some(config)).await?;
+            Ok(empty(StatusCode::OK))
+        }
+        Op::GetBucketCors => match oss.bucket_cors(bucket).await? {
+            Some(config) => Ok(xml_response(super::cors::config_doc(ctx, &config))),
+            None => Err(OssError::NoSuchCorsConfiguration),
+        },
+        Op::DeleteBucketCors => {
+            oss.set_bucket_cors(bucket, None).await?;
+            Ok(empty(StatusCode::NO_CONTENT))
+        }
         Op::ListUploads => list_uploads(oss, ctx, q, bucket).await,
         Op::ListLiveChannels => list_live_channels(oss, ctx, q, bucket).await,
         Op::ListObjectVersions => list_versions(oss, ctx, q, bucket).await,

@@ -43,6 +43,9 @@ pub enum Op {
     PutBucketTagging,
     GetBucketTagging,
     DeleteBucketTagging,
+    PutBucketCors,
+    GetBucketCors,
+    DeleteBucketCors,
     ListUploads,
     ListLiveChannels,
     ListObjectVersions,
@@ -95,7 +98,6 @@ pub struct Shape {
 /// Sub-resources of OSS and S3 that fcemu does not emulate (any other unknown one is treated
 /// the same; these are also refused on object reads whatever their value).
 pub const UNSUPPORTED: &[&str] = &[
-    "cors",
     "lifecycle",
     "website",
     "logging",
@@ -256,6 +258,7 @@ fn served(level: Level, sub: &str) -> bool {
                 | "bucketInfo"
                 | "stat"
                 | "tagging"
+                | "cors"
                 | "uploads"
                 | "live"
                 | "versions"
@@ -285,8 +288,10 @@ fn bucket_op(method: &Method, sub: Option<&str>, q: &Query, shape: Shape) -> Opt
         ("PUT", None) => CreateBucket,
         ("PUT", Some("acl")) => PutBucketAcl,
         ("PUT", Some("tagging")) => PutBucketTagging,
+        ("PUT", Some("cors")) => PutBucketCors,
         ("DELETE", None) => DeleteBucket,
         ("DELETE", Some("tagging")) => DeleteBucketTagging,
+        ("DELETE", Some("cors")) => DeleteBucketCors,
         ("HEAD", None) => HeadBucket,
         ("GET", None) if q.get("list-type") == Some("2") => ListObjectsV2,
         ("GET", None) => ListObjects,
@@ -295,6 +300,7 @@ fn bucket_op(method: &Method, sub: Option<&str>, q: &Query, shape: Shape) -> Opt
         ("GET", Some("bucketInfo")) => GetBucketInfo,
         ("GET", Some("stat")) => GetBucketStat,
         ("GET", Some("tagging")) => GetBucketTagging,
+        ("GET", Some("cors")) => GetBucketCors,
         ("GET", Some("uploads")) => ListUploads,
         ("GET", Some("live")) => ListLiveChannels,
         ("GET", Some("versions")) => ListObjectVersions,
@@ -403,7 +409,7 @@ mod tests {
             }
         }
         assert!(matches!(
-            r("DELETE", Level::Bucket, "cors"),
+            r("DELETE", Level::Bucket, "lifecycle"),
             Route::NotImplemented(_)
         ));
         assert!(matches!(

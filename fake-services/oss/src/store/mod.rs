@@ -75,6 +75,9 @@ CREATE INDEX parts_by_blob ON parts (blob);
     "
 ALTER TABLE buckets ADD COLUMN tags TEXT NOT NULL DEFAULT '[]';
 ",
+    "
+ALTER TABLE buckets ADD COLUMN cors TEXT;
+",
 ];
 
 /// The object store's persistent state.
@@ -309,6 +312,35 @@ impl Db {
         self.conn.execute(
             "UPDATE buckets SET acl = ?2 WHERE name = ?1",
             params![name, acl],
+        )?;
+        Ok(())
+    }
+
+    /// A bucket's CORS rules, if it has any.
+    pub fn bucket_cors(&self, name: &str) -> Result<Option<crate::cors::CorsConfig>, OssError> {
+        self.require_bucket(name)?;
+        let json: Option<String> =
+            self.conn
+                .query_row("SELECT cors FROM buckets WHERE name = ?1", [name], |r| {
+                    r.get(0)
+                })?;
+        Ok(json.and_then(|j| serde_json::from_str(&j).ok()))
+    }
+
+    /// Replaces a bucket's CORS rules (`None` removes them).
+    pub fn set_bucket_cors(
+        &mut self,
+        name: &str,
+        cors: Option<&crate::cors::CorsConfig>,
+    ) -> Result<(), OssError> {
+        self.require_bucket(name)?;
+        let json = cors
+            .map(serde_json::to_string)
+            .transpose()
+            .map_err(|e| OssError::Internal(e.to_string()))?;
+        self.conn.execute(
+            "UPDATE buckets SET cors = ?2 WHERE name = ?1",
+            params![name, json],
         )?;
         Ok(())
     }
