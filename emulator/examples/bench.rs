@@ -113,6 +113,7 @@ fn invocation_bench(label: &str, wasm: &Path, work: &Path) -> anyhow::Result<()>
                 event: event.clone(),
                 qualifier: "LATEST".into(),
                 depth: 0,
+                caused_by: None,
                 retry: 0,
             };
             rt.invoke(&f, inv, WhenBusy::Wait).await.expect("invoke");
@@ -124,6 +125,7 @@ fn invocation_bench(label: &str, wasm: &Path, work: &Path) -> anyhow::Result<()>
                 event: event.clone(),
                 qualifier: "LATEST".into(),
                 depth: 0,
+                caused_by: None,
                 retry: 0,
             };
             let t = Instant::now();
@@ -192,6 +194,7 @@ fn native_benches(fixtures: &Path, work: &Path) -> anyhow::Result<()> {
                 event: bytes::Bytes::from_static(b"{}"),
                 qualifier: "LATEST".into(),
                 depth: 0,
+                caused_by: None,
                 retry: 0,
             };
             let t = Instant::now();

@@ -20,7 +20,7 @@ pub fn ship(app: &Arc<App>, sls: Sls) {
         async move {
             for record in records {
                 if let Some((project, logstore, group)) = log_group(&app, &record)
-                    && let Err(e) = sls.put_logs(&project, &logstore, group, record.chain_depth).await
+                    && let Err(e) = sls.put_logs(&project, &logstore, group, fcemu_core::Cause::invocation(record.chain_depth, &record.request_id)).await
                 {
                     tracing::warn!(function = %record.function, "logs not written to {project}/{logstore}: {e}");
                 }

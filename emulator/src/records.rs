@@ -51,6 +51,9 @@ pub struct InvocationRecord {
     pub instance_id: String,
     /// How many trigger hops caused by functions' writes led to it (0 for outside calls).
     pub chain_depth: u32,
+    /// Request id of the invocation whose write (or result, for destinations) caused it;
+    /// `null` for calls and events from outside.
+    pub caused_by: Option<String>,
 }
 
 fn text_or_base64(bytes: &[u8]) -> (String, &'static str) {
@@ -115,6 +118,7 @@ impl Records {
             attempt,
             instance_id: o.instance_id.clone(),
             chain_depth: o.chain_depth,
+            caused_by: o.caused_by.clone(),
         };
         guard.1.push_back(record.clone());
         if guard.1.len() > MAX_RECORDS {

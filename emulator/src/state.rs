@@ -436,7 +436,8 @@ pub async fn import(services: &Services, state: &State) -> anyhow::Result<Import
                 ..Default::default()
             };
             done.logs += group.logs.len();
-            sls.put_logs(&l.project, &l.logstore, group, 0).await?;
+            sls.put_logs(&l.project, &l.logstore, group, Default::default())
+                .await?;
         }
     }
     Ok(done)

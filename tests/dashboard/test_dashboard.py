@@ -106,6 +106,11 @@ def test_objects_are_browsable_and_an_upload_fires_the_trigger(page, fcemu):
     idle(fcemu)
     page.click('nav a[data-view="invocations"]')
     expect(page.locator("#invocation-list tbody tr", has_text="thumbnail").first).to_contain_text("on-upload")
+    # Its row fired the stream function: the detail shows the chain both ways.
+    page.locator("#invocation-list tbody tr", has_text="thumbnail").first.click()
+    expect(page.locator("#invocation-detail")).to_contain_text("caused audit")
+    page.locator("#invocation-detail a", has_text="caused audit").click()
+    expect(page.locator("#invocation-detail")).to_contain_text("caused by thumbnail")
     page.click('nav a[data-view="tables"]')
     page.click('#table-list a:text-is("photoapp/photos")')
     expect(page.locator("#row-list")).to_contain_text("from-page")

@@ -40,6 +40,7 @@ fn inv(id: &str, event: &[u8]) -> Invocation {
         event: bytes::Bytes::copy_from_slice(event),
         qualifier: "LATEST".into(),
         depth: 0,
+        caused_by: None,
         retry: 0,
     }
 }

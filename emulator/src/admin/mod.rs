@@ -327,6 +327,7 @@ async fn invoke(
         event,
         qualifier: "LATEST".into(),
         depth: 0,
+        caused_by: None,
         retry: 0,
     };
     let outcome = match app.invoke(&f, inv, WhenBusy::Throttle).await {

@@ -76,6 +76,7 @@ pub(super) async fn run(manifest: &Path, args: InvokeArgs) -> anyhow::Result<Exi
         event,
         qualifier: args.qualifier.clone(),
         depth: 0,
+        caused_by: None,
         retry: 0,
     };
     let outcome = runtime.invoke(&loaded, inv, WhenBusy::Wait).await?;

@@ -78,6 +78,7 @@ pub async fn invoke(
         event,
         qualifier,
         depth: 0,
+        caused_by: None,
         retry: 0,
     };
     if is_async {
@@ -90,6 +91,7 @@ pub async fn invoke(
                 enqueued_at: app.runtime().clock().now(),
                 attempt: 0,
                 depth: 0,
+                caused_by: None,
             })
             .await;
         let mut resp = StatusCode::ACCEPTED.into_response();

@@ -430,6 +430,7 @@ async fn event_call(
         event: Bytes::from(event),
         qualifier: "LATEST".into(),
         depth: 0,
+        caused_by: None,
         retry: 0,
     };
     let outcome = app.invoke(f, inv, WhenBusy::Throttle).await?;

@@ -14,19 +14,25 @@ pub struct OutboundPolicy {
     own: Arc<Vec<String>>,
     allow_hosts: Arc<Vec<String>>,
     denied: Arc<Mutex<Vec<String>>>,
-    depth: u32,
+    cause: fcemu_core::Cause,
 }
 
 impl OutboundPolicy {
     /// A policy for `function`: `own` are fcemu's endpoints (`host:port`), `allow_hosts` the
-    /// manifest's list.
-    pub fn new(function: &str, own: Arc<Vec<String>>, allow_hosts: &[String], depth: u32) -> Self {
+    /// manifest's list; `cause` (the invocation and its chain depth) goes on every request to
+    /// fcemu.
+    pub fn new(
+        function: &str,
+        own: Arc<Vec<String>>,
+        allow_hosts: &[String],
+        cause: fcemu_core::Cause,
+    ) -> Self {
         OutboundPolicy {
             function: function.to_string(),
             own,
             allow_hosts: Arc::new(allow_hosts.to_vec()),
             denied: Arc::default(),
-            depth,
+            cause,
         }
     }
 
@@ -116,9 +122,17 @@ impl WasiHttpHooks for OutboundPolicy {
         }
         let mut request = request;
         if let Some(endpoint) = self.own_endpoint(&authority) {
-            request
-                .headers_mut()
-                .insert(CHAIN_DEPTH_HEADER, http::HeaderValue::from(self.depth));
+            request.headers_mut().insert(
+                CHAIN_DEPTH_HEADER,
+                http::HeaderValue::from(self.cause.depth),
+            );
+            if let Some(id) = &self.cause.invocation
+                && let Ok(v) = http::HeaderValue::from_str(id)
+            {
+                request
+                    .headers_mut()
+                    .insert(fcemu_core::cause::INVOCATION_HEADER, v);
+            }
             // Connect to the endpoint itself; the Host header keeps the name for routing.
             if !endpoint.eq_ignore_ascii_case(&authority) {
                 let mut parts = request.uri().clone().into_parts();
@@ -153,7 +167,7 @@ mod tests {
                 "*.internal.test".into(),
                 "svc:8443".into(),
             ],
-            0,
+            fcemu_core::Cause::default(),
         );
         assert!(p.allows("127.0.0.1:9000"));
         assert!(!p.allows("127.0.0.1:9001"));

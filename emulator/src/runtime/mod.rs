@@ -167,6 +167,8 @@ pub struct Invocation {
     /// How many trigger hops led to this invocation; requests the function makes to fcemu carry
     /// it, so changes they cause can be traced back (the trigger loop guard).
     pub depth: u32,
+    /// Request id of the invocation whose write (or result) caused this one, if any.
+    pub caused_by: Option<String>,
     /// Which retry of an asynchronous invocation this is (0 for the first attempt): FC's
     /// `x-fc-retry-count` and the context's `retryCount`.
     pub retry: u32,
@@ -505,6 +507,7 @@ impl Runtime {
             memory_mb: f.plan.memory_mb,
             max_memory_bytes: 0,
             chain_depth: inv.depth,
+            caused_by: inv.caused_by.clone(),
         };
         if let Code::Native(code) = &f.code {
             let req = native::invoke_request(
@@ -514,6 +517,7 @@ impl Runtime {
                 inv.event,
                 &f.app,
                 inv.retry,
+                inv.depth,
             );
             self.finish_native(
                 f,
@@ -547,7 +551,15 @@ impl Runtime {
                 let (r, l) = self.run_module(f, pre, builder).await;
                 (r, l, Vec::new())
             }
-            Code::Component(pre) => self.run_component(f, pre, builder, inv.depth).await,
+            Code::Component(pre) => {
+                self.run_component(
+                    f,
+                    pre,
+                    builder,
+                    fcemu_core::Cause::invocation(inv.depth, &inv.request_id),
+                )
+                .await
+            }
             Code::Native(_) => unreachable!("native functions returned above"),
             Code::Http(_) => {
                 let failure = FailureKind::StartFailed {
@@ -649,7 +661,7 @@ impl Runtime {
         let b = b
             .header("x-fc-region", &f.app.region)
             .header("x-fc-account-id", &f.app.account_id);
-        let req = native::fc_headers(b, &request_id, &f.plan, &code.plan, "/http-invoke")
+        let req = native::fc_headers(b, &request_id, 0, &f.plan, &code.plan, "/http-invoke")
             .body(http_body_util::Full::new(body))
             .unwrap_or_default();
         let response = code.run(&f.plan, &slot, req, &mut outcome).await;
@@ -750,9 +762,9 @@ impl Runtime {
         f: &LoadedFunction,
         pre: &CommandPre<P2State>,
         mut builder: wasmtime_wasi::WasiCtxBuilder,
-        depth: u32,
+        cause: fcemu_core::Cause,
     ) -> (wasmtime::Result<()>, MemoryLimiter, Vec<String>) {
-        let state = self.p2_state(f, &mut builder, depth);
+        let state = self.p2_state(f, &mut builder, cause);
         let mut store = self.new_store(f, state);
         store.limiter(|s| &mut s.limiter);
         let run = async {
@@ -772,7 +784,7 @@ impl Runtime {
         &self,
         f: &LoadedFunction,
         builder: &mut wasmtime_wasi::WasiCtxBuilder,
-        depth: u32,
+        cause: fcemu_core::Cause,
     ) -> P2State {
         P2State {
             ctx: builder.build(),
@@ -783,7 +795,7 @@ impl Runtime {
                 &f.plan.name,
                 self.own_endpoints.clone(),
                 &f.plan.allow_hosts,
-                depth,
+                cause,
             ),
         }
     }
@@ -808,6 +820,7 @@ impl Runtime {
             memory_mb: f.plan.memory_mb,
             max_memory_bytes: 0,
             chain_depth: 0,
+            caused_by: None,
         }
     }
 
@@ -862,7 +875,11 @@ impl Runtime {
                 return Ok(self.http_start_failed(f, outcome, started, e, why, done_tx, done_rx));
             }
         };
-        let state = self.p2_state(f, &mut builder, 0);
+        let state = self.p2_state(
+            f,
+            &mut builder,
+            fcemu_core::Cause::invocation(0, &request_id),
+        );
         let mut store = self.new_store(f, state);
         store.limiter(|s| &mut s.limiter);
         let (resp_tx, resp_rx) = tokio::sync::oneshot::channel();

@@ -112,6 +112,8 @@ pub struct InvocationOutcome {
     /// How many trigger hops caused by functions' writes led to it (0 for outside calls);
     /// what it writes carries it on, for the trigger loop guard.
     pub chain_depth: u32,
+    /// Request id of the invocation whose write (or result) caused it, if any.
+    pub caused_by: Option<String>,
 }
 
 impl InvocationOutcome {

@@ -23,7 +23,7 @@ pub const ACCESS_KEY_ID: &str = "STS.fcemu-local-access-key";
 /// Secret paired with [`ACCESS_KEY_ID`].
 pub const ACCESS_KEY_SECRET: &str = "fcemu-local-access-key-secret";
 /// Security token handed to every function.
-pub const SECURITY_TOKEN: &str = "fcemu-local-security-token";
+pub const SECURITY_TOKEN: &str = fcemu_core::cause::SECURITY_TOKEN;
 
 /// The environment variables of a function that do not change between invocations.
 pub fn base_env(

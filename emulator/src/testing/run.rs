@@ -245,7 +245,7 @@ impl Runner {
         self.emulator
             .services
             .sls()
-            .put_logs(&l.project, &l.logstore, group, 0)
+            .put_logs(&l.project, &l.logstore, group, Default::default())
             .await
             .map(|_| ())
             .map_err(|e| format!("setup logs of {}/{}: {e}", l.project, l.logstore))

@@ -82,8 +82,8 @@ pub fn log_event(
 struct Pending {
     source: LogSource,
     due: OffsetDateTime,
-    /// The deepest chain among the writes in the batch.
-    chain_depth: u32,
+    /// The write with the deepest chain in the batch.
+    cause: fcemu_core::Cause,
 }
 
 /// A batch that fell due: deliver `source` to `function` on behalf of `trigger`.
@@ -99,8 +99,9 @@ pub struct DueBatch {
     pub payload: String,
     /// When it fell due (its first log's arrival plus the interval).
     pub due: OffsetDateTime,
-    /// The deepest chain of function writes among its logs (the loop guard's measure).
-    pub chain_depth: u32,
+    /// The write of its logs with the deepest chain of function writes (the loop guard's
+    /// measure).
+    pub cause: fcemu_core::Cause,
 }
 
 /// Collects appended logs per (function, trigger, shard) until their interval has passed.
@@ -133,10 +134,12 @@ impl LogBatcher {
                     .entry(key)
                     .and_modify(|p| {
                         p.source.end_cursor = change.end_cursor.clone();
-                        p.chain_depth = p.chain_depth.max(change.chain_depth);
+                        if change.cause.depth > p.cause.depth {
+                            p.cause = change.cause.clone();
+                        }
                     })
                     .or_insert_with(|| Pending {
-                        chain_depth: change.chain_depth,
+                        cause: change.cause.clone(),
                         source: LogSource {
                             project: project.clone(),
                             logstore: logstore.clone(),
@@ -197,7 +200,7 @@ impl LogBatcher {
                         source: p.source,
                         payload,
                         due: p.due,
-                        chain_depth: p.chain_depth,
+                        cause: p.cause,
                     },
                 ));
             }

@@ -164,7 +164,7 @@ impl Triggers {
         let mut fired = Vec::new();
         for batch in self.logs.take_due(&self.app, now) {
             let what = format!("{}/{}", batch.source.project, batch.source.logstore);
-            if self.loop_suspected(&what, &batch.trigger, &batch.function, batch.chain_depth) {
+            if self.loop_suspected(&what, &batch.trigger, &batch.function, batch.cause.depth) {
                 continue;
             }
             let event = log_trigger::log_event(
@@ -175,12 +175,7 @@ impl Triggers {
                 self.app.new_request_id(),
             );
             let request_id = self
-                .deliver(
-                    &batch.function,
-                    &batch.trigger,
-                    event,
-                    batch.chain_depth + 1,
-                )
+                .deliver(&batch.function, &batch.trigger, event, Some(&batch.cause))
                 .await;
             fired.push(schedule::Firing {
                 function: batch.function,
@@ -202,7 +197,7 @@ impl Triggers {
             let this = this.clone();
             async move {
                 for change in changes {
-                    this.object_changed(&ObjectEventInput::from(&change), change.chain_depth)
+                    this.object_changed(&ObjectEventInput::from(&change), Some(&change.cause))
                         .await;
                 }
             }
@@ -245,7 +240,7 @@ impl Triggers {
                     .iter()
                     .filter(|c| c.streamed && &c.instance == instance && &c.table == table)
                     .collect();
-                let Some(depth) = matching.iter().map(|c| c.chain_depth).max() else {
+                let Some(cause) = matching.iter().map(|c| &c.cause).max_by_key(|c| c.depth) else {
                     continue;
                 };
                 let records: Vec<_> = matching.iter().map(|c| c.record.clone()).collect();
@@ -256,19 +251,30 @@ impl Triggers {
                     );
                     continue;
                 }
-                if self.loop_suspected(&format!("{instance}/{table}"), &t.name, &f.name, depth) {
+                if self.loop_suspected(
+                    &format!("{instance}/{table}"),
+                    &t.name,
+                    &f.name,
+                    cause.depth,
+                ) {
                     continue;
                 }
                 let event = tablestore_event::event(&records, format != "json");
-                queued.push(self.deliver(&f.name, &t.name, event, depth + 1).await);
+                queued.push(self.deliver(&f.name, &t.name, event, Some(cause)).await);
             }
         }
         queued
     }
 
     /// Fires every OSS trigger a change matches; explains each trigger on the same bucket that
-    /// it did not fire. Returns the request ids queued.
-    pub async fn object_changed(&self, input: &ObjectEventInput, depth: u32) -> Vec<String> {
+    /// it did not fire. `cause` is the invocation whose write it was (`None` from outside).
+    /// Returns the request ids queued.
+    pub async fn object_changed(
+        &self,
+        input: &ObjectEventInput,
+        cause: Option<&fcemu_core::Cause>,
+    ) -> Vec<String> {
+        let depth = cause.map_or(0, |c| c.depth);
         let plan = self.app.plan();
         let mut queued = Vec::new();
         for f in plan.functions.values() {
@@ -305,7 +311,7 @@ impl Triggers {
                     &plan.account_id,
                     &oss_event::rule_id(&f.name, &t.name),
                 );
-                queued.push(self.deliver(&f.name, &t.name, event, depth + 1).await);
+                queued.push(self.deliver(&f.name, &t.name, event, cause).await);
             }
         }
         queued
@@ -324,13 +330,17 @@ impl Triggers {
     }
 
     /// Queues one delivery of `event` to `function` on behalf of `trigger`; returns its request id.
+    /// `after` is what caused it: a write of an invocation (one hop further down its chain), or
+    /// `None` for an event from outside.
     pub async fn deliver(
         &self,
         function: &str,
         trigger: &str,
         event: Vec<u8>,
-        depth: u32,
+        after: Option<&fcemu_core::Cause>,
     ) -> String {
+        let depth = after.map_or(0, |c| c.depth + 1);
+        let caused_by = after.and_then(|c| c.invocation.clone());
         let request_id = self.app.new_request_id();
         let job = Job {
             request_id: request_id.clone(),
@@ -340,6 +350,7 @@ impl Triggers {
             enqueued_at: self.app.runtime().clock().now(),
             attempt: 0,
             depth,
+            caused_by,
         };
         self.queue.enqueue(job).await;
         request_id

@@ -35,6 +35,8 @@ pub struct Job {
     pub attempt: u32,
     /// How many trigger hops led here (for the loop guard).
     pub depth: u32,
+    /// Request id of the invocation whose write (or result, for destinations) queued it.
+    pub caused_by: Option<String>,
 }
 
 struct Queued {
@@ -73,7 +75,7 @@ impl AsyncQueue {
         let store = match store {
             Some(path) => Some(Locked::new(fcemu_core::storage::open_sqlite(
                 path,
-                &[SCHEMA],
+                &[SCHEMA, "ALTER TABLE jobs ADD COLUMN caused_by TEXT;"],
             )?)),
             None => None,
         };
@@ -160,7 +162,7 @@ impl AsyncQueue {
 
 fn insert(conn: &mut Connection, job: &Job) -> anyhow::Result<i64> {
     conn.execute(
-        "INSERT INTO jobs (request_id, function, trigger, event, enqueued_at_ms, attempt, depth) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        "INSERT INTO jobs (request_id, function, trigger, event, enqueued_at_ms, attempt, depth, caused_by) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         params![
             job.request_id,
             job.function,
@@ -168,14 +170,15 @@ fn insert(conn: &mut Connection, job: &Job) -> anyhow::Result<i64> {
             &job.event[..],
             (job.enqueued_at.unix_timestamp_nanos() / 1_000_000) as i64,
             job.attempt,
-            job.depth
+            job.depth,
+            job.caused_by
         ],
     )?;
     Ok(conn.last_insert_rowid())
 }
 
 fn load(conn: &mut Connection) -> rusqlite::Result<Vec<(i64, Job)>> {
-    let mut stmt = conn.prepare("SELECT id, request_id, function, trigger, event, enqueued_at_ms, attempt, depth FROM jobs ORDER BY id")?;
+    let mut stmt = conn.prepare("SELECT id, request_id, function, trigger, event, enqueued_at_ms, attempt, depth, caused_by FROM jobs ORDER BY id")?;
     let rows = stmt.query_map([], |r| {
         let ms: i64 = r.get(5)?;
         Ok((
@@ -189,6 +192,7 @@ fn load(conn: &mut Connection) -> rusqlite::Result<Vec<(i64, Job)>> {
                     .unwrap_or(OffsetDateTime::UNIX_EPOCH),
                 attempt: r.get(6)?,
                 depth: r.get(7)?,
+                caused_by: r.get(8)?,
             },
         ))
     })?;
@@ -240,6 +244,7 @@ async fn run(queue: Arc<AsyncQueue>, mut q: Queued) {
             event: q.job.event.clone(),
             qualifier: "LATEST".into(),
             depth: q.job.depth,
+            caused_by: q.job.caused_by.clone(),
             retry: q.job.attempt,
         };
         let outcome = match app.runtime().invoke(&f, inv, WhenBusy::Wait).await {
@@ -319,6 +324,7 @@ async fn destination(
         enqueued_at: app.runtime().clock().now(),
         attempt: 0,
         depth: job.depth + 1,
+        caused_by: Some(job.request_id.clone()),
     };
     Box::pin(queue.enqueue(job)).await;
 }

@@ -150,6 +150,7 @@ impl TimerScheduler {
                     enqueued_at: at,
                     attempt: 0,
                     depth: 0,
+                    caused_by: None,
                 })
                 .await;
             fired.push(Firing {

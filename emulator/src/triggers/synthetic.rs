@@ -329,7 +329,7 @@ pub async fn inject(triggers: &Triggers, e: &SyntheticEvent) -> Result<Vec<Strin
     match e {
         SyntheticEvent::Oss { bucket, key, event, size, etag, content_type } => {
             let input = object_input(bucket, key, event, *size, etag, content_type, now, app.runtime().ids().hex_upper(24));
-            Ok(triggers.object_changed(&input, 0).await)
+            Ok(triggers.object_changed(&input, None).await)
         }
         SyntheticEvent::Timer { function, trigger, payload } => {
             let (f, t) = find_trigger(&plan, "timer", function, trigger)?;
@@ -338,7 +338,7 @@ pub async fn inject(triggers: &Triggers, e: &SyntheticEvent) -> Result<Vec<Strin
                 _ => String::new(),
             };
             let event = timer::timer_event(&t.name, payload.as_deref().unwrap_or(&default), now);
-            Ok(vec![triggers.deliver(f, &t.name, event, 0).await])
+            Ok(vec![triggers.deliver(f, &t.name, event, None).await])
         }
         SyntheticEvent::Http { .. } => Err("http events are not queued: send the request to the gateway, or use `fcemu events generate http` with `fcemu invoke`".into()),
         SyntheticEvent::Log { project, logstore, shard } => {
@@ -349,7 +349,7 @@ pub async fn inject(triggers: &Triggers, e: &SyntheticEvent) -> Result<Vec<Strin
                         && p == project && l == logstore {
                             let source = LogSource::synthetic(project, logstore, shard.unwrap_or(0), now);
                             let event = log_trigger::log_event(&source, payload, &plan.region, now, app.new_request_id());
-                            ids.push(triggers.deliver(&f.name, &t.name, event, 0).await);
+                            ids.push(triggers.deliver(&f.name, &t.name, event, None).await);
                         }
                 }
             }
@@ -365,7 +365,7 @@ pub async fn inject(triggers: &Triggers, e: &SyntheticEvent) -> Result<Vec<Strin
                     if let TriggerKind::Tablestore { instance: i, table: tb, format } = &t.kind
                         && i == instance && tb == table {
                             let event = tablestore_event(records.clone(), now, format != "json");
-                            ids.push(triggers.deliver(&f.name, &t.name, event, 0).await);
+                            ids.push(triggers.deliver(&f.name, &t.name, event, None).await);
                         }
                 }
             }

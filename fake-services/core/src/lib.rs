@@ -6,6 +6,7 @@
 
 pub mod auth;
 pub mod body;
+pub mod cause;
 pub mod changes;
 pub mod clock;
 pub mod context;
@@ -18,17 +19,4 @@ pub use context::ServiceContext;
 pub use ids::IdGen;
 pub use storage::DataDir;
 
-/// Request header carrying how many change-triggered invocations led to a request: the
-/// emulator sets it on requests its functions make, and services copy it into the change
-/// notifications the request causes, so a chain of invocations (a trigger loop) can be cut.
-pub const CHAIN_DEPTH_HEADER: &str = "x-fcemu-chain-depth";
-
-/// A request's [`CHAIN_DEPTH_HEADER`]: 0 when it is absent or not a number (requests from
-/// outside).
-pub fn chain_depth(headers: &http::HeaderMap) -> u32 {
-    headers
-        .get(CHAIN_DEPTH_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0)
-}
+pub use cause::{CHAIN_DEPTH_HEADER, Cause, chain_depth};

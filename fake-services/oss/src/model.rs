@@ -219,9 +219,9 @@ pub struct ObjectChange {
     pub request_id: String,
     /// The client's IP address (`127.0.0.1` when unknown).
     pub source_ip: String,
-    /// How many change-triggered invocations led to this change (see
-    /// [`crate::service::CHAIN_DEPTH_HEADER`]).
-    pub chain_depth: u32,
+    /// The invocation whose request made the change, and the chain depth (see
+    /// [`fcemu_core::Cause`]).
+    pub cause: fcemu_core::Cause,
     /// When the change was made (the emulator's clock).
     pub time: OffsetDateTime,
 }

@@ -34,12 +34,11 @@ pub struct RequestInfo {
     pub request_id: String,
     /// The client's IP.
     pub source_ip: String,
-    /// How many change-triggered invocations led to this request (from the
-    /// [`CHAIN_DEPTH_HEADER`] header; 0 for requests from outside).
-    pub chain_depth: u32,
+    /// The invocation that sent it, if any, and the chain depth ([`fcemu_core::Cause::of`]).
+    pub cause: fcemu_core::Cause,
 }
 
-/// Request header carrying [`RequestInfo::chain_depth`]: the emulator sets it on requests its
+/// Request header carrying the depth of [`RequestInfo::cause`]: the emulator sets it on requests its
 /// functions make, so a change caused by a function can be told from one made by a user.
 pub const CHAIN_DEPTH_HEADER: &str = fcemu_core::CHAIN_DEPTH_HEADER;
 
@@ -166,7 +165,7 @@ impl Oss {
         RequestInfo {
             request_id: self.new_request_id(),
             source_ip: "127.0.0.1".into(),
-            chain_depth: 0,
+            cause: fcemu_core::Cause::default(),
         }
     }
 
@@ -1194,7 +1193,7 @@ fn object_change(
         user_meta: meta.attrs.user_meta.clone(),
         request_id: info.request_id.clone(),
         source_ip: info.source_ip.clone(),
-        chain_depth: info.chain_depth,
+        cause: info.cause.clone(),
         time: if event.is_created() {
             meta.last_modified
         } else {

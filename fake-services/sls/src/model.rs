@@ -102,9 +102,9 @@ pub struct LogsAppended {
     pub end_cursor: String,
     /// When the service received it (also the group's `__receive_time__` tag, in seconds).
     pub received_at: OffsetDateTime,
-    /// How many change-triggered invocations led to the write (the request's
-    /// [`fcemu_core::CHAIN_DEPTH_HEADER`]; 0 for writes from outside).
-    pub chain_depth: u32,
+    /// The invocation whose request wrote it, and the chain depth ([`fcemu_core::Cause`];
+    /// the default for writes from outside).
+    pub cause: fcemu_core::Cause,
 }
 
 /// Where GetCursor starts.

@@ -255,17 +255,17 @@ impl Sls {
     }
 
     /// Writes a log group to any shard (as `shards/lb` does). For the emulator's own logs:
-    /// `chain_depth` is that of the invocation whose logs they are.
+    /// `cause` is the invocation whose logs they are.
     pub async fn put_logs(
         &self,
         project: &str,
         logstore: &str,
         group: LogGroup,
-        chain_depth: u32,
+        cause: fcemu_core::Cause,
     ) -> Result<LogsAppended, SlsError> {
         let origin = Origin {
             client_ip: None,
-            chain_depth,
+            cause,
         };
         self.put_logs_to(project, logstore, ShardChoice::LoadBalance, group, origin)
             .await
@@ -282,10 +282,7 @@ impl Sls {
         mut group: LogGroup,
         origin: Origin,
     ) -> Result<LogsAppended, SlsError> {
-        let Origin {
-            client_ip,
-            chain_depth,
-        } = origin;
+        let Origin { client_ip, cause } = origin;
         let (project, logstore) = (project.to_string(), logstore.to_string());
         let received_at = self.config().ctx.clock.now();
         let received_ms = ms(received_at);
@@ -329,7 +326,7 @@ impl Sls {
                     begin_cursor: cursor::encode(seq),
                     end_cursor: cursor::encode(seq + 1),
                     received_at,
-                    chain_depth,
+                    cause,
                 };
                 // Published under the store's lock, after the commit: subscribers see the
                 // groups of a shard in position order.
@@ -561,6 +558,6 @@ impl Sls {
 pub struct Origin {
     /// The client's address.
     pub client_ip: Option<String>,
-    /// The request's [`fcemu_core::CHAIN_DEPTH_HEADER`] (0 for writes from outside).
-    pub chain_depth: u32,
+    /// The invocation behind the write ([`fcemu_core::Cause`]; the default from outside).
+    pub cause: fcemu_core::Cause,
 }

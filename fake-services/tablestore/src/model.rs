@@ -223,7 +223,7 @@ pub struct RowChange {
     pub streamed: bool,
     /// What changed.
     pub record: StreamRecord,
-    /// How many change-triggered invocations led to the write (the request's
-    /// [`fcemu_core::CHAIN_DEPTH_HEADER`]; 0 for writes from outside).
-    pub chain_depth: u32,
+    /// The invocation whose request wrote it, and the chain depth ([`fcemu_core::Cause`];
+    /// the default for writes from outside).
+    pub cause: fcemu_core::Cause,
 }

@@ -620,7 +620,7 @@ async fn a_stream_policy_and_the_chain_depth_reach_the_change_feed() {
     );
     let change = changes.try_recv().unwrap();
     assert_eq!(
-        (change.table.as_str(), change.chain_depth, change.streamed),
+        (change.table.as_str(), change.cause.depth, change.streamed),
         ("watched", 2, true)
     );
 }

@@ -183,3 +183,68 @@ def test_fcemu_test_snapshots_the_whole_chain(tmp_path):
                            capture_output=True, text=True, timeout=120)
     assert again.returncode == 0, again.stdout
     assert again.stdout.strip().endswith("1 passed, 0 failed")
+
+
+LOOP_FUNCTION = '''
+import json
+
+import oss2
+
+
+def handler(event, context):
+    c = context.credentials
+    auth = oss2.StsAuth(c.access_key_id, c.access_key_secret, c.security_token)
+    for record in json.loads(event)["events"]:
+        bucket = oss2.Bucket(auth, f"http://oss-{context.region}-internal.aliyuncs.com", record["oss"]["bucket"]["name"])
+        key = record["oss"]["object"]["key"]
+        bucket.put_object(key + "x", b"again")  # where its own trigger listens: a loop
+    return "ok"
+'''
+
+LOOP_MANIFEST = """
+name = "loop"
+
+[functions.echoes]
+runtime = "python3"
+code = "code"
+handler = "loop.handler"
+  [[functions.echoes.triggers]]
+  type = "oss"
+  bucket = "echo"
+  events = ["oss:ObjectCreated:*"]
+"""
+
+
+def test_a_python_trigger_loop_is_cut_and_each_invocation_names_its_cause(tmp_path):
+    """The SDKs send the invocation's own security token, so a native function's writes carry
+    its chain depth (the loop guard) and its request id (`causedBy` in the records)."""
+    (tmp_path / "code").mkdir()
+    (tmp_path / "code" / "loop.py").write_text(LOOP_FUNCTION)
+    (tmp_path / "fcemu.toml").write_text(LOOP_MANIFEST)
+    env = dict(os.environ)
+    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+    binary = os.environ.get("FCEMU_BIN", str(REPO / "target" / "debug" / "fcemu"))
+    proc = subprocess.Popen(
+        [binary, "up", "--listen", "127.0.0.1:0", "--in-memory", "--no-watch", "--max-trigger-depth", "3"],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )
+    try:
+        services = None
+        for line in proc.stdout:
+            m = READY.search(line)
+            if m:
+                services = m.group(2)
+                break
+        assert services, "fcemu up exited before it was ready"
+        oss2.Bucket(oss2.Auth("test-ak", "test-secret"), services, "echo").put_object("k", b"start")
+        assert requests.post(f"{services}/_fcemu/idle?timeout=60").status_code == 200
+        records = requests.get(f"{services}/_fcemu/invocations", params={"function": "echoes"}).json()["invocations"]
+        records.sort(key=lambda r: r["seq"])
+        assert [r["chainDepth"] for r in records] == [1, 2, 3], records
+        assert all(r["status"] == "success" for r in records), records
+        assert records[0]["causedBy"] is None
+        assert [r["causedBy"] for r in records[1:]] == [r["requestId"] for r in records[:-1]]
+    finally:
+        proc.terminate()
+        out, err = proc.communicate(timeout=20)
+    assert "this looks like a trigger loop" in err, err

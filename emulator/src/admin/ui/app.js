@@ -176,9 +176,27 @@ function asTestStep(r) {
   return `[[steps]]\ninvoke = ${JSON.stringify(r.function)}\nevent = ${quoted}\n`;
 }
 
+// The causal chain of an invocation: the invocations whose writes led to it (oldest first) and
+// those its own writes caused, transitively, from the records' `causedBy` links.
+function chainOf(r) {
+  const all = [...state.invocations.values()];
+  const byId = new Map(all.map((x) => [x.requestId, x]));
+  const up = [];
+  for (let p = byId.get(r.causedBy); p && up.length < 50; p = byId.get(p.causedBy)) up.unshift(p);
+  const down = (x, depth) => (depth > 20 ? [] : all.filter((c) => c.causedBy === x.requestId)
+    .sort((a, b) => a.seq - b.seq)
+    .flatMap((c) => [[c, depth], ...down(c, depth + 1)]));
+  return { up, down: down(r, 1), missing: r.causedBy && !byId.has(r.causedBy) ? r.causedBy : null };
+}
+
 function detail(r) {
-  const related = [...state.invocations.values()].filter((x) => x.seq !== r.seq && Math.abs(x.chainDepth - r.chainDepth) === 1
-    && Math.abs(Date.parse(x.startedAt) - Date.parse(r.startedAt)) < 60000);
+  const { up, down, missing } = chainOf(r);
+  const link = (x, text) => el('a', { href: '#invocations', onclick: () => detail(x) }, `${text} ${x.function} #${x.seq} (${x.trigger})`);
+  const chain = [
+    ...(missing ? [el('li', {}, `caused by ${missing} (no longer listed)`)] : []),
+    ...up.map((x) => el('li', {}, link(x, 'caused by'))),
+    ...down.map(([x, depth]) => el('li', {}, '\u00a0\u00a0'.repeat(depth - 1), link(x, depth > 1 ? '↳ caused' : 'caused'))),
+  ];
   const copy = el('button', { type: 'button', onclick: async () => {
     await navigator.clipboard.writeText(asTestStep(r)).catch(() => {});
     copy.textContent = 'Copied';
@@ -190,10 +208,10 @@ function detail(r) {
     el('h4', {}, 'Event'), el('pre', {}, r.eventEncoding === 'base64' ? `(binary, base64) ${r.event}` : pretty(r.event)),
     el('h4', {}, 'Result'), el('pre', { class: r.status === 'success' ? '' : 'error' }, r.resultEncoding === 'base64' ? `(binary, base64) ${r.result}` : pretty(r.result)),
     el('h4', {}, 'Logs'), el('pre', { class: 'logs' }, r.logs.join('\n')),
-    el('h4', {}, 'Causal chain (nearby invocations one hop away)'),
-    related.length
-      ? el('ul', {}, ...related.map((x) => el('li', {}, el('a', { href: '#invocations', onclick: () => detail(x) }, `${x.chainDepth < r.chainDepth ? 'caused by' : 'caused'} ${x.function} #${x.seq} (${x.trigger})`))))
-      : el('p', { class: 'hint' }, 'none recorded'),
+    el('h4', {}, 'Causal chain'),
+    chain.length
+      ? el('ul', { class: 'chain' }, ...chain)
+      : el('p', { class: 'hint' }, 'not caused by a function, and caused no invocation'),
   );
 }
 

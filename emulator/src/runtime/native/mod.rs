@@ -673,10 +673,13 @@ pub fn strip_reserved(headers: &mut http::HeaderMap) {
     }
 }
 
-/// The headers FC adds to every request to an instance (reference fc.md §4.3).
+/// The headers FC adds to every request to an instance (reference fc.md §4.3). The security
+/// token is the invocation's own ([`fcemu_core::Cause::token`]): the SDKs send it with every
+/// request, so the services know which invocation, `depth` hops down a trigger chain, wrote.
 pub fn fc_headers(
     b: http::request::Builder,
     request_id: &str,
+    depth: u32,
     f: &FunctionPlan,
     native: &NativePlan,
     control_path: &str,
@@ -689,7 +692,10 @@ pub fn fc_headers(
             "x-fc-access-key-secret",
             super::ACCESS_KEY_SECRET.to_string(),
         ),
-        ("x-fc-security-token", super::SECURITY_TOKEN.to_string()),
+        (
+            "x-fc-security-token",
+            fcemu_core::Cause::invocation(depth, request_id).token(),
+        ),
         ("x-fc-function-name", f.name.clone()),
         ("x-fc-function-handler", f.handler.clone()),
         ("x-fc-function-memory", f.memory_mb.to_string()),
@@ -726,7 +732,7 @@ fn control(
         .method(method)
         .uri(path)
         .header(http::header::HOST, "127.0.0.1");
-    fc_headers(b, request_id, f, native, path)
+    fc_headers(b, request_id, 0, f, native, path)
         .body(Full::new(Bytes::new()))
         .unwrap_or_default()
 }
@@ -739,6 +745,7 @@ pub fn invoke_request(
     event: Bytes,
     app: &AppPlan,
     retry: u32,
+    depth: u32,
 ) -> http::Request<Full<Bytes>> {
     let b = http::Request::post("/invoke")
         .header(http::header::HOST, "127.0.0.1")
@@ -746,7 +753,7 @@ pub fn invoke_request(
         .header("x-fc-region", &app.region)
         .header("x-fc-account-id", &app.account_id)
         .header("x-fc-retry-count", retry.to_string());
-    fc_headers(b, request_id, f, &native.plan, "/invoke")
+    fc_headers(b, request_id, depth, f, &native.plan, "/invoke")
         .body(Full::new(event))
         .unwrap_or_default()
 }

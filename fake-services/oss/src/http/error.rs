@@ -87,7 +87,7 @@ impl IntoResponse for OssError {
             head: false,
             source_ip: String::new(),
             date: String::new(),
-            chain_depth: 0,
+            cause: fcemu_core::Cause::default(),
         });
         let status = if ctx.s3 {
             s3_status(&self)

@@ -55,7 +55,7 @@ pub(crate) struct Ctx {
     pub head: bool,
     pub source_ip: String,
     pub date: String,
-    pub chain_depth: u32,
+    pub cause: fcemu_core::Cause,
 }
 
 impl Ctx {
@@ -63,7 +63,7 @@ impl Ctx {
         RequestInfo {
             request_id: self.request_id.clone(),
             source_ip: self.source_ip.clone(),
-            chain_depth: self.chain_depth,
+            cause: self.cause.clone(),
         }
     }
 }
@@ -215,7 +215,7 @@ async fn dispatch(oss: Oss, req: Request) -> Response {
         head: req.method() == Method::HEAD,
         source_ip: source_ip(&req),
         date: http_date(oss.config().ctx.clock.now()),
-        chain_depth: fcemu_core::chain_depth(req.headers()),
+        cause: fcemu_core::Cause::of(req.headers()),
     };
     let span = tracing::debug_span!("oss", method = %req.method(), uri = %req.uri(), request_id = %ctx.request_id);
     let host_bucket = bucket_from_host(&host, &oss.config().base_domains);

@@ -85,8 +85,8 @@ pub(crate) struct Ctx {
     pub project: Option<String>,
     pub body: bytes::Bytes,
     pub client_ip: Option<String>,
-    /// The request's [`fcemu_core::CHAIN_DEPTH_HEADER`] (0 when absent).
-    pub chain_depth: u32,
+    /// The invocation behind the request ([`fcemu_core::Cause::of`]).
+    pub cause: fcemu_core::Cause,
 }
 
 impl Ctx {
@@ -154,9 +154,9 @@ async fn handle(sls: &Sls, req: Request) -> Result<Response, SlsError> {
         };
         auth::verify((id, secret), &signed)?;
     }
-    let chain_depth = fcemu_core::chain_depth(&parts.headers);
+    let cause = fcemu_core::Cause::of(&parts.headers);
     let ctx = Ctx {
-        chain_depth,
+        cause,
         method: parts.method,
         headers: parts.headers,
         params,

@@ -41,7 +41,9 @@ fn service() -> &'static Sls {
                 )],
                 ..Default::default()
             };
-            sls.put_logs("proj1", "store1", g, 0).await.unwrap();
+            sls.put_logs("proj1", "store1", g, Default::default())
+                .await
+                .unwrap();
         });
         sls
     })

@@ -604,12 +604,22 @@ async fn writes_publish_what_a_log_trigger_needs() {
     assert_eq!(ls.config.shard_count, 2);
     let first = s
         .sls
-        .put_logs("fc-logs", "function-logstore", g.clone(), 0)
+        .put_logs(
+            "fc-logs",
+            "function-logstore",
+            g.clone(),
+            Default::default(),
+        )
         .await
         .unwrap();
     let second = s
         .sls
-        .put_logs("fc-logs", "function-logstore", g.clone(), 0)
+        .put_logs(
+            "fc-logs",
+            "function-logstore",
+            g.clone(),
+            Default::default(),
+        )
         .await
         .unwrap();
     assert_eq!((first.shard, second.shard), (0, 1));
@@ -828,11 +838,16 @@ async fn state_survives_a_reopen() {
     let sls = Sls::open(cfg()).unwrap();
     sls.ensure_logstore("proj1", "store1", 1).await.unwrap();
     let g = group("t", &[(T0, &[("a", "1")])]);
-    sls.put_logs("proj1", "store1", g.clone(), 0).await.unwrap();
+    sls.put_logs("proj1", "store1", g.clone(), Default::default())
+        .await
+        .unwrap();
     drop(sls);
 
     let sls = Sls::open(cfg()).unwrap();
-    let next = sls.put_logs("proj1", "store1", g, 0).await.unwrap();
+    let next = sls
+        .put_logs("proj1", "store1", g, Default::default())
+        .await
+        .unwrap();
     assert_eq!(next.begin_cursor, "MQ==");
     let pulled = sls
         .pull_logs("proj1", "store1", 0, "MA==", 10, None)
@@ -1004,7 +1019,7 @@ async fn groups_past_the_ttl_expire_and_positions_are_never_reused() {
     let g = group("t", &[(T0, &[("a", "1")])]);
     for _ in 0..2 {
         s.sls
-            .put_logs("proj1", "store1", g.clone(), 0)
+            .put_logs("proj1", "store1", g.clone(), Default::default())
             .await
             .unwrap();
     }
@@ -1020,7 +1035,11 @@ async fn groups_past_the_ttl_expire_and_positions_are_never_reused() {
     assert_eq!(s.count(T0, "*").await, 0);
 
     let later = group("t", &[(T0 + 2 * 86_400, &[("a", "2")])]);
-    let appended = s.sls.put_logs("proj1", "store1", later, 0).await.unwrap();
+    let appended = s
+        .sls
+        .put_logs("proj1", "store1", later, Default::default())
+        .await
+        .unwrap();
     assert_eq!(appended.begin_cursor, "Mg==");
     let (groups, next, _) = s.pull("proj1", 0, "cursor=Mg==", "lz4").await;
     assert_eq!((groups.len(), next.as_str()), (1, "Mw=="));
@@ -1042,7 +1061,10 @@ async fn searches_span_many_batches_of_groups() {
                 ],
             )],
         );
-        s.sls.put_logs("proj1", "store1", g, 0).await.unwrap();
+        s.sls
+            .put_logs("proj1", "store1", g, Default::default())
+            .await
+            .unwrap();
     }
     let q = |query: &str| fcemu_sls::LogQuery {
         from: i64::from(T0),
@@ -1103,7 +1125,9 @@ async fn concurrent_writes_get_distinct_positions_and_ordered_notifications() {
             let sls = s.sls.clone();
             tokio::spawn(async move {
                 let g = group("t", &[(T0, &[("i", i.to_string().as_str())])]);
-                sls.put_logs("proj1", "store1", g, 0).await.unwrap()
+                sls.put_logs("proj1", "store1", g, Default::default())
+                    .await
+                    .unwrap()
             })
         })
         .collect();

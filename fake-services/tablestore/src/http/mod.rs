@@ -71,11 +71,11 @@ async fn handle(State(ots): State<Ots>, req: Request) -> Response {
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_owned();
-    let depth = fcemu_core::chain_depth(&parts.headers);
+    let cause = fcemu_core::Cause::of(&parts.headers);
     let span = tracing::debug_span!("ots", %action, %instance, %request_id);
-    crate::rows::CHAIN_DEPTH
+    crate::rows::CAUSE
         .scope(
-            depth,
+            cause,
             serve(ots, parts, body, action, instance, request_id).instrument(span),
         )
         .await

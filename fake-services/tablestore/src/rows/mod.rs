@@ -17,9 +17,9 @@ use crate::plainbuffer::PbValue;
 pub use pk::pk_buffer;
 
 tokio::task_local! {
-    /// The chain depth of the request being served (set by the HTTP layer around each
-    /// request), copied into the [`crate::RowChange`]s its writes publish.
-    pub static CHAIN_DEPTH: u32;
+    /// The cause of the request being served (set by the HTTP layer around each request),
+    /// copied into the [`crate::RowChange`]s its writes publish.
+    pub static CAUSE: fcemu_core::Cause;
 }
 
 /// Rows scanned at most for one GetRange page.

@@ -41,7 +41,7 @@ fn check_condition(
 
 /// Request-wide facts a write needs.
 struct WriteCtx<'a> {
-    chain_depth: u32,
+    cause: &'a fcemu_core::Cause,
     instance: &'a str,
     now_ms: i64,
     now_us: i64,
@@ -256,7 +256,7 @@ fn apply_write(
         table: t.name.clone(),
         record,
         streamed: t.stream.is_some(),
-        chain_depth: ctx.chain_depth,
+        cause: ctx.cause.clone(),
     });
     Ok((result, change))
 }
@@ -272,7 +272,7 @@ impl Ots {
         let instance = instance.to_owned();
         let ots = self.clone();
         let feed = self.changes();
-        let chain_depth = super::CHAIN_DEPTH.try_with(|d| *d).unwrap_or(0);
+        let cause = super::CAUSE.try_with(Clone::clone).unwrap_or_default();
         let (results, _) = self
             .store()
             .call_then(
@@ -281,7 +281,7 @@ impl Ots {
                     // commit order (an increment never lands below a version written after
                     // it started).
                     let ctx = WriteCtx {
-                        chain_depth,
+                        cause: &cause,
                         instance: &instance,
                         now_ms: ots.now_ms(),
                         now_us: ots.now_us(),

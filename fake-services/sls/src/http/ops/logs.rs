@@ -25,7 +25,7 @@ pub(super) async fn put_logs(
         .map_err(|e| SlsError::PostBodyInvalid(format!("the body is not a valid LogGroup: {e}")))?;
     let origin = crate::Origin {
         client_ip: ctx.client_ip.clone(),
-        chain_depth: ctx.chain_depth,
+        cause: ctx.cause.clone(),
     };
     sls.put_logs_to(project, ls, choice, group, origin).await?;
     Ok(empty())
