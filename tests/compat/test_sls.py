@@ -359,10 +359,38 @@ def test_count_query_and_histograms(client, searchable):
     assert sum(b.get_count() for b in buckets) == 2
 
     code, status = error_of(
-        client.get_log, project, store, NOW - 100, NOW, query="* | select level, avg(latency) group by level"
+        client.get_log, project, store, NOW - 100, NOW, query="* | select time_series(__time__, '1m', '%H:%i', '0')"
     )
     assert (code, status) == ("ParameterInvalid", 400)
     assert error_of(client.get_log, project, store, NOW - 100, NOW, query="level: (")[0] == "ParameterInvalid"
+
+
+def rows_of(resp):
+    return [log.get_contents() for log in resp.get_logs()]
+
+
+def test_analytic_sql(client, searchable):
+    """The analytic part runs as SQL over the rows the search part selected: grouping, ordering,
+    the dialect's aggregates and time functions, as dashboards and alerts query."""
+    project, store = searchable
+    q = lambda text: rows_of(client.get_log(project, store, NOW - 100, NOW + 100, query=text))
+    assert q("* | select level, count(*) as c, max(cast(latency as bigint)) as worst group by level order by c desc, level") == [
+        {"level": "INFO", "c": "2", "worst": "12"},
+        {"level": "ERROR", "c": "1", "worst": "340"},
+        {"level": "WARN", "c": "1", "worst": "150"},
+    ]
+    assert q("api | select approx_distinct(level) as uv, count_if(cast(latency as bigint) > 100) as slow, avg(cast(latency as double)) as mean") == [
+        {"uv": "3", "slow": "2", "mean": "167.33333333333334"}
+    ]
+    minute = NOW - NOW % 60
+    got = q("* | select __topic__ as topic, min(__time__) as first group by topic order by topic")
+    assert got == [{"topic": "web", "first": str(NOW - 50)}, {"topic": "worker", "first": str(NOW - 20)}]
+    got = q("* | select date_trunc('hour', __time__) as h, count(*) as n group by h")
+    assert len(got) in (1, 2) and sum(int(r["n"]) for r in got) == 4
+    assert q("* | select split_part(message, ' ', 1) as verb where regexp_like(message, '^GET') order by verb limit 1") == [{"verb": "GET"}]
+    assert q(f"* | select count(*) as n where __time__ >= {minute}")[0]["n"] == str(sum(1 for t in (50, 40, 30, 20) if NOW - t >= minute))
+    code, status = error_of(client.get_log, project, store, NOW - 100, NOW + 100, query="* | select nothing_here")
+    assert (code, status) == ("ParameterInvalid", 400)
 
 
 # ---------------------------------------------------------------------------------------------

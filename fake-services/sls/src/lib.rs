@@ -6,6 +6,7 @@
 //! [`store`] keeps everything in SQLite. The service knows nothing of functions or triggers: it
 //! publishes a [`LogsAppended`] on [`Sls::changes`] after every durable write.
 
+pub mod analytic;
 pub mod consumer_groups;
 pub mod cursor;
 mod error;

@@ -6,8 +6,8 @@ use serde_json::{Map, Value};
 use crate::SlsError;
 use crate::model::{Histogram, LogQuery, LogsPage, Row};
 use crate::proto::{LogGroup, decode_group};
+use crate::query;
 use crate::query::matcher::{Tokenizers, matches};
-use crate::query::{self, Analytic};
 use crate::store::StoredGroup;
 
 /// Most rows GetLogs returns for a search.
@@ -74,6 +74,8 @@ fn check_range(q: &LogQuery) -> Result<(), SlsError> {
 pub struct Scan {
     q: LogQuery,
     parsed: query::Query,
+    /// The logstore's index (column types of analytic queries).
+    index: Option<Map<String, Value>>,
     tk: Tokenizers,
     keep_rows: bool,
     /// Bucket width asked for by GetHistograms (`interval`), in seconds.
@@ -91,9 +93,9 @@ impl Scan {
     ) -> Result<Self, SlsError> {
         check_range(&q)?;
         let parsed = query::parse(&q.query)?;
-        let keep_rows = keep_rows && parsed.analytic.is_none();
         Ok(Self {
             tk: Tokenizers::from_index(index),
+            index: index.cloned(),
             q,
             parsed,
             keep_rows,
@@ -157,7 +159,11 @@ impl Scan {
             }
         }
         let limit = self.page_limit();
-        if self.keep_rows && self.hits.len() > limit.saturating_mul(2).max(1024) {
+        // An analytic query reads every matching row; a search only its page.
+        if self.keep_rows
+            && self.parsed.analytic.is_none()
+            && self.hits.len() > limit.saturating_mul(2).max(1024)
+        {
             self.sort();
             self.hits.truncate(limit);
         }
@@ -172,8 +178,8 @@ impl Scan {
         }
     }
 
-    /// GetLogs' answer.
-    pub fn logs(mut self) -> LogsPage {
+    /// GetLogs' answer; `now` is the service's clock (the analytic part's `now()`).
+    pub fn logs(mut self, now: time::OffsetDateTime) -> Result<LogsPage, SlsError> {
         let mut page = LogsPage {
             rows: Vec::new(),
             keys: Vec::new(),
@@ -182,10 +188,13 @@ impl Scan {
             where_query: self.parsed.search_text.clone(),
             agg_query: self.parsed.analytic_text.clone(),
         };
-        if let Some(Analytic::Count { alias }) = self.parsed.analytic.take() {
-            page.rows = vec![vec![(alias.clone(), self.matched.to_string())]];
-            page.keys = vec![alias];
-            return page;
+        if let Some(analytic) = self.parsed.analytic.take() {
+            self.sort();
+            let rows: Vec<Row> = self.hits.into_iter().map(|h| h.row).collect();
+            let (keys, rows) = crate::analytic::run(&analytic, &rows, self.index.as_ref(), now)?;
+            page.keys = keys;
+            page.rows = rows;
+            return Ok(page);
         }
         self.sort();
         let offset = usize::try_from(self.q.offset).unwrap_or(usize::MAX);
@@ -203,7 +212,7 @@ impl Scan {
                 }
             }
         }
-        page
+        Ok(page)
     }
 
     /// GetHistograms' answer: buckets tiling `[from, to)`.
@@ -253,7 +262,7 @@ pub fn get_logs(
 ) -> Result<LogsPage, SlsError> {
     let mut scan = Scan::for_logs(q.clone(), index)?;
     scan.add(groups);
-    Ok(scan.logs())
+    scan.logs(time::OffsetDateTime::now_utc())
 }
 
 /// Bucket width for a range: the smallest "round" width giving at most [`MAX_BUCKETS`] buckets.
@@ -423,7 +432,7 @@ mod tests {
                 }
                 let bound = (2 * (offset as usize + 10)).max(1024) + 70;
                 assert!(scan.hits.len() <= bound);
-                let page = scan.logs();
+                let page = scan.logs(time::OffsetDateTime::UNIX_EPOCH).unwrap();
                 assert_eq!(page.processed, 3000);
                 assert_eq!(page, get_logs(&all, &q, None).unwrap());
                 let first: u32 = page.rows[0]

@@ -534,7 +534,11 @@ impl Sls {
     ) -> Result<LogsPage, SlsError> {
         let index = self.index_doc(project, logstore).await?;
         let scan = search::Scan::for_logs(q.clone(), index.as_ref())?;
-        Ok(self.scan(project, logstore, &q, scan).await?.logs())
+        let scan = self.scan(project, logstore, &q, scan).await?;
+        let now = self.config().ctx.clock.now();
+        tokio::task::spawn_blocking(move || scan.logs(now))
+            .await
+            .map_err(|e| SlsError::Internal(format!("analytic query: {e}")))?
     }
 
     /// GetHistograms: matching logs counted in buckets tiling `[from, to)`, `interval` seconds

@@ -1,4 +1,4 @@
-//! The query language's subset: `search [| select count(*) [as name]]`.
+//! The query language: `search [| select ...]` (the search syntax, then analytic SQL).
 //!
 //! [`parse`] turns text into a [`Query`] ([`lexer`] then [`parser`]); [`matcher`] decides whether
 //! a log row matches the search part; [`sql`] reads the analytic part.
@@ -137,7 +137,10 @@ mod tests {
     fn splits_search_and_analytic_parts() {
         let q = parse("level: ERROR | select count(*) as c").unwrap();
         assert_eq!(q.search_text, "level: ERROR");
-        assert_eq!(q.analytic, Some(Analytic::Count { alias: "c".into() }));
+        assert_eq!(
+            q.analytic.map(|a| a.sql),
+            Some("select count(*) as c FROM log LIMIT 100".into())
+        );
         assert_eq!(q.analytic_text, "select count(*) as c");
         let q = parse("\"a|b\"").unwrap();
         assert!(q.analytic.is_none());
