@@ -295,6 +295,11 @@ fn regex_of(ctx: &Context<'_>, i: usize) -> rusqlite::Result<regex::Regex> {
     regex::Regex::new(&p).map_err(|e| user_error(format!("bad regular expression {p:?}: {e}")))
 }
 
+/// A math function of one real.
+type Unary = fn(f64) -> f64;
+/// A math function of two reals.
+type Binary = fn(f64, f64) -> f64;
+
 fn register(conn: &Connection, now: OffsetDateTime) -> rusqlite::Result<()> {
     let pure = FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC;
     conn.create_scalar_function("from_unixtime", 1, pure, |ctx| {
@@ -387,7 +392,7 @@ fn register(conn: &Connection, now: OffsetDateTime) -> rusqlite::Result<()> {
     conn.create_scalar_function("url_extract_host", 1, pure, url_part(true))?;
     conn.create_scalar_function("url_extract_path", 1, pure, url_part(false))?;
     // SQLite's math functions are not compiled in: the common ones, over reals.
-    let unary: [(&str, fn(f64) -> f64); 8] = [
+    let unary: [(&str, Unary); 8] = [
         ("ceil", f64::ceil),
         ("floor", f64::floor),
         ("sqrt", f64::sqrt),
@@ -400,7 +405,7 @@ fn register(conn: &Connection, now: OffsetDateTime) -> rusqlite::Result<()> {
     for (name, f) in unary {
         conn.create_scalar_function(name, 1, pure, move |ctx| Ok(number(ctx.get_raw(0)).map(f)))?;
     }
-    let binary: [(&str, fn(f64, f64) -> f64); 2] = [("pow", f64::powf), ("mod", |a, b| a % b)];
+    let binary: [(&str, Binary); 2] = [("pow", f64::powf), ("mod", |a, b| a % b)];
     for (name, f) in binary {
         conn.create_scalar_function(name, 2, pure, move |ctx| {
             Ok(number(ctx.get_raw(0))
