@@ -210,6 +210,23 @@ def test_create_table_rejects_bad_schemas(client):
     assert e.get_error_code() == "OTSParameterInvalid"
 
 
+def test_secondary_indexes_are_refused_not_dropped(client):
+    from tablestore import SecondaryIndexMeta
+
+    name = "with_index_" + uuid.uuid4().hex[:6]
+    meta = TableMeta(name, [("id", "STRING")], [("owner", "STRING")])
+    e = service_error(
+        client.create_table,
+        meta,
+        TableOptions(),
+        ReservedThroughput(CapacityUnit(0, 0)),
+        [SecondaryIndexMeta("by_owner", ["owner"], [])],
+    )
+    assert (e.get_http_status(), e.get_error_code()) == (400, "OTSUnsupportOperation")
+    assert "by_owner" in e.get_error_message()
+    assert name not in client.list_table()
+
+
 def test_instances_are_separate(client, ots_endpoint, table):
     other = OTSClient(ots_endpoint, AK, SK, "other")
     assert table not in other.list_table()

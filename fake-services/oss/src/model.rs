@@ -5,6 +5,19 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+/// What GetBucketStat reports of a bucket.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BucketStat {
+    /// Objects in it.
+    pub objects: u64,
+    /// Their total size.
+    pub bytes: u64,
+    /// Unfinished multipart uploads.
+    pub uploads: u64,
+    /// When an object in it was last written (`None` when empty).
+    pub last_modified: Option<OffsetDateTime>,
+}
+
 /// A bucket.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Bucket {

@@ -292,8 +292,8 @@ impl Oss {
             .await
     }
 
-    /// (object count, total bytes, unfinished uploads) of a bucket.
-    pub async fn bucket_stat(&self, name: &str) -> Result<(u64, u64, u64), OssError> {
+    /// Object count, total bytes, unfinished uploads and last write of a bucket.
+    pub async fn bucket_stat(&self, name: &str) -> Result<crate::model::BucketStat, OssError> {
         let n = name.to_string();
         self.store()
             .call(move |db| {

@@ -128,6 +128,7 @@ impl Server {
                 }),
                 reserved_throughput: None,
                 table_options: None,
+                index_metas: vec![],
                 stream_spec: stream.then_some(proto::StreamSpecification {
                     enable_stream: true,
                     expiration_time: Some(24),

@@ -209,9 +209,14 @@ fn put(h: &mut HeaderMap, name: &str, value: &str) {
     }
 }
 
-/// Quoted ETag header value.
+/// An ETag as sent: quoted; lower-case hex on the S3 face, as S3 writes them (upper-case on
+/// OSS's), whichever the request being served is.
 pub fn quoted(etag: &str) -> String {
-    format!("\"{etag}\"")
+    if super::CTX.try_with(|c| c.s3).unwrap_or(false) {
+        format!("\"{}\"", etag.to_ascii_lowercase())
+    } else {
+        format!("\"{etag}\"")
+    }
 }
 
 /// Headers describing an object on GET/HEAD (Content-Length and ranges are the caller's).

@@ -223,17 +223,16 @@ async fn list_buckets(oss: &Oss, ctx: &Ctx, q: &Query) -> Result<Response, OssEr
     }
     owner(&mut w, oss);
     w.open("Buckets");
+    let endpoint = endpoint_of(ctx, None);
     for b in page {
         w.open("Bucket")
             .elem("CreationDate", xml_time(b.created))
-            .elem("ExtranetEndpoint", format!("oss-{region}.aliyuncs.com"))
-            .elem(
-                "IntranetEndpoint",
-                format!("oss-{region}-internal.aliyuncs.com"),
-            )
+            .elem("ExtranetEndpoint", &endpoint)
+            .elem("IntranetEndpoint", &endpoint)
             .elem("Location", format!("oss-{region}"))
             .elem("Name", &b.name)
             .elem("Region", region)
+            .elem("ResourceGroupId", RESOURCE_GROUP)
             .elem("StorageClass", &b.storage_class)
             .close();
     }
@@ -242,6 +241,23 @@ async fn list_buckets(oss: &Oss, ctx: &Ctx, q: &Query) -> Result<Response, OssEr
 }
 
 // ------------------------------------------------------------------------------------ buckets
+
+/// The resource group every bucket is in (the account's default group).
+const RESOURCE_GROUP: &str = "rg-default";
+
+/// The endpoint the client reached fcemu by (the Host header, without the bucket label of a
+/// virtual-hosted request): what ListBuckets and GetBucketInfo advertise, so a client that
+/// follows them stays on the emulator.
+fn endpoint_of(ctx: &Ctx, bucket: Option<&str>) -> String {
+    let host = ctx.host.trim().to_ascii_lowercase();
+    match bucket {
+        Some(b) => host
+            .strip_prefix(&format!("{b}."))
+            .map(str::to_string)
+            .unwrap_or(host),
+        None => host,
+    }
+}
 
 async fn bucket_op(
     oss: &Oss,
@@ -257,7 +273,7 @@ async fn bucket_op(
             oss.set_bucket_acl(bucket, &acl).await?;
             Ok(empty(StatusCode::OK))
         }
-        Op::CreateBucket => put_bucket(oss, req, bucket).await,
+        Op::CreateBucket => put_bucket(oss, ctx, req, bucket).await,
         Op::DeleteBucket => {
             oss.delete_bucket(bucket).await?;
             Ok(empty(StatusCode::NO_CONTENT))
@@ -281,14 +297,17 @@ async fn bucket_op(
         }
         Op::GetBucketInfo => bucket_info(oss, ctx, bucket).await,
         Op::GetBucketStat => {
-            let (count, size, uploads) = oss.bucket_stat(bucket).await?;
+            let stat = oss.bucket_stat(bucket).await?;
+            let (size, count) = (stat.bytes.to_string(), stat.objects.to_string());
+            let last = stat.last_modified.map_or(0, |t| t.unix_timestamp());
             let mut w = XmlWriter::new("BucketStat", ctx.s3);
-            w.elem("Storage", size.to_string())
-                .elem("ObjectCount", count.to_string())
-                .elem("MultipartUploadCount", uploads.to_string())
+            w.elem("Storage", &size)
+                .elem("ObjectCount", &count)
+                .elem("MultipartUploadCount", stat.uploads.to_string())
                 .elem("LiveChannelCount", "0")
-                .elem("StandardStorage", size.to_string())
-                .elem("StandardObjectCount", count.to_string());
+                .elem("LastModifiedTime", last.to_string())
+                .elem("StandardStorage", &size)
+                .elem("StandardObjectCount", &count);
             Ok(xml_response(w.finish()))
         }
         Op::PutBucketTagging => {
@@ -343,7 +362,12 @@ async fn bucket_op(
     }
 }
 
-async fn put_bucket(oss: &Oss, req: Request, bucket: &str) -> Result<Response, OssError> {
+async fn put_bucket(
+    oss: &Oss,
+    ctx: &Ctx,
+    req: Request,
+    bucket: &str,
+) -> Result<Response, OssError> {
     check_bucket(bucket)?;
     let acl = headers::bucket_acl(req.headers())?.unwrap_or_else(|| "private".into());
     let (parts, body) = req.into_parts();
@@ -364,7 +388,12 @@ async fn put_bucket(oss: &Oss, req: Request, bucket: &str) -> Result<Response, O
             };
         }
     }
-    oss.create_bucket(bucket, &acl, &class).await?;
+    match oss.create_bucket(bucket, &acl, &class).await {
+        // OSS answers a repeated create of a bucket one owns with 200 and changes nothing
+        // (every bucket here is the caller's); S3 says BucketAlreadyOwnedByYou.
+        Err(OssError::BucketAlreadyExists { .. }) if !ctx.s3 => {}
+        other => other?,
+    }
     Ok(with_header(
         empty(StatusCode::OK),
         "location",
@@ -382,22 +411,21 @@ fn acl_doc(oss: &Oss, ctx: &Ctx, grant: &str) -> String {
 async fn bucket_info(oss: &Oss, ctx: &Ctx, bucket: &str) -> Result<Response, OssError> {
     let b = oss.bucket(bucket).await?;
     let region = &oss.config().ctx.region;
+    let endpoint = endpoint_of(ctx, Some(bucket));
     let mut w = XmlWriter::new("BucketInfo", ctx.s3);
     w.open("Bucket")
         .elem("AccessMonitor", "Disabled")
+        .elem("Comment", "")
         .elem("CreationDate", xml_time(b.created))
-        .elem("ExtranetEndpoint", format!("oss-{region}.aliyuncs.com"))
-        .elem(
-            "IntranetEndpoint",
-            format!("oss-{region}-internal.aliyuncs.com"),
-        )
+        .elem("ExtranetEndpoint", &endpoint)
+        .elem("IntranetEndpoint", &endpoint)
         .elem("Location", format!("oss-{region}"))
         .elem("StorageClass", &b.storage_class)
         .elem("TransferAcceleration", "Disabled")
         .elem("CrossRegionReplication", "Disabled")
         .elem("DataRedundancyType", "LRS")
         .elem("Name", &b.name)
-        .elem("ResourceGroupId", "rg-default");
+        .elem("ResourceGroupId", RESOURCE_GROUP);
     owner(&mut w, oss);
     w.open("AccessControlList").elem("Grant", &b.acl).close();
     w.open("ServerSideEncryptionRule")
@@ -482,27 +510,36 @@ async fn list_objects(
             },
         )
         .await?;
+    // S3 differs in small ways the AWS SDKs rely on: v1 leaves the top-level Prefix unencoded
+    // (botocore decodes only Delimiter, Marker and NextMarker there), no Delimiter element
+    // without a delimiter, an empty ContinuationToken echoed, and max-keys=0 is not truncated.
+    let truncated = page.truncated && !(ctx.s3 && max == 0);
     let mut w = XmlWriter::new("ListBucketResult", ctx.s3);
-    w.elem("Name", bucket).elem("Prefix", enc(&prefix));
+    w.elem("Name", bucket);
+    if ctx.s3 && !v2 {
+        w.elem("Prefix", &prefix);
+    } else {
+        w.elem("Prefix", enc(&prefix));
+    }
     if v2 {
         if let Some(sa) = q.non_empty("start-after") {
             w.elem("StartAfter", enc(sa));
         }
-        if let Some(t) = token {
+        if let Some(t) = q.get("continuation-token") {
             w.elem("ContinuationToken", t);
         }
     } else {
         w.elem("Marker", enc(q.non_empty("marker").unwrap_or("")));
     }
     w.elem("MaxKeys", max.to_string());
-    w.elem("Delimiter", enc(&delimiter));
+    if !ctx.s3 || !delimiter.is_empty() {
+        w.elem("Delimiter", enc(&delimiter));
+    }
     if url {
         w.elem("EncodingType", "url");
     }
-    w.elem("IsTruncated", page.truncated.to_string());
-    if page.truncated
-        && let Some(last) = &page.last
-    {
+    w.elem("IsTruncated", truncated.to_string());
+    if truncated && let Some(last) = &page.last {
         if v2 {
             w.elem("NextContinuationToken", b64.encode(last.as_bytes()));
         } else {
@@ -788,7 +825,7 @@ async fn object_op(
             Ok(empty(StatusCode::NO_CONTENT))
         }
         Op::InitiateUpload => {
-            let attrs = attrs_from_headers(req.headers())?;
+            let attrs = new_object_attrs(oss, bucket, req.headers()).await?;
             let u = oss.initiate_upload(bucket, key, attrs).await?;
             let mut w = upload_result("InitiateMultipartUploadResult", ctx, q, bucket, key);
             w.elem("UploadId", &u.upload_id);
@@ -822,7 +859,7 @@ async fn put_object(
     bucket: &str,
     key: &str,
 ) -> Result<Response, OssError> {
-    let attrs = attrs_from_headers(req.headers())?;
+    let attrs = new_object_attrs(oss, bucket, req.headers()).await?;
     let forbid = headers::forbid_overwrite(req.headers())?;
     let (parts, body) = req.into_parts();
     let put = PutRequest {
@@ -855,7 +892,7 @@ async fn append_object(
             "position must be a non-negative integer",
         )
     })?;
-    let attrs = attrs_from_headers(req.headers())?;
+    let attrs = new_object_attrs(oss, bucket, req.headers()).await?;
     let (parts, body) = req.into_parts();
     let put = PutRequest {
         bucket: bucket.into(),
@@ -896,7 +933,23 @@ async fn get_object(
     let h = req.headers();
     let conds = headers::preconditions(h);
     let obj = oss.open_object(bucket, key).await?;
-    conds.check(&obj.meta)?;
+    if let Err(e) = conds.check(&obj.meta) {
+        if !matches!(e, OssError::NotModified) {
+            return Err(e);
+        }
+        // 304 keeps the validators, so a cache can refresh what it holds.
+        let mut r = axum::response::IntoResponse::into_response(e);
+        let h = r.headers_mut();
+        for (name, value) in [
+            ("etag", quoted(&obj.meta.etag)),
+            ("last-modified", super::http_date(obj.meta.last_modified)),
+        ] {
+            if let Ok(v) = http::HeaderValue::from_str(&value) {
+                h.insert(name, v);
+            }
+        }
+        return Ok(r);
+    }
     let size = obj.meta.size;
     let standard = ctx.s3 || get(h, "x-oss-range-behavior") == Some("standard");
     let range = match get(h, "range") {
@@ -1152,6 +1205,20 @@ async fn list_parts(
 }
 
 /// Reads a `<Tagging><TagSet><Tag>…` body (PutObjectTagging, PutBucketTagging).
+/// The attributes of a new object from its request's headers; without `x-oss-storage-class`
+/// (`x-amz-storage-class`) it takes its bucket's class, as both services do.
+pub(super) async fn new_object_attrs(
+    oss: &Oss,
+    bucket: &str,
+    h: &HeaderMap,
+) -> Result<crate::ObjectAttrs, OssError> {
+    let mut attrs = attrs_from_headers(h)?;
+    if either(h, "storage-class").is_none() {
+        attrs.storage_class = oss.bucket(bucket).await?.storage_class;
+    }
+    Ok(attrs)
+}
+
 async fn read_tagging(
     req: Request,
     max: usize,

@@ -11,7 +11,7 @@ use futures::{StreamExt, TryStreamExt};
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 
 use super::Ctx;
-use super::headers::{attrs_from_headers, forbid_overwrite, quoted};
+use super::headers::{forbid_overwrite, quoted};
 use super::xml::XmlWriter;
 use crate::service::PutRequest;
 use crate::{Body, ObjectEvent, Oss, OssError};
@@ -143,7 +143,7 @@ pub(crate) async fn post_object(
     if let Some(ct) = content_type.and_then(|c| HeaderValue::from_str(&c).ok()) {
         h.insert(header::CONTENT_TYPE, ct);
     }
-    let attrs = attrs_from_headers(&h)?;
+    let attrs = super::ops::new_object_attrs(oss, bucket, &h).await?;
     let put = PutRequest {
         bucket: bucket.into(),
         key: key.clone(),

@@ -372,18 +372,25 @@ impl Db {
     }
 
     /// Object count and total size of a bucket, and its unfinished uploads.
-    pub fn bucket_stat(&self, name: &str) -> Result<(u64, u64, u64), OssError> {
-        let (count, size): (i64, i64) = self.conn.query_row(
-            "SELECT count(*), coalesce(sum(size), 0) FROM objects WHERE bucket = ?1",
+    pub fn bucket_stat(&self, name: &str) -> Result<crate::model::BucketStat, OssError> {
+        let (count, size, last): (i64, i64, Option<i64>) = self.conn.query_row(
+            "SELECT count(*), coalesce(sum(size), 0), max(last_modified_ms) FROM objects WHERE bucket = ?1",
             [name],
-            |r| Ok((r.get(0)?, r.get(1)?)),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )?;
         let uploads: i64 = self.conn.query_row(
             "SELECT count(*) FROM uploads WHERE bucket = ?1",
             [name],
             |r| r.get(0),
         )?;
-        Ok((count as u64, size as u64, uploads as u64))
+        Ok(crate::model::BucketStat {
+            objects: count as u64,
+            bytes: size as u64,
+            uploads: uploads as u64,
+            last_modified: last.and_then(|ms| {
+                OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).ok()
+            }),
+        })
     }
 
     // ---- objects ----

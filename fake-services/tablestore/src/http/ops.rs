@@ -210,6 +210,14 @@ async fn create_table(
     instance: &str,
     req: proto::CreateTableRequest,
 ) -> Result<Vec<u8>, OtsError> {
+    if let Some(index) = req.index_metas.first() {
+        // Refused rather than dropped: a table created without its index would answer
+        // queries on the index table with OTSObjectNotExist much later, far from the cause.
+        return Err(OtsError::UnsupportedOperation(format!(
+            "CreateTable with secondary index {} (fcemu does not emulate secondary indexes; create the table without them)",
+            index.name
+        )));
+    }
     let meta = req
         .table_meta
         .ok_or_else(|| OtsError::invalid("Missing required field: table_meta."))?;
@@ -606,6 +614,7 @@ mod tests {
             }),
             reserved_throughput: None,
             table_options: None,
+            index_metas: vec![],
             stream_spec: Some(proto::StreamSpecification {
                 enable_stream: true,
                 expiration_time: None,

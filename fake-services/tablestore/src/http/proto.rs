@@ -142,6 +142,16 @@ pub struct CreateTableRequest {
     pub table_options: Option<TableOptions>,
     #[prost(message, optional, tag = "5")]
     pub stream_spec: Option<StreamSpecification>,
+    /// Secondary indexes to create with the table (refused: not emulated).
+    #[prost(message, repeated, tag = "7")]
+    pub index_metas: Vec<IndexMeta>,
+}
+
+/// A secondary index of CreateTable (only its name is read).
+#[derive(Clone, PartialEq, Message)]
+pub struct IndexMeta {
+    #[prost(string, tag = "1")]
+    pub name: String,
 }
 
 #[derive(Clone, PartialEq, Message)]

@@ -1,0 +1,95 @@
+"""What the SDKs' own users hit, checked with oss2 and boto3: re-creating a bucket you own, the
+bucket's storage class on new objects, the bucket documents' fields, endpoints that keep a
+client on the emulator, conditional GETs on the S3 face and listing details."""
+
+from datetime import datetime, timezone
+from urllib.parse import urlparse
+
+import oss2
+import pytest
+import requests
+from botocore.exceptions import ClientError
+
+from osscompat import AK, SK
+
+
+@pytest.fixture
+def bucket(endpoint, bucket_name):
+    b = oss2.Bucket(oss2.Auth(AK, SK), endpoint, bucket_name)
+    yield b
+    try:
+        for obj in oss2.ObjectIterator(b):
+            b.delete_object(obj.key)
+        b.delete_bucket()
+    except oss2.exceptions.NoSuchBucket:
+        pass
+
+
+def test_re_creating_a_bucket_you_own_succeeds(bucket):
+    bucket.create_bucket()
+    bucket.put_object("keep", b"x")
+    assert bucket.create_bucket().status == 200
+    assert bucket.get_object("keep").read() == b"x"
+
+
+def test_new_objects_get_the_bucket_storage_class(bucket):
+    bucket.create_bucket(input=oss2.models.BucketCreateConfig(oss2.BUCKET_STORAGE_CLASS_IA))
+    assert bucket.get_bucket_info().storage_class == "IA"
+    bucket.put_object("a", b"x")
+    assert bucket.head_object("a").headers["x-oss-storage-class"] == "IA"
+    bucket.put_object("b", b"x", headers={"x-oss-storage-class": "Archive"})
+    assert bucket.head_object("b").headers["x-oss-storage-class"] == "Archive"
+
+
+def test_bucket_documents_have_every_field_and_fcemus_endpoint(endpoint, bucket):
+    bucket.create_bucket()
+    bucket.put_object("a", b"xyz")
+    host = urlparse(endpoint).netloc
+    info = bucket.get_bucket_info()
+    assert info.comment == ""
+    assert info.resource_group_id
+    assert info.extranet_endpoint == host and info.intranet_endpoint == host
+    listed = [b for b in oss2.Service(oss2.Auth(AK, SK), endpoint).list_buckets().buckets if b.name == bucket.bucket_name]
+    assert listed[0].extranet_endpoint == host and listed[0].resource_group_id
+    stat = bucket.get_bucket_stat()
+    assert stat.storage_size_in_bytes == 3
+    assert stat.last_modified_time > 0
+
+
+def test_async_process_is_not_implemented(endpoint, bucket):
+    bucket.create_bucket()
+    bucket.put_object("a.jpg", b"x")
+    r = requests.post(f"{endpoint}/{bucket.bucket_name}/a.jpg?x-oss-async-process", data=b"x-oss-async-process=image/resize")
+    assert r.status_code == 501, r.text
+
+
+def test_s3_conditional_get_answers_304_with_its_validators(s3, bucket_name):
+    s3.create_bucket(Bucket=bucket_name)
+    try:
+        put = s3.put_object(Bucket=bucket_name, Key="k", Body=b"hello")
+        etag = put["ETag"]
+        assert etag == etag.lower()
+        with pytest.raises(ClientError) as e:
+            s3.get_object(Bucket=bucket_name, Key="k", IfNoneMatch=etag)
+        headers = e.value.response["ResponseMetadata"]["HTTPHeaders"]
+        assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 304
+        assert headers["etag"] == etag
+        assert "last-modified" in headers
+    finally:
+        s3.delete_object(Bucket=bucket_name, Key="k")
+        s3.delete_bucket(Bucket=bucket_name)
+
+
+def test_s3_listing_details(s3, bucket_name):
+    s3.create_bucket(Bucket=bucket_name)
+    try:
+        s3.put_object(Bucket=bucket_name, Key="a", Body=b"1")
+        plain = s3.list_objects_v2(Bucket=bucket_name)
+        assert "Delimiter" not in plain
+        none = s3.list_objects_v2(Bucket=bucket_name, MaxKeys=0)
+        assert none["IsTruncated"] is False and none["KeyCount"] == 0
+        v1 = s3.list_objects(Bucket=bucket_name, Prefix="a b", EncodingType="url")
+        assert v1["Prefix"] == "a b"
+    finally:
+        s3.delete_object(Bucket=bucket_name, Key="a")
+        s3.delete_bucket(Bucket=bucket_name)
