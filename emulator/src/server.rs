@@ -121,6 +121,7 @@ impl Emulator {
             durable: !opts.in_memory,
             strict_auth: opts.strict_auth.clone(),
             credentials: opts.credentials.clone(),
+            endpoint: services_addr.to_string(),
         };
         let stores = services::Services::open(&plan, &setup).await?;
         let runtime = Runtime::new(RuntimeOptions {

@@ -78,7 +78,7 @@ impl EmulatedService for fcemu_sls::Sls {
         .boxed()
     }
 
-    fn connect(&self, app: &Arc<App>, triggers: &Arc<Triggers>) {
+    fn connect(&self, app: &Arc<App>, triggers: &Arc<Triggers>, _services: &super::Services) {
         triggers.follow_log_appends(&self.changes());
         crate::function_logs::ship(app, self.clone());
     }

@@ -4,6 +4,7 @@
 //! and the server iterate that list; adding a service is its crate, its adapter module here and
 //! one line in [`SERVICES`].
 
+mod batch_compute;
 mod log_service;
 mod object_store;
 pub mod table_store;
@@ -36,6 +37,8 @@ pub struct Setup<'a> {
     pub strict_auth: Option<(String, String)>,
     /// `--credentials` key pairs.
     pub credentials: Vec<(String, String)>,
+    /// The services port as `host:port` (what BatchCompute instances reach OSS by).
+    pub endpoint: String,
 }
 
 impl Setup<'_> {
@@ -97,7 +100,7 @@ pub trait EmulatedService: Send + Sync + 'static {
     fn reset(&self) -> BoxFuture<'_, anyhow::Result<()>>;
 
     /// Connects its change feed to the triggers and whatever else follows it.
-    fn connect(&self, _app: &Arc<App>, _triggers: &Arc<Triggers>) {}
+    fn connect(&self, _app: &Arc<App>, _triggers: &Arc<Triggers>, _services: &Services) {}
 
     /// The service itself, for typed access ([`Services::get`]).
     fn as_any(&self) -> &dyn Any;
@@ -111,7 +114,12 @@ pub type Opener = for<'a> fn(
 
 /// Every emulated service, in the order they are asked to claim a request (the object store,
 /// which takes what no other claims, last).
-pub const SERVICES: &[Opener] = &[table_store::open, log_service::open, object_store::open];
+pub const SERVICES: &[Opener] = &[
+    batch_compute::open,
+    table_store::open,
+    log_service::open,
+    object_store::open,
+];
 
 /// The running services.
 #[derive(Clone)]
@@ -161,7 +169,7 @@ impl Services {
     /// Connects every service's change feed.
     pub fn connect(&self, app: &Arc<App>, triggers: &Arc<Triggers>) {
         for s in self.iter() {
-            s.connect(app, triggers);
+            s.connect(app, triggers, self);
         }
     }
 
@@ -210,6 +218,7 @@ mod tests {
             durable: false,
             strict_auth: None,
             credentials: Vec::new(),
+            endpoint: "127.0.0.1:9000".into(),
         };
         let plan = AppPlan::empty(data.path());
         let services = Services::open(&plan, &setup).await.unwrap();
@@ -219,6 +228,8 @@ mod tests {
         let sls = [("x-log-apiversion", "0.6.0")];
         assert_eq!(claimant(&services, "/logstores", &sls), "Log Service");
         assert_eq!(claimant(&services, "/bucket/key", &[]), "object store");
+        let batch = [("x-acs-version", "2015-11-11")];
+        assert_eq!(claimant(&services, "/jobs", &batch), "BatchCompute");
         // Typed access finds each one.
         services.oss().list_buckets().await.unwrap();
         assert!(

@@ -86,7 +86,7 @@ impl EmulatedService for fcemu_oss::Oss {
         async move { Ok(fcemu_oss::Oss::reset(self).await?) }.boxed()
     }
 
-    fn connect(&self, _app: &Arc<App>, triggers: &Arc<Triggers>) {
+    fn connect(&self, _app: &Arc<App>, triggers: &Arc<Triggers>, _services: &super::Services) {
         triggers.follow_object_changes(self.changes());
     }
 

@@ -87,7 +87,7 @@ impl EmulatedService for fcemu_tablestore::Ots {
         async move { Ok(fcemu_tablestore::Ots::reset(self).await?) }.boxed()
     }
 
-    fn connect(&self, app: &Arc<App>, triggers: &Arc<Triggers>) {
+    fn connect(&self, app: &Arc<App>, triggers: &Arc<Triggers>, _services: &super::Services) {
         triggers.follow_row_changes(&self.changes());
         let reader = app.clone();
         self.set_stream_policy(Arc::new(move |instance, table| {

@@ -1,0 +1,133 @@
+//! BatchCompute: requests with `x-acs-version: 2015-11-11` (no other service sends that
+//! version); jobs read and write the object store, and a running job keeps `idle` waiting.
+
+use std::any::Any;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::http::HeaderMap;
+use futures::FutureExt;
+use futures::future::BoxFuture;
+
+use super::{EmulatedService, Services, Setup};
+use crate::app::App;
+use crate::manifest::AppPlan;
+use crate::triggers::Triggers;
+
+/// The API version BatchCompute's SDK sends on every request.
+const VERSION: &str = "2015-11-11";
+
+/// Opens BatchCompute in the data directory; jobs left running by an earlier run are failed.
+pub fn open<'a>(
+    plan: &'a AppPlan,
+    setup: &'a Setup<'a>,
+) -> BoxFuture<'a, anyhow::Result<Arc<dyn EmulatedService>>> {
+    async move {
+        let mut cfg = fcemu_batch::BatchConfig::with_context(setup.context(plan));
+        cfg.oss_host = setup.endpoint.clone();
+        let batch = tokio::task::spawn_blocking(move || fcemu_batch::Batch::open(cfg))
+            .await?
+            .map_err(|e| anyhow::anyhow!("cannot open BatchCompute: {e}"))?;
+        Ok(Arc::new(batch) as Arc<dyn EmulatedService>)
+    }
+    .boxed()
+}
+
+/// The object store as jobs see it.
+struct ObjectStore(fcemu_oss::Oss);
+
+impl fcemu_batch::Objects for ObjectStore {
+    fn get<'a>(&'a self, bucket: &'a str, key: &'a str) -> BoxFuture<'a, Result<Vec<u8>, String>> {
+        async move {
+            self.0
+                .get_bytes(bucket, key)
+                .await
+                .map_err(|e| e.to_string())
+        }
+        .boxed()
+    }
+
+    fn put<'a>(
+        &'a self,
+        bucket: &'a str,
+        key: &'a str,
+        body: Vec<u8>,
+    ) -> BoxFuture<'a, Result<(), String>> {
+        async move {
+            self.0
+                .put_bytes(bucket, key, body, None)
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        }
+        .boxed()
+    }
+
+    fn list<'a>(
+        &'a self,
+        bucket: &'a str,
+        prefix: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<String>, String>> {
+        async move {
+            let mut keys = Vec::new();
+            let mut after = None;
+            loop {
+                let page = self
+                    .0
+                    .list_objects(
+                        bucket,
+                        fcemu_oss::listing::ListParams {
+                            prefix: prefix.to_string(),
+                            delimiter: String::new(),
+                            start_after: after.clone(),
+                            max: 1000,
+                        },
+                    )
+                    .await
+                    .map_err(|e| e.to_string())?;
+                keys.extend(page.contents.into_iter().map(|m| m.key));
+                if !page.truncated {
+                    return Ok(keys);
+                }
+                after = page.last;
+            }
+        }
+        .boxed()
+    }
+}
+
+impl EmulatedService for fcemu_batch::Batch {
+    fn name(&self) -> &'static str {
+        "BatchCompute"
+    }
+
+    fn claims(&self, _path: &str, headers: &HeaderMap) -> bool {
+        headers
+            .get("x-acs-version")
+            .is_some_and(|v| v.as_bytes() == VERSION.as_bytes())
+    }
+
+    fn router(&self) -> Router {
+        fcemu_batch::Batch::router(self)
+    }
+
+    fn ensure<'a>(&'a self, _plan: &'a AppPlan) -> BoxFuture<'a, anyhow::Result<()>> {
+        async { Ok(()) }.boxed()
+    }
+
+    fn reset(&self) -> BoxFuture<'_, anyhow::Result<()>> {
+        async move { Ok(fcemu_batch::Batch::reset(self).await?) }.boxed()
+    }
+
+    fn connect(&self, app: &Arc<App>, _triggers: &Arc<Triggers>, services: &Services) {
+        let app = app.clone();
+        self.attach(
+            Arc::new(ObjectStore(services.oss().clone())),
+            Arc::new(move || Box::new(app.begin_work()) as Box<dyn Send>),
+        );
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}

@@ -1,0 +1,269 @@
+"""BatchCompute with the real `batchcompute` SDK against `fcemu up`: DAG jobs whose instances run
+as local processes, reading inputs from and writing outputs and logs to fcemu's OSS (with oss2),
+in DAG order, with retries, stop, paging and the service's errors."""
+
+import os
+import re
+import subprocess
+import time
+from pathlib import Path
+
+import oss2
+import pytest
+import requests
+from batchcompute import Client, ClientError
+from batchcompute.resources import JobDescription, TaskDescription
+
+REPO = Path(__file__).resolve().parents[2]
+READY = re.compile(r"ready gateway=(\S+) services=(\S+)")
+BUCKET = "batch-data"
+
+
+@pytest.fixture(scope="module")
+def fcemu(tmp_path_factory):
+    root = tmp_path_factory.mktemp("batch-app")
+    (root / "fcemu.toml").write_text(f'name = "batch"\n[buckets.{BUCKET}]\n')
+    binary = os.environ.get("FCEMU_BIN", str(REPO / "target" / "debug" / "fcemu"))
+    proc = subprocess.Popen(
+        [binary, "up", "--in-memory", "--no-watch", "--listen", "127.0.0.1:0"],
+        cwd=root, stdout=subprocess.PIPE, text=True,
+    )
+    services = None
+    for line in proc.stdout:
+        m = READY.search(line)
+        if m:
+            services = m.group(2)
+            break
+    assert services, "fcemu up exited before it was ready"
+    yield services
+    proc.terminate()
+    proc.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def client(fcemu):
+    host, port = fcemu.removeprefix("http://").split(":")
+    Client.register_region("cn-hangzhou", host, int(port))  # the SDK's own way to a local endpoint
+    return Client(host, "test-ak", "test-secret")
+
+
+@pytest.fixture(scope="module")
+def bucket(fcemu):
+    return oss2.Bucket(oss2.Auth("test-ak", "test-secret"), fcemu, BUCKET)
+
+
+def task(command, **extra):
+    t = {"Parameters": {"Command": {"CommandLine": command, "EnvVars": {}},
+                        "StdoutRedirectPath": f"oss://{BUCKET}/logs/",
+                        "StderrRedirectPath": f"oss://{BUCKET}/logs/"},
+         "InstanceCount": 1, "MaxRetryCount": 0, "Timeout": 60,
+         "AutoCluster": {"ImageId": "img-ubuntu", "InstanceType": "ecs.sn1.medium"}}
+    t.update(extra)
+    return t
+
+
+def job(tasks, deps=None, name="job", fail_on_instance_fail=True):
+    return {"Name": name, "Priority": 1, "Type": "DAG", "JobFailOnInstanceFail": fail_on_instance_fail,
+            "Description": "test", "DAG": {"Tasks": tasks, "Dependencies": deps or {}}}
+
+
+def wait_final(client, job_id, timeout=60):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        j = client.get_job(job_id)
+        if j.State in ("Finished", "Failed", "Stopped"):
+            return j
+        time.sleep(0.05)
+    raise AssertionError(f"job {job_id} still {j.State}")
+
+
+def test_a_job_maps_inputs_runs_and_uploads_outputs_and_logs(client, bucket, fcemu):
+    bucket.put_object("in/words.txt", b"b a c")
+    t = task("mkdir -p out && tr ' ' '\\n' < in/words.txt | sort > out/sorted.txt && echo sorted $BATCH_COMPUTE_DAG_TASK_ID",
+             InputMapping={f"oss://{BUCKET}/in/": "in/"}, OutputMapping={"out/": f"oss://{BUCKET}/out/"})
+    created = client.create_job(job({"sort": t}))
+    jid = created.Id
+    assert re.fullmatch(r"job-[0-9A-F]{32}", jid)
+    assert requests.post(f"{fcemu}/_fcemu/idle?timeout=60").status_code == 200  # idle waits for jobs
+    j = client.get_job(jid)
+    assert j.State == "Finished", j
+    assert j.TaskMetrics.FinishedCount == 1 and j.InstanceMetrics.FinishedCount == 1
+    assert j.StartTime is not None and j.EndTime is not None
+    assert bucket.get_object("out/sorted.txt").read() == b"a\nb\nc\n"
+    inst = client.get_instance(jid, "sort", 0)
+    assert inst.State == "Finished" and inst.Result.ExitCode == 0
+    assert inst.StdoutRedirectPath == f"oss://{BUCKET}/logs/stdout.{jid}.sort.0"
+    assert bucket.get_object(f"logs/stdout.{jid}.sort.0").read() == b"sorted sort\n"
+    assert client.get_task(jid, "sort").State == "Finished"
+    desc = client.get_job_description(jid)
+    assert desc.Name == "job" and "sort" in desc.DAG.Tasks
+
+
+def test_dag_order_instances_and_their_environment(client, bucket):
+    produce = task("echo made-by-$BATCH_COMPUTE_DAG_INSTANCE_ID > part.txt; mkdir -p o; mv part.txt o/part-$BATCH_COMPUTE_DAG_INSTANCE_ID.txt",
+                   InstanceCount=3, OutputMapping={"o/": f"oss://{BUCKET}/parts/"})
+    consume = task("cat in/part-*.txt > all.txt; mkdir -p o; mv all.txt o/; echo $MODE $BATCH_COMPUTE_OSS_HOST",
+                   InputMapping={f"oss://{BUCKET}/parts/": "in/"}, OutputMapping={"o/": f"oss://{BUCKET}/merged/"})
+    consume["Parameters"]["Command"]["EnvVars"] = {"MODE": "merge"}
+    jid = client.create_job(job({"merge": consume, "produce": produce}, {"produce": ["merge"]})).Id
+    j = wait_final(client, jid)
+    assert j.State == "Finished", [(t.TaskName, t.State) for t in client.list_tasks(jid, "", 10).Items]
+    assert bucket.get_object("merged/all.txt").read() == b"made-by-0\nmade-by-1\nmade-by-2\n"
+    log = bucket.get_object(f"logs/stdout.{jid}.merge.0").read().decode()
+    assert log.startswith("merge 127.0.0.1:")
+    produced, merged = client.get_task(jid, "produce"), client.get_task(jid, "merge")
+    assert produced.EndTime <= merged.StartTime
+    page = client.list_instances(jid, "produce", 0, 2)
+    assert [i.InstanceId for i in page.Items] == [0, 1] and str(page.NextMarker) == "2"
+    rest = client.list_instances(jid, "produce", page.NextMarker, 2)
+    assert [i.InstanceId for i in rest.Items] == [2] and rest.NextMarker == ""
+
+
+def test_a_failing_instance_is_retried_then_fails_the_job(client, bucket):
+    jid = client.create_job(job({"flaky": task("echo try >&2; exit 3", MaxRetryCount=2)})).Id
+    j = wait_final(client, jid)
+    assert j.State == "Failed" and j.Message
+    inst = client.get_instance(jid, "flaky", 0)
+    assert (inst.State, inst.RetryCount, inst.Result.ExitCode) == ("Failed", 2, 3)
+    assert bucket.get_object(f"logs/stderr.{jid}.flaky.0").read() == b"try\n"
+    with pytest.raises(ClientError) as e:
+        client.change_job_priority(jid, 5)
+    assert e.value.status == 409 and e.value.code == "StateConflict"
+    client.delete_job(jid)
+    with pytest.raises(ClientError) as e:
+        client.get_job(jid)
+    assert e.value.status == 404 and e.value.code == "InvalidResource.NotFound"
+
+
+def test_stop_kills_the_processes_and_start_runs_it_again(client, tmp_path):
+    marker = tmp_path / "child.pid"
+    jid = client.create_job(job({"long": task(f"sh -c 'echo $$ > {marker}; sleep 300' & wait", Timeout=600)})).Id
+    deadline = time.time() + 30
+    while not marker.exists() or not marker.read_text().strip():
+        assert time.time() < deadline, "the instance did not start"
+        time.sleep(0.05)
+    child = int(marker.read_text())
+    with pytest.raises(ClientError) as e:
+        client.delete_job(jid)
+    assert e.value.status == 409 and e.value.code == "StateConflict"
+    client.stop_job(jid)
+    assert client.get_job(jid).State == "Stopped"
+    deadline = time.time() + 10
+    while Path(f"/proc/{child}").exists() and "zombie" not in Path(f"/proc/{child}/status").read_text().lower():
+        assert time.time() < deadline, "the grandchild process survived stop_job"
+        time.sleep(0.05)
+    with pytest.raises(ClientError) as e:
+        client.stop_job(jid)
+    assert e.value.code == "StateConflict"
+    client.change_job_priority(jid, 7)
+    assert client.get_job(jid).Priority == 7
+    client.start_job(jid)
+    assert client.get_job(jid).State in ("Waiting", "Running")
+    client.stop_job(jid)
+    client.delete_job(jid)
+
+
+def test_a_timeout_fails_the_instance(client):
+    jid = client.create_job(job({"slow": task("sleep 30", Timeout=1)})).Id
+    j = wait_final(client, jid)
+    inst = client.get_instance(jid, "slow", 0)
+    assert j.State == "Failed" and inst.Result.ErrorCode == "Timeout"
+
+
+def test_an_sdk_job_description_and_paging(client):
+    desc = JobDescription()
+    desc.Name = "sdk-built"
+    desc.Priority = 3
+    desc.JobFailOnInstanceFail = True
+    t = TaskDescription()
+    t.Parameters.Command.CommandLine = "true"
+    t.InstanceCount = 1
+    t.AutoCluster.ImageId = "img-ubuntu"
+    desc.DAG.add_task("only", t)
+    ids = [client.create_job(desc).Id for _ in range(3)]
+    for jid in ids:
+        assert wait_final(client, jid).State == "Finished"
+    seen, marker = [], ""
+    while True:
+        page = client.list_jobs(marker, 2)
+        seen += [j.Id for j in page.Items]
+        if not page.NextMarker:
+            break
+        marker = page.NextMarker
+    assert all(i in seen for i in ids) and len(seen) == len(set(seen))
+    finished = client.list_jobs("", 100, state="Finished")
+    assert all(j.State == "Finished" for j in finished.Items)
+
+
+@pytest.mark.parametrize(
+    "body,code",
+    [
+        (job({"a": task("true"), "b": task("true")}, {"a": ["b"], "b": ["a"]}), "BadDAG"),
+        (job({"a": task("true")}, {"a": ["ghost"]}), "InvalidDependencies"),
+        (job({"a": task("true", InstanceCount=0)}), "InvalidInstanceCount"),
+        (job({"a": {"Parameters": {"Command": {}}}}), "MissingCommandLine"),
+        (job({"a": task("true", InputMapping={"/local": "/x"})}), "InvalidInputMapping"),
+    ],
+)
+def test_bad_descriptions_are_refused(client, body, code):
+    with pytest.raises(ClientError) as e:
+        client.create_job(body)
+    assert (e.value.status, e.value.code) == (400, code)
+
+
+def test_not_json_is_invalid_json_format(fcemu):
+    r = requests.post(f"{fcemu}/jobs", data=b"{nope", headers={"x-acs-version": "2015-11-11"})
+    assert r.status_code == 400 and r.json()["Code"] == "InvalidJsonFormat"
+    assert r.headers["x-acs-request-id"]
+
+
+def start_fcemu(root, data):
+    binary = os.environ.get("FCEMU_BIN", str(REPO / "target" / "debug" / "fcemu"))
+    proc = subprocess.Popen(
+        [binary, "up", "--data-dir", str(data), "--no-watch", "--listen", "127.0.0.1:0"],
+        cwd=root, stdout=subprocess.PIPE, text=True,
+    )
+    for line in proc.stdout:
+        m = READY.search(line)
+        if m:
+            return proc, m.group(2)
+    raise AssertionError("fcemu up exited before it was ready")
+
+
+def test_kill_9_during_a_job_keeps_it_and_says_it_was_interrupted(tmp_path):
+    (tmp_path / "fcemu.toml").write_text(f'name = "batch"\n[buckets.{BUCKET}]\n')
+    marker = tmp_path / "started"
+    proc, services = start_fcemu(tmp_path, tmp_path / "data")
+    try:
+        host, port = services.removeprefix("http://").split(":")
+        Client.register_region("cn-hangzhou", host, int(port))
+        c = Client(host, "test-ak", "test-secret")
+        done = c.create_job(job({"quick": task("true")}, name="before")).Id
+        wait_final(c, done)
+        jid = c.create_job(job({"long": task(f"touch {marker}; exec sleep 300", Timeout=600)}, name="during")).Id
+        deadline = time.time() + 30
+        while not marker.exists():
+            assert time.time() < deadline, "the instance did not start"
+            time.sleep(0.05)
+    finally:
+        proc.kill()  # SIGKILL: no chance to save anything more
+        proc.wait(timeout=20)
+    proc, services = start_fcemu(tmp_path, tmp_path / "data")
+    try:
+        host, port = services.removeprefix("http://").split(":")
+        Client.register_region("cn-hangzhou", host, int(port))
+        c = Client(host, "test-ak", "test-secret")
+        assert c.get_job(done).State == "Finished"
+        j = c.get_job(jid)
+        assert j.State == "Failed" and "fcemu stopped while the job ran" in j.Message
+        assert c.get_instance(jid, "long", 0).Result.ErrorCode == "Interrupted"
+        marker.unlink()
+        c.start_job(jid)  # runs what did not finish
+        deadline = time.time() + 30
+        while not marker.exists():
+            assert time.time() < deadline, "the restarted instance did not run"
+            time.sleep(0.05)
+        c.stop_job(jid)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
