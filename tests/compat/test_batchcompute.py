@@ -267,3 +267,30 @@ def test_kill_9_during_a_job_keeps_it_and_says_it_was_interrupted(tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+def test_the_package_is_unpacked_into_the_work_directory(client, bucket):
+    import io
+    import tarfile
+
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        script = b"#!/bin/sh\necho packaged $1 > result.txt\nmkdir -p o && mv result.txt o/\n"
+        info = tarfile.TarInfo("./bin/run.sh")
+        info.size, info.mode = len(script), 0o755
+        tar.addfile(info, io.BytesIO(script))
+        evil = tarfile.TarInfo("../escaped.txt")
+        evil.size = 1
+        tar.addfile(evil, io.BytesIO(b"x"))
+    bucket.put_object("pkg/worker.tar.gz", buf.getvalue())
+    t = task("sh bin/run.sh ok", OutputMapping={"o/": f"oss://{BUCKET}/pkgout/"})
+    t["Parameters"]["Command"]["PackagePath"] = f"oss://{BUCKET}/pkg/worker.tar.gz"
+    jid = client.create_job(job({"p": t})).Id
+    assert wait_final(client, jid).State == "Finished"
+    assert bucket.get_object("pkgout/result.txt").read() == b"packaged ok\n"
+    bad = task("true")
+    bad["Parameters"]["Command"]["PackagePath"] = f"oss://{BUCKET}/pkg/missing.tar.gz"
+    jid = client.create_job(job({"p": bad})).Id
+    assert wait_final(client, jid).State == "Failed"
+    inst = client.get_instance(jid, "p", 0)
+    assert inst.Result.ErrorCode == "PrepareFailed" and "missing.tar.gz" in inst.Result.ErrorMessage
