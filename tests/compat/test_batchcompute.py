@@ -40,10 +40,11 @@ def fcemu(tmp_path_factory):
     proc.wait(timeout=20)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def client(fcemu):
     host, port = fcemu.removeprefix("http://").split(":")
-    Client.register_region("cn-hangzhou", host, int(port))  # the SDK's own way to a local endpoint
+    # The SDK's own way to a local endpoint; its port is process-global, so set it per test.
+    Client.register_region("cn-hangzhou", host, int(port))
     return Client(host, "test-ak", "test-secret")
 
 
@@ -294,3 +295,26 @@ def test_the_package_is_unpacked_into_the_work_directory(client, bucket):
     assert wait_final(client, jid).State == "Failed"
     inst = client.get_instance(jid, "p", 0)
     assert inst.Result.ErrorCode == "PrepareFailed" and "missing.tar.gz" in inst.Result.ErrorMessage
+
+
+def test_strict_auth_checks_the_sdks_signature(tmp_path):
+    (tmp_path / "fcemu.toml").write_text('name = "batch"\n')
+    binary = os.environ.get("FCEMU_BIN", str(REPO / "target" / "debug" / "fcemu"))
+    proc = subprocess.Popen(
+        [binary, "up", "--in-memory", "--no-watch", "--listen", "127.0.0.1:0", "--strict-auth", "LTAIbatch:batch-secret"],
+        cwd=tmp_path, stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        services = next(m.group(2) for line in proc.stdout if (m := READY.search(line)))
+        host, port = services.removeprefix("http://").split(":")
+        Client.register_region("cn-hangzhou", host, int(port))
+        good = Client(host, "LTAIbatch", "batch-secret")
+        jid = good.create_job(job({"t": task("true")})).Id
+        assert wait_final(good, jid).State == "Finished"
+        assert good.list_jobs("", 10).Items
+        with pytest.raises(ClientError) as e:
+            Client(host, "LTAIbatch", "wrong-secret").get_job(jid)
+        assert (e.value.status, e.value.code) == (403, "Forbidden")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)

@@ -25,6 +25,7 @@ pub fn open<'a>(
     async move {
         let mut cfg = fcemu_batch::BatchConfig::with_context(setup.context(plan));
         cfg.oss_host = setup.endpoint.clone();
+        cfg.strict_auth = setup.strict_auth.clone();
         let batch = tokio::task::spawn_blocking(move || fcemu_batch::Batch::open(cfg))
             .await?
             .map_err(|e| anyhow::anyhow!("cannot open BatchCompute: {e}"))?;

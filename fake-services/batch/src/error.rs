@@ -35,6 +35,9 @@ pub enum BatchError {
     /// The operation is not allowed in the resource's state.
     #[error("User operation is invalid. The current resource state is {0}.")]
     StateConflict(&'static str),
+    /// The request is not signed as `--strict-auth` requires.
+    #[error("User not authorized to operate on the specified resource. {0}")]
+    Forbidden(String),
     /// A path or method fcemu does not serve.
     #[error("Specified url pattern contains some illegal words. {0}")]
     InvalidUrlPattern(String),
@@ -54,6 +57,7 @@ impl BatchError {
             BatchError::NotFound(_) => "InvalidResource.NotFound".into(),
             BatchError::StateConflict(_) => "StateConflict".into(),
             BatchError::InvalidUrlPattern(_) => "InvalidUrlPattern".into(),
+            BatchError::Forbidden(_) => "Forbidden".into(),
             BatchError::Internal(_) => "InternalError".into(),
         }
     }
@@ -63,6 +67,7 @@ impl BatchError {
         match self {
             BatchError::NotFound(_) => StatusCode::NOT_FOUND,
             BatchError::StateConflict(_) => StatusCode::CONFLICT,
+            BatchError::Forbidden(_) => StatusCode::FORBIDDEN,
             BatchError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::BAD_REQUEST,
         }

@@ -40,7 +40,20 @@ pub fn router(batch: Batch) -> Router {
 
 async fn request_id(AxState(batch): AxState<Batch>, req: Request, next: Next) -> Response {
     let id = batch.config().ctx.ids.uuid().to_uppercase();
-    let mut resp = next.run(req).await;
+    let checked = match &batch.config().strict_auth {
+        None => Ok(()),
+        Some((key, secret)) => {
+            let target = req
+                .uri()
+                .path_and_query()
+                .map_or_else(|| req.uri().path().to_string(), |p| p.as_str().to_string());
+            crate::auth::verify((key, secret), req.method().as_str(), &target, req.headers())
+        }
+    };
+    let mut resp = match checked {
+        Ok(()) => next.run(req).await,
+        Err(e) => e.into_response(),
+    };
     if let Ok(v) = HeaderValue::from_str(&id) {
         resp.headers_mut().insert("x-acs-request-id", v);
     }

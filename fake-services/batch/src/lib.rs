@@ -7,6 +7,7 @@
 //! is sent). The crate knows nothing of the emulator: OSS is reached through [`Objects`], and a
 //! running job holds whatever [`Batch::attach`] was given to make the emulator's `idle` wait.
 
+pub mod auth;
 pub mod error;
 pub mod http;
 pub mod job;
@@ -35,6 +36,8 @@ pub struct BatchConfig {
     pub workers: usize,
     /// What instances get as `BATCH_COMPUTE_OSS_HOST`: the services endpoint, `host:port`.
     pub oss_host: String,
+    /// `--strict-auth`: the one key pair requests must be signed with.
+    pub strict_auth: Option<(String, String)>,
 }
 
 impl BatchConfig {
@@ -44,6 +47,7 @@ impl BatchConfig {
             ctx,
             workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
             oss_host: "127.0.0.1:9000".into(),
+            strict_auth: None,
         }
     }
 }
