@@ -93,3 +93,66 @@ def test_s3_listing_details(s3, bucket_name):
     finally:
         s3.delete_object(Bucket=bucket_name, Key="a")
         s3.delete_bucket(Bucket=bucket_name)
+
+
+@pytest.fixture
+def s3_bucket(s3, bucket_name):
+    s3.create_bucket(Bucket=bucket_name)
+    yield bucket_name
+    try:
+        for o in s3.list_objects_v2(Bucket=bucket_name).get("Contents", []):
+            s3.delete_object(Bucket=bucket_name, Key=o["Key"])
+        s3.delete_bucket(Bucket=bucket_name)  # unfinished uploads go with it on S3
+    except s3.exceptions.NoSuchBucket:
+        pass
+
+
+def code_of(call):
+    with pytest.raises(ClientError) as e:
+        call()
+    return e.value.response["ResponseMetadata"]["HTTPStatusCode"], e.value.response["Error"]["Code"]
+
+
+def test_s3_conditional_writes(s3, s3_bucket):
+    etag = s3.put_object(Bucket=s3_bucket, Key="k", Body=b"v1")["ETag"]
+    assert code_of(lambda: s3.put_object(Bucket=s3_bucket, Key="k", Body=b"v2", IfMatch='"0000"'))[0] == 412
+    s3.put_object(Bucket=s3_bucket, Key="k", Body=b"v2", IfMatch=etag)
+    assert code_of(lambda: s3.put_object(Bucket=s3_bucket, Key="k", Body=b"v3", IfNoneMatch="*"))[0] == 412
+    assert s3.get_object(Bucket=s3_bucket, Key="k")["Body"].read() == b"v2"
+
+
+def test_s3_copy_rules(s3, s3_bucket):
+    etag = s3.put_object(Bucket=s3_bucket, Key="src", Body=b"abc")["ETag"]
+    src = {"Bucket": s3_bucket, "Key": "src"}
+    assert code_of(lambda: s3.copy_object(Bucket=s3_bucket, Key="src", CopySource=src)) == (400, "InvalidRequest")
+    s3.copy_object(Bucket=s3_bucket, Key="src", CopySource=src, MetadataDirective="REPLACE", Metadata={"a": "b"})
+    etag = s3.head_object(Bucket=s3_bucket, Key="src")["ETag"]
+    assert code_of(lambda: s3.copy_object(Bucket=s3_bucket, Key="dst", CopySource=src, CopySourceIfNoneMatch=etag))[0] == 412
+    up = s3.create_multipart_upload(Bucket=s3_bucket, Key="mp")["UploadId"]
+    assert code_of(lambda: s3.upload_part_copy(Bucket=s3_bucket, Key="mp", UploadId=up, PartNumber=1,
+                                               CopySource=src, CopySourceRange="bytes=0-99"))[0] == 400
+
+
+def test_s3_delete_bucket_aborts_unfinished_uploads(s3, s3_bucket):
+    s3.create_multipart_upload(Bucket=s3_bucket, Key="pending")
+    s3.delete_bucket(Bucket=s3_bucket)
+    assert code_of(lambda: s3.head_bucket(Bucket=s3_bucket))[0] == 404
+
+
+def test_s3_small_things(s3, s3_bucket):
+    s3.put_object(Bucket=s3_bucket, Key="t", Body=b"x", Tagging="z=1&a=2&m=3", ContentEncoding="identity, custom")
+    tags = s3.get_object_tagging(Bucket=s3_bucket, Key="t")["TagSet"]
+    assert [t["Key"] for t in tags] == ["a", "m", "z"]
+    assert s3.head_object(Bucket=s3_bucket, Key="t")["ContentEncoding"] == "identity, custom"
+    s3.create_multipart_upload(Bucket=s3_bucket, Key="u")
+    up = s3.list_multipart_uploads(Bucket=s3_bucket)["Uploads"][0]
+    assert up["Initiator"]["ID"] and up["Owner"]["ID"]
+
+
+def test_s3_complete_twice_answers_200(s3, s3_bucket):
+    up = s3.create_multipart_upload(Bucket=s3_bucket, Key="m")["UploadId"]
+    part = s3.upload_part(Bucket=s3_bucket, Key="m", UploadId=up, PartNumber=1, Body=b"only part")
+    parts = {"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]}
+    first = s3.complete_multipart_upload(Bucket=s3_bucket, Key="m", UploadId=up, MultipartUpload=parts)
+    again = s3.complete_multipart_upload(Bucket=s3_bucket, Key="m", UploadId=up, MultipartUpload=parts)
+    assert again["ETag"] == first["ETag"]

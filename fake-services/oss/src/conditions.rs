@@ -18,7 +18,8 @@ pub struct Preconditions {
     pub if_unmodified_since: Option<OffsetDateTime>,
 }
 
-fn etag_matches(list: &str, etag: &str) -> bool {
+/// Whether an `If-Match` / `If-None-Match` list (`"a", "b"` or `*`) names `etag`.
+pub fn etag_matches(list: &str, etag: &str) -> bool {
     list.split(',').map(str::trim).any(|t| {
         let t = t.strip_prefix("W/").unwrap_or(t);
         t == "*" || t.trim_matches('"').eq_ignore_ascii_case(etag)

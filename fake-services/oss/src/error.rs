@@ -127,6 +127,8 @@ pub enum OssError {
     CorsForbidden(String),
     #[error("{0}")]
     BadRequest(String),
+    #[error("{0}")]
+    InvalidRequest(String),
     /// A sub-resource or feature fcemu does not emulate.
     #[error("{0} is not implemented by fcemu.")]
     NotImplemented(String),
@@ -205,6 +207,7 @@ impl OssError {
             NoSuchCorsConfiguration => "NoSuchCORSConfiguration",
             CorsForbidden(_) => "AccessForbidden",
             BadRequest(_) => "BadRequest",
+            InvalidRequest(_) => "InvalidRequest",
             NotImplemented(_) => "NotImplemented",
             MethodNotAllowed => "MethodNotAllowed",
             MissingContentLength => "MissingContentLength",

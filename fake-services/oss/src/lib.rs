@@ -110,7 +110,12 @@ struct Inner {
     cfg: OssConfig,
     store: store::Store,
     changes: ChangeFeed<ObjectChange>,
+    /// Recently completed multipart uploads: (upload id, bucket, key, ETag), newest last.
+    completed: std::sync::Mutex<std::collections::VecDeque<(String, String, String, String)>>,
 }
+
+/// How many completed uploads are remembered for a repeated CompleteMultipartUpload.
+const REMEMBERED_COMPLETES: usize = 1000;
 
 impl Oss {
     /// Opens (or creates) the store under `cfg.ctx.data`. Blocking (opens SQLite, scans blobs):
@@ -124,8 +129,47 @@ impl Oss {
                 cfg,
                 store,
                 changes: ChangeFeed::new(),
+                completed: Default::default(),
             }),
         })
+    }
+
+    /// Notes that `upload_id` completed as `bucket/key` with `etag`.
+    pub(crate) fn remember_complete(&self, upload_id: &str, bucket: &str, key: &str, etag: &str) {
+        let mut done = self
+            .inner
+            .completed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        done.push_back((upload_id.into(), bucket.into(), key.into(), etag.into()));
+        if done.len() > REMEMBERED_COMPLETES {
+            done.pop_front();
+        }
+    }
+
+    /// The object a recently completed upload made, if it is still there unchanged (S3 answers
+    /// a repeated CompleteMultipartUpload with 200).
+    pub(crate) async fn completed_object(
+        &self,
+        upload_id: &str,
+        bucket: &str,
+        key: &str,
+    ) -> Option<ObjectMeta> {
+        let etag = {
+            let done = self
+                .inner
+                .completed
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            done.iter()
+                .rev()
+                .find(|(u, b, k, _)| u == upload_id && b == bucket && k == key)
+                .map(|(_, _, _, e)| e.clone())?
+        };
+        self.head_object(bucket, key)
+            .await
+            .ok()
+            .filter(|m| m.etag == etag)
     }
 
     /// The OSS + S3 wire protocol, ready to serve or to mount as a fallback.

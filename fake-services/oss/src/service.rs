@@ -55,6 +55,8 @@ pub struct PutRequest {
     pub content_md5: Option<String>,
     /// Refuse to replace an existing object.
     pub forbid_overwrite: bool,
+    /// Replace only an object with this ETag (S3's `If-Match` on PUT).
+    pub if_match: Option<String>,
 }
 
 /// Where a copy takes its metadata from.
@@ -230,9 +232,21 @@ impl Oss {
 
     /// Deletes an empty bucket.
     pub async fn delete_bucket(&self, name: &str) -> Result<(), OssError> {
+        self.delete_bucket_aborting(name, false).await
+    }
+
+    /// Deletes an empty bucket; with `abort_uploads` its unfinished multipart uploads go with
+    /// it (S3's rule) instead of keeping it from being deleted (OSS's).
+    pub async fn delete_bucket_aborting(
+        &self,
+        name: &str,
+        abort_uploads: bool,
+    ) -> Result<(), OssError> {
         check_bucket(name)?;
         let n = name.to_string();
-        self.store().call(move |db| db.delete_bucket(&n)).await
+        self.store()
+            .call(move |db| db.delete_bucket(&n, abort_uploads))
+            .await
     }
 
     /// Sets a bucket's ACL.
@@ -384,11 +398,18 @@ impl Oss {
             meta: meta.clone(),
             segments: vec![segment.clone()],
         };
-        let forbid = req.forbid_overwrite;
+        let (forbid, if_match) = (req.forbid_overwrite, req.if_match);
         let (info2, now) = (info.clone(), ms_now(self));
         let res = self
             .store()
             .call_publishing(self.changes(), move |db| {
+                // Checked under the store's lock: no write lands between the check and this one.
+                if let Some(want) = &if_match {
+                    let cur = db.object_meta(&obj.meta.bucket, &obj.meta.key)?;
+                    if !cur.is_some_and(|m| crate::conditions::etag_matches(want, &m.etag)) {
+                        return Err(OssError::PreconditionFailed);
+                    }
+                }
                 let old = db.put_object(&obj, forbid)?;
                 let size = old.as_ref().map(|o| o.size);
                 let change = object_change(event, &obj.meta, size, &info2, now);
@@ -420,6 +441,7 @@ impl Oss {
             attrs,
             content_md5: None,
             forbid_overwrite: false,
+            if_match: None,
         };
         let info = self.request_info();
         self.put_object(req, body_from_bytes(bytes), ObjectEvent::PutObject, &info)

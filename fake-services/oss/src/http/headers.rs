@@ -89,7 +89,7 @@ pub fn parse_tagging(v: &str) -> Vec<(String, String)> {
 
 /// Whether `x-oss-forbid-overwrite` asks not to replace (S3: `If-None-Match: *`).
 pub fn forbid_overwrite(h: &HeaderMap) -> Result<bool, OssError> {
-    if get(h, "if-none-match") == Some("*") && h.contains_key("x-amz-content-sha256") {
+    if get(h, "if-none-match") == Some("*") && super::CTX.try_with(|c| c.s3).unwrap_or(false) {
         return Ok(true);
     }
     match get(h, "x-oss-forbid-overwrite") {
@@ -110,12 +110,16 @@ pub fn attrs_from_headers(h: &HeaderMap) -> Result<ObjectAttrs, OssError> {
     for name in STORED_HEADERS {
         if let Some(v) = get(h, name) {
             let v = if *name == "content-encoding" {
-                // aws-chunked is transport framing, not a property of the object.
+                // aws-chunked is transport framing, not a property of the object; the rest is
+                // kept as sent.
                 v.split(',')
-                    .map(str::trim)
-                    .filter(|t| !t.eq_ignore_ascii_case("aws-chunked") && !t.is_empty())
+                    .filter(|t| {
+                        !t.trim().eq_ignore_ascii_case("aws-chunked") && !t.trim().is_empty()
+                    })
                     .collect::<Vec<_>>()
                     .join(",")
+                    .trim()
+                    .to_string()
             } else {
                 v.to_string()
             };

@@ -275,7 +275,7 @@ async fn bucket_op(
         }
         Op::CreateBucket => put_bucket(oss, ctx, req, bucket).await,
         Op::DeleteBucket => {
-            oss.delete_bucket(bucket).await?;
+            oss.delete_bucket_aborting(bucket, ctx.s3).await?;
             Ok(empty(StatusCode::NO_CONTENT))
         }
         Op::HeadBucket => {
@@ -719,13 +719,19 @@ async fn list_uploads(oss: &Oss, ctx: &Ctx, q: &Query, bucket: &str) -> Result<R
         .elem("Prefix", enc(prefix))
         .elem("MaxUploads", max.to_string())
         .elem("IsTruncated", truncated.to_string());
+    let id = &oss.config().ctx.account_id;
     for u in &uploads {
         w.open("Upload")
             .elem("Key", enc(&u.key))
             .elem("UploadId", &u.upload_id)
             .elem("StorageClass", &u.attrs.storage_class)
-            .elem("Initiated", xml_time(u.initiated))
+            .elem("Initiated", xml_time(u.initiated));
+        w.open("Initiator")
+            .elem("ID", id)
+            .elem("DisplayName", id)
             .close();
+        owner(&mut w, oss);
+        w.close();
     }
     for p in &prefixes {
         w.open("CommonPrefixes").elem("Prefix", enc(p)).close();
@@ -868,6 +874,11 @@ async fn put_object(
         attrs,
         content_md5: headers::content_md5(&parts.headers),
         forbid_overwrite: forbid,
+        if_match: if ctx.s3 {
+            get(&parts.headers, "if-match").map(String::from)
+        } else {
+            None
+        },
     };
     let body = body_stream(body, &parts.headers);
     let m = oss
@@ -900,6 +911,7 @@ async fn append_object(
         attrs,
         content_md5: headers::content_md5(&parts.headers),
         forbid_overwrite: false,
+        if_match: None,
     };
     let m = oss
         .append_object(
@@ -1011,6 +1023,17 @@ async fn copy_object(
         ),
         _ => None,
     };
+    if ctx.s3
+        && src_bucket == bucket
+        && src_key == key
+        && matches!(directive, MetadataDirective::Copy)
+        && tags.is_none()
+        && either(h, "storage-class").is_none()
+    {
+        return Err(OssError::InvalidRequest(
+            "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.".into(),
+        ));
+    }
     let creq = CopyRequest {
         src_bucket,
         src_key,
@@ -1022,7 +1045,14 @@ async fn copy_object(
         source_conditions: headers::copy_preconditions(h),
         forbid_overwrite: headers::forbid_overwrite(h)?,
     };
-    let m = oss.copy_object(creq, &ctx.info()).await?;
+    // A failed copy-source condition is 412 whichever it is (If-None-Match included).
+    let m = oss
+        .copy_object(creq, &ctx.info())
+        .await
+        .map_err(|e| match e {
+            OssError::NotModified => OssError::PreconditionFailed,
+            e => e,
+        })?;
     let mut w = XmlWriter::new("CopyObjectResult", ctx.s3);
     w.elem("ETag", quoted(&m.etag))
         .elem("LastModified", xml_time(m.last_modified));
@@ -1079,6 +1109,20 @@ async fn upload_part_copy(
             r => Some(r),
         },
     };
+    // S3 copies exactly the range asked for: one reaching past the source is refused, not
+    // shortened as a GET's range would be.
+    if ctx.s3
+        && let Some(RangeHeader::FromTo(_, Some(last))) = &range
+    {
+        let size = oss.head_object(&sb, &sk).await?.size;
+        if *last >= size {
+            return Err(OssError::invalid_argument(
+                "x-amz-copy-source-range",
+                &format!("bytes=..-{last}"),
+                format!("Range specified is not valid for source object of size: {size}"),
+            ));
+        }
+    }
     let (p, resolved, size) = oss
         .upload_part_copy(
             bucket,
@@ -1138,9 +1182,21 @@ async fn complete_upload(
         }
         Some(list)
     };
-    let m = oss
+    let m = match oss
         .complete_upload(bucket, key, &upload_id, list, forbid, &ctx.info())
-        .await?;
+        .await
+    {
+        Ok(m) => {
+            oss.remember_complete(&upload_id, bucket, key, &m.etag);
+            m
+        }
+        Err(OssError::NoSuchUpload { upload_id: id }) => match ctx.s3 {
+            true => oss.completed_object(&id, bucket, key).await,
+            false => None,
+        }
+        .ok_or(OssError::NoSuchUpload { upload_id: id })?,
+        Err(e) => return Err(e),
+    };
     let url = q.get("encoding-type") == Some("url");
     let mut w = XmlWriter::new("CompleteMultipartUploadResult", ctx.s3);
     if url {
@@ -1246,11 +1302,16 @@ async fn read_tagging(
     Ok(tags)
 }
 
-/// The `<Tagging>` document of GetObjectTagging and GetBucketTagging.
+/// The `<Tagging>` document of GetObjectTagging and GetBucketTagging (sorted by key on the S3
+/// face, as S3 answers; in the order set on OSS's).
 fn tagging_doc(ctx: &Ctx, tags: &[(String, String)]) -> String {
+    let mut tags = tags.to_vec();
+    if ctx.s3 {
+        tags.sort();
+    }
     let mut w = XmlWriter::new("Tagging", ctx.s3);
     w.open("TagSet");
-    for (k, v) in tags {
+    for (k, v) in &tags {
         w.open("Tag").elem("Key", k).elem("Value", v).close();
     }
     w.finish()

@@ -150,6 +150,7 @@ pub(crate) async fn post_object(
         attrs,
         content_md5: fields.get("content-md5").cloned(),
         forbid_overwrite: forbid_overwrite(&h)?,
+        if_match: None,
     };
     let (lo, hi) = policy.length_range.unwrap_or((0, u64::MAX));
     let mut seen = 0u64;

@@ -289,17 +289,29 @@ impl Db {
     }
 
     /// Deletes an empty bucket.
-    pub fn delete_bucket(&mut self, name: &str) -> Result<(), OssError> {
+    pub fn delete_bucket(&mut self, name: &str, abort_uploads: bool) -> Result<(), OssError> {
         self.require_bucket(name)?;
         let busy: bool = self.conn.query_row(
-            "SELECT EXISTS (SELECT 1 FROM objects WHERE bucket = ?1) OR EXISTS (SELECT 1 FROM uploads WHERE bucket = ?1)",
-            [name],
+            "SELECT EXISTS (SELECT 1 FROM objects WHERE bucket = ?1) OR (?2 = 0 AND EXISTS (SELECT 1 FROM uploads WHERE bucket = ?1))",
+            rusqlite::params![name, abort_uploads],
             |r| r.get(0),
         )?;
         if busy {
             return Err(OssError::BucketNotEmpty {
                 bucket: name.to_string(),
             });
+        }
+        if abort_uploads {
+            let ids: Vec<String> = {
+                let mut stmt = self
+                    .conn
+                    .prepare("SELECT upload_id FROM uploads WHERE bucket = ?1")?;
+                stmt.query_map([name], |r| r.get(0))?
+                    .collect::<Result<_, _>>()?
+            };
+            for id in ids {
+                self.delete_upload(&id)?;
+            }
         }
         self.conn
             .execute("DELETE FROM buckets WHERE name = ?1", [name])?;
