@@ -156,3 +156,28 @@ def test_s3_complete_twice_answers_200(s3, s3_bucket):
     first = s3.complete_multipart_upload(Bucket=s3_bucket, Key="m", UploadId=up, MultipartUpload=parts)
     again = s3.complete_multipart_upload(Bucket=s3_bucket, Key="m", UploadId=up, MultipartUpload=parts)
     assert again["ETag"] == first["ETag"]
+
+
+def test_multipart_upload_listing_pages_end(endpoint, bucket):
+    """With a delimiter, paging through uploads ends (SDK iterators once looped forever), never
+    repeats a common prefix, and several uploads of one key come in upload-id order."""
+    bucket.create_bucket()
+    ids = sorted(bucket.init_multipart_upload("same").upload_id for _ in range(3))
+    for k in ["a/1", "a/2", "b/1", "c"]:
+        bucket.init_multipart_upload(k)
+    listed = [(u.key, u.upload_id) for u in oss2.MultipartUploadIterator(bucket, max_uploads=1)]
+    assert [k for k, _ in listed] == ["a/1", "a/2", "b/1", "c", "same", "same", "same"]
+    assert [u for k, u in listed if k == "same"] == ids
+    seen, key_marker, id_marker = [], "", ""
+    for _ in range(20):
+        r = bucket.list_multipart_uploads(delimiter="/", key_marker=key_marker, upload_id_marker=id_marker, max_uploads=1)
+        seen += r.prefix_list + [u.key for u in r.upload_list]
+        if not r.is_truncated:
+            break
+        assert r.next_key_marker
+        key_marker, id_marker = r.next_key_marker, r.next_upload_id_marker
+    else:
+        raise AssertionError("the listing never ended")
+    assert seen == ["a/", "b/", "c", "same", "same", "same"]
+    for up in oss2.MultipartUploadIterator(bucket):
+        bucket.abort_multipart_upload(up.key, up.upload_id)

@@ -36,7 +36,7 @@ pub use error::OssError;
 pub use model::{Bucket, ObjectAttrs, ObjectChange, ObjectEvent, ObjectMeta, ObjectType};
 pub use service::{
     Body, CHAIN_DEPTH_HEADER, CopyRequest, MetadataDirective, OpenObject, PutRequest, RequestInfo,
-    body_from_bytes,
+    UploadPage, body_from_bytes,
 };
 
 /// Access keys accepted in strict authentication mode: AccessKeyId → AccessKeySecret.

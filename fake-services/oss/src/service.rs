@@ -1108,7 +1108,7 @@ impl Oss {
         key_marker: &str,
         upload_id_marker: &str,
         max: usize,
-    ) -> Result<(Vec<Upload>, Vec<String>, bool), OssError> {
+    ) -> Result<UploadPage, OssError> {
         check_bucket(bucket)?;
         let (b, p, km, um) = (
             bucket.to_string(),
@@ -1121,10 +1121,14 @@ impl Oss {
             .call(move |db| {
                 db.require_bucket(&b)?;
                 let all = db.scan_uploads(&b, &p, &km, &um)?;
-                let mut uploads = Vec::new();
-                let mut prefixes: Vec<String> = Vec::new();
-                let mut truncated = false;
+                let mut page = UploadPage::default();
+                // A key marker that is a common prefix (the last entry of the previous page)
+                // skips everything under it.
+                let skip_under = (!delimiter.is_empty() && km.ends_with(&delimiter)).then_some(&km);
                 for u in all {
+                    if skip_under.is_some_and(|m| u.key.starts_with(m.as_str())) {
+                        continue;
+                    }
                     let cp = (!delimiter.is_empty())
                         .then(|| {
                             u.key[p.len()..]
@@ -1133,23 +1137,46 @@ impl Oss {
                         })
                         .flatten();
                     if let Some(cp) = &cp
-                        && prefixes.last() == Some(cp)
+                        && page.prefixes.last() == Some(cp)
                     {
                         continue;
                     }
-                    if uploads.len() + prefixes.len() == max {
-                        truncated = true;
+                    if page.uploads.len() + page.prefixes.len() == max {
+                        page.truncated = true;
                         break;
                     }
                     match cp {
-                        Some(cp) => prefixes.push(cp),
-                        None => uploads.push(u),
+                        Some(cp) => {
+                            page.next = (cp.clone(), String::new());
+                            page.prefixes.push(cp);
+                        }
+                        None => {
+                            page.next = (u.key.clone(), u.upload_id.clone());
+                            page.uploads.push(u);
+                        }
                     }
                 }
-                Ok((uploads, prefixes, truncated))
+                if !page.truncated {
+                    page.next = Default::default();
+                }
+                Ok(page)
             })
             .await
     }
+}
+
+/// One page of ListMultipartUploads.
+#[derive(Clone, Debug, Default)]
+pub struct UploadPage {
+    /// Uploads, by key then upload id.
+    pub uploads: Vec<Upload>,
+    /// Common prefixes, in order.
+    pub prefixes: Vec<String>,
+    /// Whether more entries follow.
+    pub truncated: bool,
+    /// The next page's key and upload-id markers (the last entry returned; a common prefix has
+    /// no upload id); empty when not truncated.
+    pub next: (String, String),
 }
 
 fn check_position(existing: Option<&ObjectMeta>, position: u64) -> Result<(), OssError> {

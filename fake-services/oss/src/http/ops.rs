@@ -699,18 +699,16 @@ async fn list_uploads(oss: &Oss, ctx: &Ctx, q: &Query, bucket: &str) -> Result<R
     let max = parse_max(q, "max-uploads", 1000)?;
     let url = q.get("encoding-type") == Some("url");
     let enc = |s: &str| if url { url_encode(s) } else { s.to_string() };
-    let (uploads, prefixes, truncated) = oss
+    let page = oss
         .list_uploads(bucket, prefix, delimiter, key_marker, id_marker, max)
         .await?;
+    let (uploads, prefixes, truncated) = (&page.uploads, &page.prefixes, page.truncated);
     let mut w = XmlWriter::new("ListMultipartUploadsResult", ctx.s3);
     w.elem("Bucket", bucket);
     if url {
         w.elem("EncodingType", "url");
     }
-    let (next_key, next_id) = match (truncated, uploads.last()) {
-        (true, Some(u)) => (u.key.clone(), u.upload_id.clone()),
-        _ => (String::new(), String::new()),
-    };
+    let (next_key, next_id) = page.next.clone();
     w.elem("KeyMarker", enc(key_marker))
         .elem("UploadIdMarker", id_marker)
         .elem("NextKeyMarker", enc(&next_key))
@@ -720,7 +718,7 @@ async fn list_uploads(oss: &Oss, ctx: &Ctx, q: &Query, bucket: &str) -> Result<R
         .elem("MaxUploads", max.to_string())
         .elem("IsTruncated", truncated.to_string());
     let id = &oss.config().ctx.account_id;
-    for u in &uploads {
+    for u in uploads {
         w.open("Upload")
             .elem("Key", enc(&u.key))
             .elem("UploadId", &u.upload_id)
@@ -733,7 +731,7 @@ async fn list_uploads(oss: &Oss, ctx: &Ctx, q: &Query, bucket: &str) -> Result<R
         owner(&mut w, oss);
         w.close();
     }
-    for p in &prefixes {
+    for p in prefixes {
         w.open("CommonPrefixes").elem("Prefix", enc(p)).close();
     }
     Ok(xml_response(w.finish()))

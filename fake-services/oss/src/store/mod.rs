@@ -645,7 +645,7 @@ impl Db {
         upload_id_marker: &str,
     ) -> Result<Vec<Upload>, OssError> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT upload_id, bucket, key, initiated_ms, attrs FROM uploads WHERE bucket = ?1 ORDER BY key, initiated_ms, upload_id",
+            "SELECT upload_id, bucket, key, initiated_ms, attrs FROM uploads WHERE bucket = ?1 ORDER BY key, upload_id",
         )?;
         let all: Vec<Upload> = stmt
             .query_map([bucket], upload_row)?
