@@ -181,3 +181,17 @@ def test_multipart_upload_listing_pages_end(endpoint, bucket):
     assert seen == ["a/", "b/", "c", "same", "same", "same"]
     for up in oss2.MultipartUploadIterator(bucket):
         bucket.abort_multipart_upload(up.key, up.upload_id)
+
+
+def test_tags_are_checked_as_oss_checks_them(bucket):
+    bucket.create_bucket()
+    for bad in ["a=b%23c", "k=1&k=2"]:  # '#' is not allowed; a key twice
+        with pytest.raises(oss2.exceptions.ServerError) as e:
+            bucket.put_object("t", b"x", headers={"x-oss-tagging": bad})
+        assert (e.value.status, e.value.code) == (400, "InvalidTag"), bad
+    many = "&".join(f"k{i}=v" for i in range(11))
+    with pytest.raises(oss2.exceptions.ServerError) as e:
+        bucket.append_object("log", 0, b"x", headers={"x-oss-tagging": many})
+    assert e.value.code == "InvalidTag"
+    bucket.put_object("ok", b"x", headers={"x-oss-tagging": "team=a-b_c.d:e/f@g&note=two words"})
+    assert bucket.get_object_tagging("ok").tag_set.tagging_rule == {"team": "a-b_c.d:e/f@g", "note": "two words"}

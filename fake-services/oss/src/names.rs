@@ -60,6 +60,13 @@ pub fn check_tag_set(tags: &[(String, String)], max: usize, owner: &str) -> Resu
                 "Tag keys must be 1-128 characters and values at most 256.".into(),
             ));
         }
+        // As OSS and S3: letters, digits, spaces and `+ - = . _ : / @`.
+        let allowed = |c: char| c.is_alphanumeric() || " +-=._:/@".contains(c);
+        if let Some(c) = k.chars().chain(v.chars()).find(|c| !allowed(*c)) {
+            return Err(OssError::InvalidTag(format!(
+                "The tag {k:?} = {v:?} has the character {c:?}; tags may hold letters, digits, spaces and + - = . _ : / @."
+            )));
+        }
         if tags[..i].iter().any(|(seen, _)| seen == k) {
             return Err(OssError::InvalidTag(format!(
                 "The tag key {k} appears more than once."

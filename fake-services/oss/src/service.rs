@@ -675,6 +675,9 @@ impl Oss {
             Err(e) => return Err(e),
         };
         check_position(existing.as_ref(), position)?;
+        if existing.is_none() {
+            check_tags(&req.attrs.tags)?;
+        }
         let (segment, d) = self
             .write_body(
                 body,
