@@ -195,3 +195,15 @@ def test_tags_are_checked_as_oss_checks_them(bucket):
     assert e.value.code == "InvalidTag"
     bucket.put_object("ok", b"x", headers={"x-oss-tagging": "team=a-b_c.d:e/f@g&note=two words"})
     assert bucket.get_object_tagging("ok").tag_set.tagging_rule == {"team": "a-b_c.d:e/f@g", "note": "two words"}
+
+
+def test_errors_carry_oss_diagnostic_codes(bucket):
+    bucket.create_bucket()
+    with pytest.raises(oss2.exceptions.NoSuchKey) as e:
+        bucket.get_object("missing")
+    assert e.value.ec == "0026-00000001"
+    assert e.value.headers["x-oss-ec"] == "0026-00000001"
+    bucket.put_object("k", b"x")
+    with pytest.raises(oss2.exceptions.ServerError) as e:
+        bucket.put_object("k", b"y", headers={"x-oss-forbid-overwrite": "true"})
+    assert (e.value.code, e.value.ec) == ("FileAlreadyExists", "0026-00000002")

@@ -27,6 +27,17 @@ fn s3_status(e: &OssError) -> StatusCode {
     }
 }
 
+/// OSS's diagnostic code (`<EC>`, `x-oss-ec`) for the errors whose code is documented; the
+/// SDK exposes it as `e.ec`.
+fn ec(e: &OssError) -> Option<&'static str> {
+    match e {
+        OssError::NoSuchKey { .. } => Some("0026-00000001"),
+        OssError::FileAlreadyExists => Some("0026-00000002"),
+        OssError::SignatureDoesNotMatch { .. } => Some("0002-00000040"),
+        _ => None,
+    }
+}
+
 fn document(e: &OssError, ctx: &Ctx) -> String {
     let code = if ctx.s3 { s3_code(e) } else { e.code() };
     let mut w = XmlWriter::new("Error", false);
@@ -75,6 +86,11 @@ fn document(e: &OssError, ctx: &Ctx) -> String {
         }
         _ => {}
     }
+    if !ctx.s3
+        && let Some(code) = ec(e)
+    {
+        w.elem("EC", code);
+    }
     w.finish()
 }
 
@@ -95,6 +111,11 @@ impl IntoResponse for OssError {
             self.status()
         };
         let mut builder = Response::builder().status(status);
+        if !ctx.s3
+            && let Some(code) = ec(&self)
+        {
+            builder = builder.header("x-oss-ec", code);
+        }
         if let OssError::PositionNotEqualToLength { next } = &self {
             builder = builder.header("x-oss-next-append-position", next.to_string());
         }
