@@ -842,3 +842,40 @@ async fn concurrent_writes_are_announced_in_commit_order() {
         assert_eq!(last.unwrap().etag, now.etag, "round {round}");
     }
 }
+
+/// Object changes are published in commit order, under the store's lock: many tasks writing
+/// one key at once see notifications whose size deltas chain exactly in the order they arrive.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_writes_are_published_in_commit_order() {
+    let oss = fcemu_oss::Oss::open(fcemu_oss::OssConfig::in_memory().unwrap()).unwrap();
+    oss.create_bucket_if_missing("order").await.unwrap();
+    let mut rx = oss.changes().subscribe();
+    let mut tasks = Vec::new();
+    for n in 1..=64usize {
+        let oss = oss.clone();
+        tasks.push(tokio::spawn(async move {
+            oss.put_bytes("order", "k", vec![b'x'; n], None)
+                .await
+                .unwrap();
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let mut previous = 0i64;
+    let mut count = 0;
+    while let Ok(c) = rx.try_recv() {
+        assert_eq!(
+            c.delta_size,
+            c.size as i64 - previous,
+            "notification {count} out of commit order"
+        );
+        previous = c.size as i64;
+        count += 1;
+    }
+    assert_eq!(count, 64);
+    assert_eq!(
+        oss.head_object("order", "k").await.unwrap().size as i64,
+        previous
+    );
+}
