@@ -102,6 +102,9 @@ def test_objects_are_browsable_and_an_upload_fires_the_trigger(page, fcemu):
     expect(page.locator("#object-list")).to_contain_text("photos/")
     page.click('#object-list a:text-is("photos/")')
     expect(page.locator('#object-list tr[data-key="photos/from-page.jpg"]')).to_contain_text("image/jpeg")
+    page.click('#object-list tr[data-key="photos/from-page.jpg"] a:text-is("from-page.jpg")')
+    expect(page.locator("#object-detail")).to_contain_text("uploads/photos/from-page.jpg")
+    expect(page.locator("#object-detail")).to_contain_text("content-type")
     shot(page, "storage")
     idle(fcemu)
     page.click('nav a[data-view="invocations"]')
@@ -114,6 +117,7 @@ def test_objects_are_browsable_and_an_upload_fires_the_trigger(page, fcemu):
     page.click('nav a[data-view="tables"]')
     page.click('#table-list a:text-is("photoapp/photos")')
     expect(page.locator("#row-list")).to_contain_text("from-page")
+    expect(page.locator("#stream-list")).to_contain_text("PutRow")  # what the audit trigger read
     shot(page, "tables")
 
 

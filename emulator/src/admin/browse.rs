@@ -101,6 +101,11 @@ pub async fn objects(
                 "etag": o.etag,
                 "lastModified": rfc3339(o.last_modified),
                 "contentType": o.attrs.headers.get("content-type"),
+                "type": o.object_type.as_str(),
+                "storageClass": o.attrs.storage_class,
+                "headers": o.attrs.headers,
+                "userMeta": o.attrs.user_meta,
+                "tags": o.attrs.tags.iter().map(|(k, v)| json!({"key": k, "value": v})).collect::<Vec<_>>(),
             })
         })
         .collect();
@@ -172,6 +177,89 @@ pub async fn rows(
     Ok(Json(
         json!({"instance": instance, "table": table, "rows": rows, "total": total}),
     ))
+}
+
+/// `GET /_fcemu/tables/{instance}/{table}/stream?limit=`: the newest records of the table's
+/// stream (oldest first), decoded: action, primary key, the column operations and commit time.
+pub async fn stream(
+    State(s): State<BrowseState>,
+    Path((instance, table)): Path<(String, String)>,
+    Query(q): Query<RowsQuery>,
+) -> Result<Json<Value>, BrowseError> {
+    use fcemu_tablestore::plainbuffer::{
+        OP_DELETE_ALL_VERSIONS, OP_DELETE_ONE_VERSION, OP_INCREMENT, PbValue, decode_rows,
+    };
+    let limit = q.limit.unwrap_or(100).clamp(1, MAX_PAGE);
+    let ots = s.stores.ots();
+    let Some(stream) = ots
+        .list_streams(&instance, Some(table.clone()))
+        .await?
+        .into_iter()
+        .next()
+    else {
+        return Ok(Json(
+            json!({"instance": instance, "table": table, "stream": false, "records": []}),
+        ));
+    };
+    let mut it = ots
+        .shard_iterator(&stream.stream_id, fcemu_tablestore::streams::SHARD_ID)
+        .await?;
+    let mut raw: std::collections::VecDeque<(i32, Vec<u8>)> = Default::default();
+    loop {
+        let batch = ots.stream_records(&it, MAX_PAGE).await?;
+        let done = !batch.more || batch.records.is_empty();
+        for r in batch.records {
+            raw.push_back(r);
+            if raw.len() > limit {
+                raw.pop_front();
+            }
+        }
+        it = batch.next_iterator;
+        if done {
+            break;
+        }
+    }
+    let pb = |v: &Option<PbValue>| match v {
+        Some(PbValue::Plain(v)) => value_json(v),
+        _ => Value::Null,
+    };
+    let records: Vec<Value> = raw
+        .iter()
+        .filter_map(|(action, bytes)| {
+            let row = decode_rows(bytes).ok()?.into_iter().next()?;
+            let key: serde_json::Map<String, Value> = row
+                .primary_key
+                .iter()
+                .map(|c| (c.name.clone(), pb(&c.value)))
+                .collect();
+            let columns: Vec<Value> = row
+                .cells
+                .iter()
+                .map(|c| {
+                    let op = match c.op {
+                        Some(OP_DELETE_ALL_VERSIONS) => "deleteAll",
+                        Some(OP_DELETE_ONE_VERSION) => "delete",
+                        Some(OP_INCREMENT) => "increment",
+                        _ => "put",
+                    };
+                    json!({"name": c.name, "op": op, "value": pb(&c.value)})
+                })
+                .collect();
+            let time = row.seq_info.and_then(|s| {
+                time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(s.timestamp) * 1000).ok()
+            });
+            Some(json!({
+                "action": match action { 1 => "PutRow", 2 => "UpdateRow", 3 => "DeleteRow", _ => "?" },
+                "primaryKey": key,
+                "columns": columns,
+                "time": time.map(rfc3339),
+            }))
+        })
+        .collect();
+    Ok(Json(json!({
+        "instance": instance, "table": table, "stream": true,
+        "streamId": stream.stream_id, "records": records,
+    })))
 }
 
 /// `GET /_fcemu/logstores`: every project's logstores.

@@ -72,6 +72,10 @@ pub fn router(
         .route("/_fcemu/buckets/{bucket}/objects", get(browse::objects))
         .route("/_fcemu/tables", get(browse::tables))
         .route("/_fcemu/tables/{instance}/{table}/rows", get(browse::rows))
+        .route(
+            "/_fcemu/tables/{instance}/{table}/stream",
+            get(browse::stream),
+        )
         .route("/_fcemu/logstores", get(browse::logstores))
         .route("/_fcemu/logs/{project}/{logstore}", get(browse::logs))
         .route("/_fcemu/state", get(state::export).post(state::import))

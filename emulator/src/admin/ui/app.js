@@ -265,7 +265,8 @@ async function openPrefix(bucket, prefix, after) {
   const rows = [
     ...body.prefixes.map((p) => el('tr', {}, el('td', {}, el('a', { href: '#storage', onclick: () => openPrefix(bucket, p) }, `${p.slice(prefix.length)}`)), el('td', {}, ''), el('td', {}, 'folder'), el('td', {}, ''), el('td', {}, ''))),
     ...body.objects.map((o) => el('tr', { 'data-key': o.key },
-      el('td', {}, o.key.slice(prefix.length)), el('td', { class: 'num' }, fmtBytes(o.size)), el('td', {}, o.contentType || ''),
+      el('td', {}, el('a', { href: '#storage', onclick: () => showObject(bucket, o) }, o.key.slice(prefix.length))),
+      el('td', { class: 'num' }, fmtBytes(o.size)), el('td', {}, o.contentType || ''),
       el('td', {}, fmtTime(o.lastModified)),
       el('td', {}, el('a', { href: objectUrl(bucket, o.key), download: o.key.split('/').pop() }, 'download'), ' ',
         el('button', { type: 'button', onclick: () => removeObject(bucket, o.key) }, 'delete')))),
@@ -276,6 +277,22 @@ async function openPrefix(bucket, prefix, after) {
   more.hidden = !body.next;
   more.onclick = () => openPrefix(bucket, prefix, body.next);
   $('#upload-form input[name="key"]').placeholder = `${prefix}<file name>`;
+}
+
+// An object's metadata: headers, user metadata (x-oss-meta-*), tags, class and type.
+function showObject(bucket, o) {
+  const pairs = (title, entries) => [el('h4', {}, title), entries.length
+    ? el('table', { class: 'grid' }, el('tbody', {}, ...entries.map(([k, v]) => el('tr', {}, el('th', {}, k), el('td', {}, v)))))
+    : el('p', { class: 'hint' }, 'none')];
+  const box = $('#object-detail');
+  box.hidden = false;
+  box.replaceChildren(
+    el('h3', {}, `${bucket}/${o.key}`),
+    el('p', {}, `${fmtBytes(o.size)} · ${o.type} · ${o.storageClass} · ETag ${o.etag} · ${fmtTime(o.lastModified)}`),
+    ...pairs('Headers', Object.entries(o.headers || {})),
+    ...pairs('User metadata', Object.entries(o.userMeta || {})),
+    ...pairs('Tags', (o.tags || []).map((t) => [t.key, t.value])),
+  );
 }
 
 async function removeObject(bucket, key) {
@@ -316,6 +333,18 @@ async function openTable(t) {
   $('#row-list thead').replaceChildren(el('tr', {}, ...t.primaryKey.map((k) => el('th', { class: 'pk' }, k)), ...columns.map((c) => el('th', {}, c))));
   $('#row-list tbody').replaceChildren(...body.rows.map((r) => el('tr', {},
     ...t.primaryKey.map((k) => el('td', { class: 'pk' }, cell(r.primaryKey[k]))), ...columns.map((c) => el('td', {}, cell(r.columns[c]))))));
+  await openStream(t);
+}
+
+// The table's stream, newest records last, as a Table Store trigger reads them.
+async function openStream(t) {
+  const view = $('#stream-view');
+  view.hidden = !t.stream;
+  if (!t.stream) return;
+  const { body } = await api(`/_fcemu/tables/${encodeURIComponent(t.instance)}/${encodeURIComponent(t.name)}/stream?limit=100`);
+  const fmtCols = (cols) => cols.map((c) => (c.op === 'put' ? `${c.name}=${cell(c.value)}` : `${c.op} ${c.name}`)).join(', ');
+  $('#stream-list tbody').replaceChildren(...body.records.map((r) => el('tr', {},
+    el('td', {}, fmtTime(r.time)), el('td', {}, r.action), el('td', { class: 'pk' }, cell(r.primaryKey)), el('td', {}, fmtCols(r.columns)))));
 }
 
 // ---------------------------------------------------------------- Log Service
