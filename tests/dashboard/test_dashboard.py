@@ -132,6 +132,25 @@ def test_a_log_query_shows_the_functions_log_lines(page, fcemu):
     shot(page, "logs")
 
 
+def test_batch_jobs_are_listed_with_their_tasks(page, fcemu):
+    from batchcompute import Client
+
+    host, port = fcemu["services"].removeprefix("http://").split(":")
+    Client.register_region("cn-hangzhou", host, int(port))
+    client = Client(host, "ak", "sk")
+    task = {"InstanceCount": 2, "Parameters": {"Command": {"CommandLine": "echo $BATCH_COMPUTE_DAG_INSTANCE_ID"}}}
+    job = {"Name": "nightly-report", "Priority": 1, "Type": "DAG", "JobFailOnInstanceFail": True,
+           "DAG": {"Tasks": {"collect": task, "render": task}, "Dependencies": {"collect": ["render"]}}}
+    client.create_job(job)
+    idle(fcemu)
+    page.goto(f"{fcemu['ui']}#batch")
+    row = page.locator("#job-list tbody tr", has_text="nightly-report")
+    expect(row).to_contain_text("Finished")
+    expect(row).to_contain_text("render Finished after collect")
+    expect(row).to_contain_text("#1 Finished (exit 0)")
+    shot(page, "batch")
+
+
 def test_the_clock_advances_and_fires_the_timer(page, fcemu):
     page.goto(f"{fcemu['ui']}#clock")
     page.fill('#advance-form input[name="by"]', "1m")

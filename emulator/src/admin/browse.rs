@@ -262,6 +262,53 @@ pub async fn stream(
     })))
 }
 
+fn ms_time(ms: Option<i64>) -> Option<String> {
+    ms.and_then(|ms| {
+        time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).ok()
+    })
+    .map(rfc3339)
+}
+
+/// `GET /_fcemu/batch`: BatchCompute's jobs, newest first, with their tasks and instances.
+pub async fn batch_jobs(State(s): State<BrowseState>) -> Json<Value> {
+    let mut jobs = s.stores.batch().jobs().await;
+    jobs.reverse();
+    let jobs: Vec<Value> = jobs
+        .iter()
+        .map(|j| {
+            let tasks: Vec<Value> = j
+                .tasks
+                .iter()
+                .map(|t| {
+                    let instances: Vec<Value> = t
+                        .instances
+                        .iter()
+                        .map(|i| {
+                            json!({
+                                "id": i.id, "state": i.state.as_str(), "retries": i.retry_count,
+                                "exitCode": i.exit_code, "error": i.error_code, "message": i.error_message,
+                                "started": ms_time(i.started_ms), "ended": ms_time(i.ended_ms),
+                            })
+                        })
+                        .collect();
+                    json!({
+                        "name": t.name, "state": t.state.as_str(), "after": t.after,
+                        "command": t.spec.command_line,
+                        "started": ms_time(t.started_ms), "ended": ms_time(t.ended_ms),
+                        "instances": instances,
+                    })
+                })
+                .collect();
+            json!({
+                "id": j.id, "name": j.name, "state": j.state.as_str(), "message": j.message,
+                "priority": j.priority, "created": ms_time(Some(j.created_ms)),
+                "started": ms_time(j.started_ms), "ended": ms_time(j.ended_ms), "tasks": tasks,
+            })
+        })
+        .collect();
+    Json(json!({ "jobs": jobs }))
+}
+
 /// `GET /_fcemu/logstores`: every project's logstores.
 pub async fn logstores(State(s): State<BrowseState>) -> Result<Json<Value>, BrowseError> {
     let (projects, _) = s.stores.sls().list_projects("", 0, 500).await?;

@@ -77,6 +77,7 @@ pub fn router(
             get(browse::stream),
         )
         .route("/_fcemu/logstores", get(browse::logstores))
+        .route("/_fcemu/batch", get(browse::batch_jobs))
         .route("/_fcemu/logs/{project}/{logstore}", get(browse::logs))
         .route("/_fcemu/state", get(state::export).post(state::import))
         .with_state(BrowseState {

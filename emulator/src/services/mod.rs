@@ -166,6 +166,11 @@ impl Services {
         self.get()
     }
 
+    /// BatchCompute.
+    pub fn batch(&self) -> &fcemu_batch::Batch {
+        self.get()
+    }
+
     /// Connects every service's change feed.
     pub fn connect(&self, app: &Arc<App>, triggers: &Arc<Triggers>) {
         for s in self.iter() {

@@ -46,7 +46,7 @@ function showError(target, err) {
 function show(view) {
   for (const s of document.querySelectorAll('.view')) s.hidden = s.id !== view;
   for (const a of document.querySelectorAll('nav a')) a.classList.toggle('active', a.dataset.view === view);
-  const load = { functions: loadFunctions, storage: loadBuckets, tables: loadTables, logs: loadLogstores, clock: loadClock }[view];
+  const load = { functions: loadFunctions, storage: loadBuckets, tables: loadTables, logs: loadLogstores, batch: loadJobs, clock: loadClock }[view];
   if (load) load().catch((e) => console.error(e));
 }
 window.addEventListener('hashchange', () => show(location.hash.slice(1) || 'functions'));
@@ -345,6 +345,21 @@ async function openStream(t) {
   const fmtCols = (cols) => cols.map((c) => (c.op === 'put' ? `${c.name}=${cell(c.value)}` : `${c.op} ${c.name}`)).join(', ');
   $('#stream-list tbody').replaceChildren(...body.records.map((r) => el('tr', {},
     el('td', {}, fmtTime(r.time)), el('td', {}, r.action), el('td', { class: 'pk' }, cell(r.primaryKey)), el('td', {}, fmtCols(r.columns)))));
+}
+
+// ---------------------------------------------------------------- BatchCompute
+
+async function loadJobs() {
+  const { body } = await api('/_fcemu/batch');
+  $('#job-none').hidden = body.jobs.length > 0;
+  const instance = (i) => `#${i.id} ${i.state}${i.exitCode !== null && i.exitCode !== undefined ? ` (exit ${i.exitCode})` : ''}${i.retries ? `, ${i.retries} retries` : ''}${i.error && i.state !== 'Finished' ? `: ${i.error}` : ''}`;
+  $('#job-list tbody').replaceChildren(...body.jobs.map((j) => el('tr', { 'data-job': j.id },
+    el('td', {}, el('strong', {}, j.name), el('br'), el('small', {}, j.id)),
+    el('td', { class: j.state === 'Failed' ? 'error' : '' }, j.state, j.message ? el('br') : '', j.message ? el('small', {}, j.message) : ''),
+    el('td', {}, el('ul', { class: 'tasks' }, ...j.tasks.map((t) => el('li', {},
+      el('strong', {}, t.name), ` ${t.state}`, t.after.length ? el('small', {}, ` after ${t.after.join(', ')}`) : '',
+      el('br'), el('code', {}, t.command), el('br'), el('small', {}, t.instances.map(instance).join(' · ')))))),
+    el('td', {}, fmtTime(j.created)), el('td', {}, fmtTime(j.ended)))));
 }
 
 // ---------------------------------------------------------------- Log Service
