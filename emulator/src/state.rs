@@ -325,33 +325,17 @@ pub fn parse(text: &str) -> anyhow::Result<State> {
 }
 
 fn row_write(t: &TableState, r: &RowState) -> Result<fcemu_tablestore::rows::RowWrite, String> {
-    use fcemu_tablestore::plainbuffer::PbValue;
-    use fcemu_tablestore::rows::{ColumnOp, RowWrite, WriteKind};
-    let mut pk = Vec::new();
-    for (name, _) in &t.primary_key {
-        let v = r
-            .primary_key
-            .get(name)
-            .ok_or_else(|| format!("primary key column {name} is missing"))?;
-        pk.push((name.clone(), PbValue::Plain(value_from_json(v)?)));
-    }
     let columns = r
         .columns
         .iter()
-        .map(|(name, v)| {
-            Ok(ColumnOp::Put {
-                name: name.clone(),
-                value: value_from_json(v)?,
-                timestamp: None,
-            })
-        })
+        .map(|(name, v)| Ok((name.clone(), value_from_json(v)?)))
         .collect::<Result<Vec<_>, String>>()?;
-    Ok(RowWrite {
-        table: t.name.clone(),
-        primary_key: pk,
-        kind: WriteKind::Put(columns),
-        condition: Default::default(),
-    })
+    crate::services::table_store::put_row(
+        &t.name,
+        &t.primary_key,
+        |name| r.primary_key.get(name).map(value_from_json),
+        columns,
+    )
 }
 
 /// What an import wrote.

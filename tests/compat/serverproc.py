@@ -13,10 +13,11 @@ class ServerProcess:
     """Runs `command`; `endpoint` is the address it printed. `stop()` asks it to exit,
     `kill()` is kill -9 (no chance to flush anything)."""
 
-    def __init__(self, command, env=None, cwd=None, what="the server"):
+    def __init__(self, command, env=None, cwd=None, what="the server", stderr=None):
         self.proc = subprocess.Popen(
             command,
             stdout=subprocess.PIPE,
+            stderr=stderr,
             text=True,
             env={**os.environ, **(env or {})},
             cwd=cwd,

@@ -4,7 +4,6 @@ in DAG order, with retries, stop, paging and the service's errors."""
 
 import os
 import re
-import subprocess
 import time
 from pathlib import Path
 
@@ -14,30 +13,25 @@ import requests
 from batchcompute import Client, ClientError
 from batchcompute.resources import JobDescription, TaskDescription
 
+from serverproc import ServerProcess
+
 REPO = Path(__file__).resolve().parents[2]
-READY = re.compile(r"ready gateway=(\S+) services=(\S+)")
 BUCKET = "batch-data"
+
+
+def start_fcemu(root, *args):
+    """`fcemu up` on port 0 in `root` (its manifest) with `args`; stop() or kill() it."""
+    binary = os.environ.get("FCEMU_BIN", str(REPO / "target" / "debug" / "fcemu"))
+    return ServerProcess([binary, "up", "--no-watch", "--listen", "127.0.0.1:0", *args], cwd=root, what="fcemu up")
 
 
 @pytest.fixture(scope="module")
 def fcemu(tmp_path_factory):
     root = tmp_path_factory.mktemp("batch-app")
     (root / "fcemu.toml").write_text(f'name = "batch"\n[buckets.{BUCKET}]\n')
-    binary = os.environ.get("FCEMU_BIN", str(REPO / "target" / "debug" / "fcemu"))
-    proc = subprocess.Popen(
-        [binary, "up", "--in-memory", "--no-watch", "--listen", "127.0.0.1:0"],
-        cwd=root, stdout=subprocess.PIPE, text=True,
-    )
-    services = None
-    for line in proc.stdout:
-        m = READY.search(line)
-        if m:
-            services = m.group(2)
-            break
-    assert services, "fcemu up exited before it was ready"
-    yield services
-    proc.terminate()
-    proc.wait(timeout=20)
+    server = start_fcemu(root, "--in-memory")
+    yield server.endpoint
+    server.stop()
 
 
 @pytest.fixture
@@ -218,25 +212,12 @@ def test_not_json_is_invalid_json_format(fcemu):
     assert r.headers["x-acs-request-id"]
 
 
-def start_fcemu(root, data):
-    binary = os.environ.get("FCEMU_BIN", str(REPO / "target" / "debug" / "fcemu"))
-    proc = subprocess.Popen(
-        [binary, "up", "--data-dir", str(data), "--no-watch", "--listen", "127.0.0.1:0"],
-        cwd=root, stdout=subprocess.PIPE, text=True,
-    )
-    for line in proc.stdout:
-        m = READY.search(line)
-        if m:
-            return proc, m.group(2)
-    raise AssertionError("fcemu up exited before it was ready")
-
-
 def test_kill_9_during_a_job_keeps_it_and_says_it_was_interrupted(tmp_path):
     (tmp_path / "fcemu.toml").write_text(f'name = "batch"\n[buckets.{BUCKET}]\n')
     marker = tmp_path / "started"
-    proc, services = start_fcemu(tmp_path, tmp_path / "data")
+    server = start_fcemu(tmp_path, "--data-dir", str(tmp_path / "data"))
     try:
-        host, port = services.removeprefix("http://").split(":")
+        host, port = server.endpoint.removeprefix("http://").split(":")
         Client.register_region("cn-hangzhou", host, int(port))
         c = Client(host, "test-ak", "test-secret")
         done = c.create_job(job({"quick": task("true")}, name="before")).Id
@@ -247,11 +228,10 @@ def test_kill_9_during_a_job_keeps_it_and_says_it_was_interrupted(tmp_path):
             assert time.time() < deadline, "the instance did not start"
             time.sleep(0.05)
     finally:
-        proc.kill()  # SIGKILL: no chance to save anything more
-        proc.wait(timeout=20)
-    proc, services = start_fcemu(tmp_path, tmp_path / "data")
+        server.kill()  # SIGKILL: no chance to save anything more
+    server = start_fcemu(tmp_path, "--data-dir", str(tmp_path / "data"))
     try:
-        host, port = services.removeprefix("http://").split(":")
+        host, port = server.endpoint.removeprefix("http://").split(":")
         Client.register_region("cn-hangzhou", host, int(port))
         c = Client(host, "test-ak", "test-secret")
         assert c.get_job(done).State == "Finished"
@@ -266,8 +246,7 @@ def test_kill_9_during_a_job_keeps_it_and_says_it_was_interrupted(tmp_path):
             time.sleep(0.05)
         c.stop_job(jid)
     finally:
-        proc.terminate()
-        proc.wait(timeout=20)
+        server.stop()
 
 
 def test_the_package_is_unpacked_into_the_work_directory(client, bucket):
@@ -299,14 +278,9 @@ def test_the_package_is_unpacked_into_the_work_directory(client, bucket):
 
 def test_strict_auth_checks_the_sdks_signature(tmp_path):
     (tmp_path / "fcemu.toml").write_text('name = "batch"\n')
-    binary = os.environ.get("FCEMU_BIN", str(REPO / "target" / "debug" / "fcemu"))
-    proc = subprocess.Popen(
-        [binary, "up", "--in-memory", "--no-watch", "--listen", "127.0.0.1:0", "--strict-auth", "LTAIbatch:batch-secret"],
-        cwd=tmp_path, stdout=subprocess.PIPE, text=True,
-    )
+    server = start_fcemu(tmp_path, "--in-memory", "--strict-auth", "LTAIbatch:batch-secret")
     try:
-        services = next(m.group(2) for line in proc.stdout if (m := READY.search(line)))
-        host, port = services.removeprefix("http://").split(":")
+        host, port = server.endpoint.removeprefix("http://").split(":")
         Client.register_region("cn-hangzhou", host, int(port))
         good = Client(host, "LTAIbatch", "batch-secret")
         jid = good.create_job(job({"t": task("true")})).Id
@@ -316,5 +290,4 @@ def test_strict_auth_checks_the_sdks_signature(tmp_path):
             Client(host, "LTAIbatch", "wrong-secret").get_job(jid)
         assert (e.value.status, e.value.code) == (403, "Forbidden")
     finally:
-        proc.terminate()
-        proc.wait(timeout=20)
+        server.stop()

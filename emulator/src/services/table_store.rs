@@ -184,3 +184,35 @@ pub async fn create_table(
         Err(e) => Err(e),
     }
 }
+
+/// A put of one whole row of `table`: the primary key in `key_order` (the table's schema order),
+/// each column's value from `key`, and the attribute `columns` (state imports and `fcemu test`
+/// setup rows).
+pub fn put_row(
+    table: &str,
+    key_order: &[(String, String)],
+    mut key: impl FnMut(&str) -> Option<Result<fcemu_tablestore::Value, String>>,
+    columns: Vec<(String, fcemu_tablestore::Value)>,
+) -> Result<fcemu_tablestore::rows::RowWrite, String> {
+    use fcemu_tablestore::plainbuffer::PbValue;
+    use fcemu_tablestore::rows::{ColumnOp, RowWrite, WriteKind};
+    let mut pk = Vec::new();
+    for (name, _) in key_order {
+        let v = key(name).ok_or_else(|| format!("primary key column {name} is missing"))??;
+        pk.push((name.clone(), PbValue::Plain(v)));
+    }
+    let columns = columns
+        .into_iter()
+        .map(|(name, value)| ColumnOp::Put {
+            name,
+            value,
+            timestamp: None,
+        })
+        .collect();
+    Ok(RowWrite {
+        table: table.to_string(),
+        primary_key: pk,
+        kind: WriteKind::Put(columns),
+        condition: Default::default(),
+    })
+}

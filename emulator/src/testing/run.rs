@@ -170,8 +170,6 @@ impl Runner {
 
     /// Writes a setup row with the table's key order and instance from the manifest.
     async fn put_row(&self, r: &super::case::Row) -> Result<(), String> {
-        use fcemu_tablestore::plainbuffer::PbValue;
-        use fcemu_tablestore::rows::{ColumnOp, RowWrite, WriteKind};
         let plan = self.emulator.app.plan();
         let Some(table) = plan.tables.get(&r.table) else {
             return Err(format!(
@@ -179,33 +177,19 @@ impl Runner {
                 r.table, r.table
             ));
         };
-        let mut pk = Vec::new();
-        for (name, _) in &table.primary_key {
-            let v = r.primary_key.get(name).ok_or_else(|| {
-                format!(
-                    "setup row of {}: primary key column {name} is missing",
-                    r.table
-                )
-            })?;
-            pk.push((name.clone(), PbValue::Plain(ots_value(v)?)));
-        }
         let columns = r
             .columns
             .iter()
-            .map(|(name, v)| {
-                Ok(ColumnOp::Put {
-                    name: name.clone(),
-                    value: ots_value(v)?,
-                    timestamp: None,
-                })
-            })
-            .collect::<Result<Vec<_>, String>>()?;
-        let write = RowWrite {
-            table: r.table.clone(),
-            primary_key: pk,
-            kind: WriteKind::Put(columns),
-            condition: Default::default(),
-        };
+            .map(|(name, v)| Ok((name.clone(), ots_value(v)?)))
+            .collect::<Result<Vec<_>, String>>()
+            .map_err(|e| format!("setup row of {}: {e}", r.table))?;
+        let write = crate::services::table_store::put_row(
+            &r.table,
+            &table.primary_key,
+            |name| r.primary_key.get(name).map(ots_value),
+            columns,
+        )
+        .map_err(|e| format!("setup row of {}: {e}", r.table))?;
         self.emulator
             .services
             .ots()

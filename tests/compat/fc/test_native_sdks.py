@@ -21,6 +21,7 @@ import tablestore
 from aliyun.log import LogClient
 
 from conftest import READY, REPO
+from serverproc import ServerProcess
 
 MANIFEST = """
 name = "native-sdks"
@@ -221,21 +222,16 @@ def test_a_python_trigger_loop_is_cut_and_each_invocation_names_its_cause(tmp_pa
     (tmp_path / "code").mkdir()
     (tmp_path / "code" / "loop.py").write_text(LOOP_FUNCTION)
     (tmp_path / "fcemu.toml").write_text(LOOP_MANIFEST)
-    env = dict(os.environ)
-    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
     binary = os.environ.get("FCEMU_BIN", str(REPO / "target" / "debug" / "fcemu"))
-    proc = subprocess.Popen(
-        [binary, "up", "--listen", "127.0.0.1:0", "--in-memory", "--no-watch", "--max-trigger-depth", "3"],
-        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-    )
+    log = tmp_path / "stderr.txt"
+    path = str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")
+    with open(log, "w") as stderr:
+        server = ServerProcess(
+            [binary, "up", "--listen", "127.0.0.1:0", "--in-memory", "--no-watch", "--max-trigger-depth", "3"],
+            env={"PATH": path}, cwd=tmp_path, what="fcemu up", stderr=stderr,
+        )
     try:
-        services = None
-        for line in proc.stdout:
-            m = READY.search(line)
-            if m:
-                services = m.group(2)
-                break
-        assert services, "fcemu up exited before it was ready"
+        services = server.endpoint
         oss2.Bucket(oss2.Auth("test-ak", "test-secret"), services, "echo").put_object("k", b"start")
         assert requests.post(f"{services}/_fcemu/idle?timeout=60").status_code == 200
         records = requests.get(f"{services}/_fcemu/invocations", params={"function": "echoes"}).json()["invocations"]
@@ -245,6 +241,6 @@ def test_a_python_trigger_loop_is_cut_and_each_invocation_names_its_cause(tmp_pa
         assert records[0]["causedBy"] is None
         assert [r["causedBy"] for r in records[1:]] == [r["requestId"] for r in records[:-1]]
     finally:
-        proc.terminate()
-        out, err = proc.communicate(timeout=20)
+        server.stop()
+    err = log.read_text()
     assert "this looks like a trigger loop" in err, err
