@@ -164,7 +164,14 @@ async fn run_case(
     let dir = file.parent().unwrap_or(Path::new("."));
     let snap = dir.join("snapshots").join(format!("{name}.snap"));
     let new = dir.join("snapshots").join(format!("{name}.snap.new"));
-    let source = file.display().to_string();
+    // The case's path from its manifest's directory: the same wherever `fcemu test` runs from.
+    let source = std::path::absolute(file)
+        .ok()
+        .and_then(|f| {
+            let root = manifest.parent()?;
+            f.strip_prefix(root).ok().map(|p| p.display().to_string())
+        })
+        .unwrap_or_else(|| file.display().to_string());
     let text = snapshot::file_text(&source, name, &content);
     let write = |path: &Path, text: &str| -> Result<(), String> {
         if let Some(d) = path.parent() {
