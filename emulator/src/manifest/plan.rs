@@ -36,6 +36,8 @@ pub struct AppPlan {
     pub tables: BTreeMap<String, TablePlan>,
     /// Logstores that exist when the emulator starts, by `"project/logstore"`.
     pub logstores: BTreeMap<String, LogstorePlan>,
+    /// `[batch] workers`: BatchCompute instances that may run at once (default: the cores).
+    pub batch_workers: Option<usize>,
 }
 
 impl AppPlan {
@@ -57,6 +59,7 @@ impl AppPlan {
             buckets: BTreeMap::new(),
             tables: BTreeMap::new(),
             logstores: BTreeMap::new(),
+            batch_workers: None,
         }
     }
 }

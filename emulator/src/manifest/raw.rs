@@ -21,6 +21,14 @@ pub struct RawManifest {
     pub tables: BTreeMap<Spanned<String>, RawTable>,
     #[serde(default)]
     pub logstores: BTreeMap<Spanned<String>, RawLogstore>,
+    pub batch: Option<RawBatch>,
+}
+
+/// `[batch]`: how BatchCompute runs jobs here.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBatch {
+    pub workers: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -119,6 +119,8 @@ primary_key = [["k", "BINARY"]]
 max_versions = 3
 [logstores."logs/app"]
 shards = 4
+[batch]
+workers = 3
 "#;
     let plan = super::parse(&dir.path().join("fcemu.toml"), text).unwrap();
     let mut settings = insta::Settings::clone_current();

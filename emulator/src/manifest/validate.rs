@@ -118,6 +118,13 @@ pub(super) fn resolve(
     }
     plan.tables = super::stores::resolve_tables(&mut sink, raw.tables);
     plan.logstores = super::stores::resolve_logstores(&mut sink, raw.logstores);
+    if let Some(workers) = raw.batch.and_then(|b| b.workers) {
+        let span = workers.span();
+        match usize::try_from(*workers.get_ref()) {
+            Ok(n @ 1..=1024) => plan.batch_workers = Some(n),
+            _ => sink.push(Some(span), format!("[batch] workers must be 1-1024, got {}", workers.get_ref()), "out of range", "the number of BatchCompute instances that may run at once; leave it out for one per core"),
+        }
+    }
     let service_names: Vec<String> = plan.services.keys().cloned().collect();
     let mut destination_spans = Vec::new();
     for (name, raw_fn) in raw.functions {

@@ -26,6 +26,9 @@ pub fn open<'a>(
         let mut cfg = fcemu_batch::BatchConfig::with_context(setup.context(plan));
         cfg.oss_host = setup.endpoint.clone();
         cfg.strict_auth = setup.strict_auth.clone();
+        if let Some(n) = plan.batch_workers {
+            cfg.workers = n;
+        }
         let batch = tokio::task::spawn_blocking(move || fcemu_batch::Batch::open(cfg))
             .await?
             .map_err(|e| anyhow::anyhow!("cannot open BatchCompute: {e}"))?;
