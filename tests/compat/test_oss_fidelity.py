@@ -207,3 +207,17 @@ def test_errors_carry_oss_diagnostic_codes(bucket):
     with pytest.raises(oss2.exceptions.ServerError) as e:
         bucket.put_object("k", b"y", headers={"x-oss-forbid-overwrite": "true"})
     assert (e.value.code, e.value.ec) == ("FileAlreadyExists", "0026-00000002")
+
+
+def test_s3_get_object_attributes(s3, s3_bucket):
+    s3.put_object(Bucket=s3_bucket, Key="plain", Body=b"12345")
+    got = s3.get_object_attributes(Bucket=s3_bucket, Key="plain", ObjectAttributes=["ETag", "ObjectSize", "StorageClass"])
+    assert got["ObjectSize"] == 5 and got["ETag"] == "827ccb0eea8a706c4c34a16891f84e7b"
+    assert got["StorageClass"] and "LastModified" in got
+    up = s3.create_multipart_upload(Bucket=s3_bucket, Key="mp")["UploadId"]
+    etags = [s3.upload_part(Bucket=s3_bucket, Key="mp", UploadId=up, PartNumber=n, Body=b"x" * (5 << 20 if n == 1 else 10))["ETag"] for n in (1, 2)]
+    s3.complete_multipart_upload(Bucket=s3_bucket, Key="mp", UploadId=up,
+                                 MultipartUpload={"Parts": [{"PartNumber": n + 1, "ETag": e} for n, e in enumerate(etags)]})
+    got = s3.get_object_attributes(Bucket=s3_bucket, Key="mp", ObjectAttributes=["ObjectParts"])
+    assert got["ObjectParts"]["TotalPartsCount"] == 2
+    assert code_of(lambda: s3.get_object_attributes(Bucket=s3_bucket, Key="missing", ObjectAttributes=["ETag"]))[0] == 404

@@ -794,6 +794,12 @@ async fn object_op(
             Ok(r)
         }
         Op::ListParts => list_parts(oss, ctx, q, bucket, key).await,
+        Op::GetObjectAttributes => {
+            let asked = get(req.headers(), "x-amz-object-attributes")
+                .unwrap_or("")
+                .to_string();
+            object_attributes(oss, ctx, &asked, bucket, key).await
+        }
         Op::GetObjectMeta => {
             let m = oss.head_object(bucket, key).await?;
             let mut r = empty(StatusCode::OK);
@@ -987,6 +993,66 @@ async fn get_object(
     builder
         .body(body)
         .map_err(|e| OssError::Internal(format!("building response: {e}")))
+}
+
+/// GetObjectAttributes (S3 `?attributes`): the attributes named in `x-amz-object-attributes`.
+async fn object_attributes(
+    oss: &Oss,
+    ctx: &Ctx,
+    asked: &str,
+    bucket: &str,
+    key: &str,
+) -> Result<Response, OssError> {
+    let asked: Vec<String> = asked
+        .split(',')
+        .map(|a| a.trim().to_string())
+        .filter(|a| !a.is_empty())
+        .collect();
+    if asked.is_empty() {
+        return Err(OssError::invalid_argument(
+            "x-amz-object-attributes",
+            "",
+            "x-amz-object-attributes names the attributes to return (ETag, ObjectParts, StorageClass, ObjectSize, Checksum)",
+        ));
+    }
+    let m = oss.head_object(bucket, key).await?;
+    let mut w = XmlWriter::new("GetObjectAttributesResponse", ctx.s3);
+    for a in &asked {
+        match a.as_str() {
+            "ETag" => {
+                w.elem("ETag", quoted(&m.etag).trim_matches('"'));
+            }
+            "StorageClass" => {
+                w.elem("StorageClass", &m.attrs.storage_class);
+            }
+            "ObjectSize" => {
+                w.elem("ObjectSize", m.size.to_string());
+            }
+            // A multipart object's ETag ends in `-<parts>`.
+            "ObjectParts" => {
+                if let Some((_, n)) = m.etag.rsplit_once('-')
+                    && n.parse::<u32>().is_ok()
+                {
+                    w.open("ObjectParts").elem("PartsCount", n).close();
+                }
+            }
+            "Checksum" => {}
+            other => {
+                return Err(OssError::invalid_argument(
+                    "x-amz-object-attributes",
+                    other,
+                    format!(
+                        "{other} is not an object attribute (ETag, ObjectParts, StorageClass, ObjectSize, Checksum)"
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(with_header(
+        xml_response(w.finish()),
+        "last-modified",
+        &super::http_date(m.last_modified),
+    ))
 }
 
 async fn copy_object(

@@ -57,6 +57,7 @@ pub enum Op {
     AppendObject,
     GetObject,
     GetObjectMeta,
+    GetObjectAttributes,
     DeleteObject,
     PutObjectAcl,
     GetObjectAcl,
@@ -136,7 +137,6 @@ pub const UNSUPPORTED: &[&str] = &[
     "metrics",
     "intelligent-tiering",
     "x-oss-async-process",
-    "attributes",
     "torrent",
 ];
 
@@ -271,7 +271,14 @@ fn served(level: Level, sub: &str) -> bool {
 fn is_object_sub_resource(sub: &str) -> bool {
     matches!(
         sub,
-        "acl" | "tagging" | "symlink" | "uploadId" | "uploads" | "objectMeta" | "append"
+        "acl"
+            | "tagging"
+            | "symlink"
+            | "uploadId"
+            | "uploads"
+            | "objectMeta"
+            | "append"
+            | "attributes"
     )
 }
 
@@ -329,6 +336,7 @@ fn object_op(method: &Method, sub: Option<&str>, q: &Query, shape: Shape) -> Opt
         ("PUT", Some("uploadId")) => UploadPart,
         ("GET" | "HEAD", None) => GetObject,
         ("GET" | "HEAD", Some("objectMeta")) => GetObjectMeta,
+        ("GET", Some("attributes")) => GetObjectAttributes,
         ("GET", Some("acl")) => GetObjectAcl,
         ("GET", Some("tagging")) => GetObjectTagging,
         ("GET", Some("symlink")) => GetSymlink,
