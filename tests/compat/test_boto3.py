@@ -285,3 +285,23 @@ def test_checksums_are_verified(endpoint, s3, bucket):
     assert "Contents" not in s3.list_objects_v2(Bucket=bucket)
     s3.put_object(Bucket=bucket, Key="good", Body=b"hello", ChecksumAlgorithm="SHA256")
     assert s3.get_object(Bucket=bucket, Key="good")["Body"].read() == b"hello"
+
+
+def test_an_early_error_to_an_expect_continue_request_leaves_the_connection_clean(endpoint, bucket):
+    """botocore sends UploadPart with `Expect: 100-continue` and, when the answer is slow, the
+    body anyway; after an early error the connection is closed, so those bytes are never read
+    as the next request."""
+    import socket
+    from urllib.parse import urlparse
+
+    u = urlparse(endpoint)
+    with socket.create_connection((u.hostname, u.port)) as sock:
+        sock.sendall(
+            f"PUT /{bucket}/k?partNumber=1&uploadId=nope HTTP/1.1\r\nHost: {u.netloc}\r\n"
+            "Expect: 100-continue\r\nContent-Length: 1\r\nx-amz-content-sha256: UNSIGNED-PAYLOAD\r\n\r\n".encode()
+        )
+        reply = sock.recv(65536).decode()
+        assert " 404 " in reply.split("\r\n")[0] and "connection: close" in reply.lower()
+        sock.sendall(f"xGET /{bucket} HTTP/1.1\r\nHost: {u.netloc}\r\n\r\n".encode())
+        rest = sock.recv(65536)
+        assert rest == b"" or b"MethodNotAllowed" not in rest

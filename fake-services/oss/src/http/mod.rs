@@ -229,6 +229,10 @@ async fn dispatch(oss: Oss, req: Request) -> Response {
         .map(String::from);
     let method = req.method().clone();
     let cors_bucket = target.bucket.clone();
+    let expects_continue = req
+        .headers()
+        .get(http::header::EXPECT)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
     let c = ctx.clone();
     let o = oss.clone();
     let mut resp = CTX
@@ -263,7 +267,14 @@ async fn dispatch(oss: Oss, req: Request) -> Response {
     {
         cors::decorate(&o, &ctx, &method, origin, bucket, &mut resp).await;
     }
+    let failed = !resp.status().is_success();
     let h = resp.headers_mut();
+    // A client that asked `Expect: 100-continue` and got an early error may still send the body
+    // it held back (botocore does after a second's wait): closing the connection keeps those
+    // bytes from being read as the next request.
+    if expects_continue && failed {
+        h.insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+    }
     if let Ok(v) = HeaderValue::from_str(&ctx.request_id) {
         h.insert("x-oss-request-id", v.clone());
         if ctx.s3 {
