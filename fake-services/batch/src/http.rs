@@ -124,16 +124,7 @@ fn time_of(ms: Option<i64>) -> String {
     let Ok(t) = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000) else {
         return String::new();
     };
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second(),
-        t.microsecond()
-    )
+    format!("{}Z", fcemu_core::clock::utc_text(t, 'T', 6))
 }
 
 fn metrics<'a>(states: impl Iterator<Item = State> + 'a) -> Value {

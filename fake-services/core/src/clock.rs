@@ -10,6 +10,25 @@ use tokio::sync::watch;
 /// The instant a deterministic run starts at: 2024-01-01T00:00:00Z.
 pub const VIRTUAL_EPOCH: OffsetDateTime = datetime!(2024-01-01 00:00:00 UTC);
 
+/// `t` in UTC as `YYYY-MM-DD<sep>HH:MM:SS.<fraction>`, the fraction `digits` long (3: ms,
+/// 6: µs): the shape several services print times in (BatchCompute `…T…Z` with 6, the Log
+/// Service's SQL timestamps with a space and 3).
+pub fn utc_text(t: OffsetDateTime, sep: char, digits: u32) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    let digits = digits.min(9);
+    let fraction = t.nanosecond() / 10u32.pow(9 - digits);
+    format!(
+        "{:04}-{:02}-{:02}{sep}{:02}:{:02}:{:02}.{fraction:0width$}",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        width = digits as usize
+    )
+}
+
 /// A cheap, cloneable handle to the emulator's notion of "now".
 #[derive(Clone, Debug)]
 pub struct Clock(Arc<Inner>);
@@ -108,6 +127,13 @@ impl Default for Clock {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn utc_text_has_the_fraction_asked_for() {
+        let t = VIRTUAL_EPOCH + Duration::from_micros(1_234_567);
+        assert_eq!(utc_text(t, 'T', 6), "2024-01-01T00:00:01.234567");
+        assert_eq!(utc_text(t, ' ', 3), "2024-01-01 00:00:01.234");
+    }
 
     #[test]
     fn virtual_clock_moves_only_when_advanced() {

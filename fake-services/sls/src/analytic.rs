@@ -182,16 +182,7 @@ fn text(v: ValueRef<'_>) -> Option<String> {
 
 /// Timestamps are text, `YYYY-MM-DD HH:MM:SS.mmm` (UTC), as the dialect prints them.
 fn timestamp(t: OffsetDateTime) -> String {
-    format!(
-        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}.{:03}",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second(),
-        t.millisecond()
-    )
+    fcemu_core::clock::utc_text(t, ' ', 3)
 }
 
 /// An instant from unix seconds (a number) or a timestamp text.
