@@ -2,9 +2,10 @@
 as local processes, reading inputs from and writing outputs and logs to fcemu's OSS (with oss2),
 in DAG order, with retries, stop, paging and the service's errors."""
 
+import concurrent.futures
 import os
 import re
-import time
+import select
 from pathlib import Path
 
 import oss2
@@ -62,14 +63,44 @@ def job(tasks, deps=None, name="job", fail_on_instance_fail=True):
             "Description": "test", "DAG": {"Tasks": tasks, "Dependencies": deps or {}}}
 
 
-def wait_final(client, job_id, timeout=60):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        j = client.get_job(job_id)
-        if j.State in ("Finished", "Failed", "Stopped"):
-            return j
-        time.sleep(0.05)
-    raise AssertionError(f"job {job_id} still {j.State}")
+def wait_final(services, client, job_id):
+    """The job once fcemu is idle (`POST /_fcemu/idle` waits for running jobs)."""
+    r = requests.post(f"{services}/_fcemu/idle?timeout=60")
+    assert r.status_code == 200, r.text
+    j = client.get_job(job_id)
+    assert j.State in ("Finished", "Failed", "Stopped"), j.State
+    return j
+
+
+def fifo(path):
+    """A named pipe an instance writes to when it has started."""
+    os.mkfifo(path)
+    return path
+
+
+def read_fifo(path, timeout=30):
+    """What an instance wrote to `path`: blocks until it opens the pipe (no polling)."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        reading = pool.submit(lambda: Path(path).read_text())
+        try:
+            return reading.result(timeout=timeout)
+        except concurrent.futures.TimeoutError:
+            with open(path, "w"):  # unblock the reader before failing
+                pass
+            raise AssertionError(f"no instance wrote to {path} within {timeout} s")
+
+
+def wait_exit(pid, timeout=10):
+    """Returns once process `pid` has exited (a pidfd becomes readable), else fails."""
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return
+    try:
+        ready, _, _ = select.select([fd], [], [], timeout)
+        assert ready, f"process {pid} is still running"
+    finally:
+        os.close(fd)
 
 
 def test_a_job_maps_inputs_runs_and_uploads_outputs_and_logs(client, bucket, fcemu):
@@ -94,14 +125,14 @@ def test_a_job_maps_inputs_runs_and_uploads_outputs_and_logs(client, bucket, fce
     assert desc.Name == "job" and "sort" in desc.DAG.Tasks
 
 
-def test_dag_order_instances_and_their_environment(client, bucket):
+def test_dag_order_instances_and_their_environment(client, bucket, fcemu):
     produce = task("echo made-by-$BATCH_COMPUTE_DAG_INSTANCE_ID > part.txt; mkdir -p o; mv part.txt o/part-$BATCH_COMPUTE_DAG_INSTANCE_ID.txt",
                    InstanceCount=3, OutputMapping={"o/": f"oss://{BUCKET}/parts/"})
     consume = task("cat in/part-*.txt > all.txt; mkdir -p o; mv all.txt o/; echo $MODE $BATCH_COMPUTE_OSS_HOST",
                    InputMapping={f"oss://{BUCKET}/parts/": "in/"}, OutputMapping={"o/": f"oss://{BUCKET}/merged/"})
     consume["Parameters"]["Command"]["EnvVars"] = {"MODE": "merge"}
     jid = client.create_job(job({"merge": consume, "produce": produce}, {"produce": ["merge"]})).Id
-    j = wait_final(client, jid)
+    j = wait_final(fcemu, client, jid)
     assert j.State == "Finished", [(t.TaskName, t.State) for t in client.list_tasks(jid, "", 10).Items]
     assert bucket.get_object("merged/all.txt").read() == b"made-by-0\nmade-by-1\nmade-by-2\n"
     log = bucket.get_object(f"logs/stdout.{jid}.merge.0").read().decode()
@@ -114,9 +145,9 @@ def test_dag_order_instances_and_their_environment(client, bucket):
     assert [i.InstanceId for i in rest.Items] == [2] and rest.NextMarker == ""
 
 
-def test_a_failing_instance_is_retried_then_fails_the_job(client, bucket):
+def test_a_failing_instance_is_retried_then_fails_the_job(client, bucket, fcemu):
     jid = client.create_job(job({"flaky": task("echo try >&2; exit 3", MaxRetryCount=2)})).Id
-    j = wait_final(client, jid)
+    j = wait_final(fcemu, client, jid)
     assert j.State == "Failed" and j.Message
     inst = client.get_instance(jid, "flaky", 0)
     assert (inst.State, inst.RetryCount, inst.Result.ExitCode) == ("Failed", 2, 3)
@@ -131,22 +162,15 @@ def test_a_failing_instance_is_retried_then_fails_the_job(client, bucket):
 
 
 def test_stop_kills_the_processes_and_start_runs_it_again(client, tmp_path):
-    marker = tmp_path / "child.pid"
-    jid = client.create_job(job({"long": task(f"sh -c 'echo $$ > {marker}; sleep 300' & wait", Timeout=600)})).Id
-    deadline = time.time() + 30
-    while not marker.exists() or not marker.read_text().strip():
-        assert time.time() < deadline, "the instance did not start"
-        time.sleep(0.05)
-    child = int(marker.read_text())
+    started = fifo(tmp_path / "child.pid")
+    jid = client.create_job(job({"long": task(f"sh -c 'echo $$ > {started}; sleep 300' & wait", Timeout=600)})).Id
+    child = int(read_fifo(started))
     with pytest.raises(ClientError) as e:
         client.delete_job(jid)
     assert e.value.status == 409 and e.value.code == "StateConflict"
     client.stop_job(jid)
     assert client.get_job(jid).State == "Stopped"
-    deadline = time.time() + 10
-    while Path(f"/proc/{child}").exists() and "zombie" not in Path(f"/proc/{child}/status").read_text().lower():
-        assert time.time() < deadline, "the grandchild process survived stop_job"
-        time.sleep(0.05)
+    wait_exit(child)  # the grandchild too: the whole process group is killed
     with pytest.raises(ClientError) as e:
         client.stop_job(jid)
     assert e.value.code == "StateConflict"
@@ -158,14 +182,14 @@ def test_stop_kills_the_processes_and_start_runs_it_again(client, tmp_path):
     client.delete_job(jid)
 
 
-def test_a_timeout_fails_the_instance(client):
+def test_a_timeout_fails_the_instance(client, fcemu):
     jid = client.create_job(job({"slow": task("sleep 30", Timeout=1)})).Id
-    j = wait_final(client, jid)
+    j = wait_final(fcemu, client, jid)
     inst = client.get_instance(jid, "slow", 0)
     assert j.State == "Failed" and inst.Result.ErrorCode == "Timeout"
 
 
-def test_an_sdk_job_description_and_paging(client):
+def test_an_sdk_job_description_and_paging(client, fcemu):
     desc = JobDescription()
     desc.Name = "sdk-built"
     desc.Priority = 3
@@ -177,7 +201,7 @@ def test_an_sdk_job_description_and_paging(client):
     desc.DAG.add_task("only", t)
     ids = [client.create_job(desc).Id for _ in range(3)]
     for jid in ids:
-        assert wait_final(client, jid).State == "Finished"
+        assert wait_final(fcemu, client, jid).State == "Finished"
     seen, marker = [], ""
     while True:
         page = client.list_jobs(marker, 2)
@@ -214,19 +238,16 @@ def test_not_json_is_invalid_json_format(fcemu):
 
 def test_kill_9_during_a_job_keeps_it_and_says_it_was_interrupted(tmp_path):
     (tmp_path / "fcemu.toml").write_text(f'name = "batch"\n[buckets.{BUCKET}]\n')
-    marker = tmp_path / "started"
+    started = fifo(tmp_path / "started")
     server = start_fcemu(tmp_path, "--data-dir", str(tmp_path / "data"))
     try:
         host, port = server.endpoint.removeprefix("http://").split(":")
         Client.register_region("cn-hangzhou", host, int(port))
         c = Client(host, "test-ak", "test-secret")
         done = c.create_job(job({"quick": task("true")}, name="before")).Id
-        wait_final(c, done)
-        jid = c.create_job(job({"long": task(f"touch {marker}; exec sleep 300", Timeout=600)}, name="during")).Id
-        deadline = time.time() + 30
-        while not marker.exists():
-            assert time.time() < deadline, "the instance did not start"
-            time.sleep(0.05)
+        wait_final(server.endpoint, c, done)
+        jid = c.create_job(job({"long": task(f"echo up > {started}; exec sleep 300", Timeout=600)}, name="during")).Id
+        read_fifo(started)
     finally:
         server.kill()  # SIGKILL: no chance to save anything more
     server = start_fcemu(tmp_path, "--data-dir", str(tmp_path / "data"))
@@ -238,18 +259,14 @@ def test_kill_9_during_a_job_keeps_it_and_says_it_was_interrupted(tmp_path):
         j = c.get_job(jid)
         assert j.State == "Failed" and "fcemu stopped while the job ran" in j.Message
         assert c.get_instance(jid, "long", 0).Result.ErrorCode == "Interrupted"
-        marker.unlink()
         c.start_job(jid)  # runs what did not finish
-        deadline = time.time() + 30
-        while not marker.exists():
-            assert time.time() < deadline, "the restarted instance did not run"
-            time.sleep(0.05)
+        assert read_fifo(started) == "up\n"
         c.stop_job(jid)
     finally:
         server.stop()
 
 
-def test_the_package_is_unpacked_into_the_work_directory(client, bucket):
+def test_the_package_is_unpacked_into_the_work_directory(client, bucket, fcemu):
     import io
     import tarfile
 
@@ -266,12 +283,12 @@ def test_the_package_is_unpacked_into_the_work_directory(client, bucket):
     t = task("sh bin/run.sh ok", OutputMapping={"o/": f"oss://{BUCKET}/pkgout/"})
     t["Parameters"]["Command"]["PackagePath"] = f"oss://{BUCKET}/pkg/worker.tar.gz"
     jid = client.create_job(job({"p": t})).Id
-    assert wait_final(client, jid).State == "Finished"
+    assert wait_final(fcemu, client, jid).State == "Finished"
     assert bucket.get_object("pkgout/result.txt").read() == b"packaged ok\n"
     bad = task("true")
     bad["Parameters"]["Command"]["PackagePath"] = f"oss://{BUCKET}/pkg/missing.tar.gz"
     jid = client.create_job(job({"p": bad})).Id
-    assert wait_final(client, jid).State == "Failed"
+    assert wait_final(fcemu, client, jid).State == "Failed"
     inst = client.get_instance(jid, "p", 0)
     assert inst.Result.ErrorCode == "PrepareFailed" and "missing.tar.gz" in inst.Result.ErrorMessage
 
@@ -284,7 +301,7 @@ def test_strict_auth_checks_the_sdks_signature(tmp_path):
         Client.register_region("cn-hangzhou", host, int(port))
         good = Client(host, "LTAIbatch", "batch-secret")
         jid = good.create_job(job({"t": task("true")})).Id
-        assert wait_final(good, jid).State == "Finished"
+        assert wait_final(server.endpoint, good, jid).State == "Finished"
         assert good.list_jobs("", 10).Items
         with pytest.raises(ClientError) as e:
             Client(host, "LTAIbatch", "wrong-secret").get_job(jid)

@@ -8,6 +8,7 @@ use fcemu_batch::{Batch, BatchConfig, Objects, State};
 use fcemu_core::{DataDir, ServiceContext};
 use futures::FutureExt;
 use futures::future::BoxFuture;
+use tokio::sync::watch;
 
 #[derive(Default)]
 struct Memory(Mutex<BTreeMap<(String, String), Vec<u8>>>);
@@ -39,28 +40,49 @@ impl Objects for Memory {
     }
 }
 
-fn service() -> (Batch, Arc<Memory>) {
+/// Counts running jobs, as the emulator's work guard does for `idle`.
+struct Running(Arc<watch::Sender<usize>>);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.send_modify(|n| *n -= 1);
+    }
+}
+
+fn service() -> (Batch, Arc<Memory>, watch::Receiver<usize>) {
     let ctx = ServiceContext::new(Arc::new(DataDir::temporary("batch-test").unwrap()));
     let batch = Batch::open(BatchConfig::with_context(ctx)).unwrap();
     let store = Arc::new(Memory::default());
-    batch.attach(store.clone(), Arc::new(|| Box::new(()) as Box<dyn Send>));
-    (batch, store)
+    let (tx, rx) = watch::channel(0usize);
+    let tx = Arc::new(tx);
+    batch.attach(
+        store.clone(),
+        Arc::new(move || {
+            tx.send_modify(|n| *n += 1);
+            Box::new(Running(tx.clone())) as Box<dyn Send>
+        }),
+    );
+    (batch, store, rx)
 }
 
-async fn finished(batch: &Batch, id: &str) -> fcemu_batch::Job {
-    for _ in 0..600 {
-        let job = batch.job(id).await.unwrap();
-        if job.state.is_final() {
-            return job;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("job {id} did not end");
+/// The job once no job runs any more (the hook's guard is dropped when its scheduler ends).
+async fn finished(
+    batch: &Batch,
+    running: &mut watch::Receiver<usize>,
+    id: &str,
+) -> fcemu_batch::Job {
+    tokio::time::timeout(Duration::from_secs(60), running.wait_for(|n| *n == 0))
+        .await
+        .expect("the job did not end")
+        .unwrap();
+    let job = batch.job(id).await.unwrap();
+    assert!(job.state.is_final(), "{job:#?}");
+    job
 }
 
 #[tokio::test]
 async fn tasks_run_in_dag_order_with_their_mappings() {
-    let (batch, store) = service();
+    let (batch, store, mut running) = service();
     store.put("b", "in/x.txt", b"hello".to_vec()).await.unwrap();
     let body = r#"{"Name": "j", "Priority": 1, "Type": "DAG", "JobFailOnInstanceFail": true, "DAG": {
         "Tasks": {
@@ -73,7 +95,7 @@ async fn tasks_run_in_dag_order_with_their_mappings() {
         },
         "Dependencies": {"first": ["second"]}}}"#;
     let id = batch.create_job(body.as_bytes()).await.unwrap();
-    let job = finished(&batch, &id).await;
+    let job = finished(&batch, &mut running, &id).await;
     assert_eq!(job.state, State::Finished, "{job:#?}");
     assert_eq!(
         store.get("b", "out/final.txt").await.unwrap(),
@@ -91,7 +113,7 @@ async fn tasks_run_in_dag_order_with_their_mappings() {
 
 #[tokio::test]
 async fn retries_then_failure_without_failing_the_job_when_told_not_to() {
-    let (batch, _) = service();
+    let (batch, _, mut running) = service();
     let body = r#"{"Name": "j", "Priority": 1, "Type": "DAG", "JobFailOnInstanceFail": false, "DAG": {
         "Tasks": {
             "bad": {"MaxRetryCount": 2, "Parameters": {"Command": {"CommandLine": "exit 7"}}},
@@ -99,7 +121,7 @@ async fn retries_then_failure_without_failing_the_job_when_told_not_to() {
         },
         "Dependencies": {"bad": ["after"]}}}"#;
     let id = batch.create_job(body.as_bytes()).await.unwrap();
-    let job = finished(&batch, &id).await;
+    let job = finished(&batch, &mut running, &id).await;
     let bad = &job.task("bad").unwrap().instances[0];
     assert_eq!(
         (bad.state, bad.retry_count, bad.exit_code),
