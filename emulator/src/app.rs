@@ -412,6 +412,11 @@ impl App {
         }
     }
 
+    /// How invocations are shown on the terminal, when they are.
+    pub fn reporter(&self) -> Option<Reporter> {
+        self.reporter
+    }
+
     /// The invocation records.
     pub fn records(&self) -> &Records {
         &self.records

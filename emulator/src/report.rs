@@ -19,6 +19,9 @@ const RED: Style = AnsiColor::Red.on_default().bold();
 const YELLOW: Style = AnsiColor::Yellow.on_default();
 const BOLD: Style = Style::new().bold();
 
+/// Output lines shown under a BatchCompute attempt's line (the last ones).
+pub const MAX_BATCH_LINES: usize = 20;
+
 impl Reporter {
     /// Colors when stderr is a terminal and `NO_COLOR` is unset.
     pub fn detect() -> Self {
@@ -69,6 +72,57 @@ impl Reporter {
             out.push_str(&format!("  {} {}\n", self.paint(RED, "✗"), body));
         }
         out
+    }
+
+    /// Formats what one BatchCompute instance attempt did: a summary line, then its output's
+    /// lines (at most [`MAX_BATCH_LINES`], the last ones).
+    pub fn format_batch_attempt(&self, a: &fcemu_batch::AttemptReport) -> String {
+        let time =
+            time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(a.ended_ms) * 1_000_000)
+                .ok()
+                .and_then(|t| {
+                    t.format(time::macros::format_description!(
+                        "[hour]:[minute]:[second].[subsecond digits:3]"
+                    ))
+                    .ok()
+                })
+                .unwrap_or_default();
+        let status = match (a.ok, a.retried) {
+            (true, _) => self.paint(GREEN, "ok"),
+            (false, true) => self.paint(YELLOW, &format!("{}, retrying", a.outcome)),
+            (false, false) => self.paint(RED, &a.outcome),
+        };
+        let retry = if a.retry > 0 {
+            format!(" retry {}", a.retry)
+        } else {
+            String::new()
+        };
+        let mut out = format!(
+            "{} {} {} {status} {:.1} ms{retry} {}\n",
+            self.paint(DIM, &time),
+            self.paint(BOLD, &format!("{}/{}#{}", a.job_name, a.task, a.instance)),
+            self.paint(DIM, "[batch]"),
+            (a.ended_ms - a.started_ms) as f64,
+            self.paint(DIM, &a.job_id),
+        );
+        let lines: Vec<&str> = a.stdout.lines().chain(a.stderr.lines()).collect();
+        let skip = lines.len().saturating_sub(MAX_BATCH_LINES);
+        if skip > 0 {
+            out.push_str(&format!(
+                "  {} … {skip} lines before\n",
+                self.paint(DIM, "│")
+            ));
+        }
+        for line in &lines[skip..] {
+            out.push_str(&format!("  {} {line}\n", self.paint(DIM, "│")));
+        }
+        out
+    }
+
+    /// Prints what one BatchCompute instance attempt did to stderr.
+    pub fn batch_attempt(&self, a: &fcemu_batch::AttemptReport) {
+        let text = self.format_batch_attempt(a);
+        let _ = std::io::stderr().lock().write_all(text.as_bytes());
     }
 
     /// Prints the report of one invocation to stderr.

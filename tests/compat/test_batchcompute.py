@@ -2,28 +2,15 @@
 as local processes, reading inputs from and writing outputs and logs to fcemu's OSS (with oss2),
 in DAG order, with retries, stop, paging and the service's errors."""
 
-import concurrent.futures
-import os
 import re
-import select
-from pathlib import Path
 
 import oss2
 import pytest
 import requests
-from batchcompute import Client, ClientError
+from batchcompute import ClientError
 from batchcompute.resources import JobDescription, TaskDescription
 
-from serverproc import ServerProcess
-
-REPO = Path(__file__).resolve().parents[2]
-BUCKET = "batch-data"
-
-
-def start_fcemu(root, *args):
-    """`fcemu up` on port 0 in `root` (its manifest) with `args`; stop() or kill() it."""
-    binary = os.environ.get("FCEMU_BIN", str(REPO / "target" / "debug" / "fcemu"))
-    return ServerProcess([binary, "up", "--no-watch", "--listen", "127.0.0.1:0", *args], cwd=root, what="fcemu up")
+from batchcompat import BUCKET, client_for, fifo, job, read_fifo, start_fcemu, task, wait_exit, wait_final
 
 
 @pytest.fixture(scope="module")
@@ -37,70 +24,12 @@ def fcemu(tmp_path_factory):
 
 @pytest.fixture
 def client(fcemu):
-    host, port = fcemu.removeprefix("http://").split(":")
-    # The SDK's own way to a local endpoint; its port is process-global, so set it per test.
-    Client.register_region("cn-hangzhou", host, int(port))
-    return Client(host, "test-ak", "test-secret")
+    return client_for(fcemu)
 
 
 @pytest.fixture(scope="module")
 def bucket(fcemu):
     return oss2.Bucket(oss2.Auth("test-ak", "test-secret"), fcemu, BUCKET)
-
-
-def task(command, **extra):
-    t = {"Parameters": {"Command": {"CommandLine": command, "EnvVars": {}},
-                        "StdoutRedirectPath": f"oss://{BUCKET}/logs/",
-                        "StderrRedirectPath": f"oss://{BUCKET}/logs/"},
-         "InstanceCount": 1, "MaxRetryCount": 0, "Timeout": 60,
-         "AutoCluster": {"ImageId": "img-ubuntu", "InstanceType": "ecs.sn1.medium"}}
-    t.update(extra)
-    return t
-
-
-def job(tasks, deps=None, name="job", fail_on_instance_fail=True):
-    return {"Name": name, "Priority": 1, "Type": "DAG", "JobFailOnInstanceFail": fail_on_instance_fail,
-            "Description": "test", "DAG": {"Tasks": tasks, "Dependencies": deps or {}}}
-
-
-def wait_final(services, client, job_id):
-    """The job once fcemu is idle (`POST /_fcemu/idle` waits for running jobs)."""
-    r = requests.post(f"{services}/_fcemu/idle?timeout=60")
-    assert r.status_code == 200, r.text
-    j = client.get_job(job_id)
-    assert j.State in ("Finished", "Failed", "Stopped"), j.State
-    return j
-
-
-def fifo(path):
-    """A named pipe an instance writes to when it has started."""
-    os.mkfifo(path)
-    return path
-
-
-def read_fifo(path, timeout=30):
-    """What an instance wrote to `path`: blocks until it opens the pipe (no polling)."""
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        reading = pool.submit(lambda: Path(path).read_text())
-        try:
-            return reading.result(timeout=timeout)
-        except concurrent.futures.TimeoutError:
-            with open(path, "w"):  # unblock the reader before failing
-                pass
-            raise AssertionError(f"no instance wrote to {path} within {timeout} s")
-
-
-def wait_exit(pid, timeout=10):
-    """Returns once process `pid` has exited (a pidfd becomes readable), else fails."""
-    try:
-        fd = os.pidfd_open(pid)
-    except ProcessLookupError:
-        return
-    try:
-        ready, _, _ = select.select([fd], [], [], timeout)
-        assert ready, f"process {pid} is still running"
-    finally:
-        os.close(fd)
 
 
 def test_a_job_maps_inputs_runs_and_uploads_outputs_and_logs(client, bucket, fcemu):
@@ -241,9 +170,7 @@ def test_kill_9_during_a_job_keeps_it_and_says_it_was_interrupted(tmp_path):
     started = fifo(tmp_path / "started")
     server = start_fcemu(tmp_path, "--data-dir", str(tmp_path / "data"))
     try:
-        host, port = server.endpoint.removeprefix("http://").split(":")
-        Client.register_region("cn-hangzhou", host, int(port))
-        c = Client(host, "test-ak", "test-secret")
+        c = client_for(server.endpoint)
         done = c.create_job(job({"quick": task("true")}, name="before")).Id
         wait_final(server.endpoint, c, done)
         jid = c.create_job(job({"long": task(f"echo up > {started}; exec sleep 300", Timeout=600)}, name="during")).Id
@@ -252,9 +179,7 @@ def test_kill_9_during_a_job_keeps_it_and_says_it_was_interrupted(tmp_path):
         server.kill()  # SIGKILL: no chance to save anything more
     server = start_fcemu(tmp_path, "--data-dir", str(tmp_path / "data"))
     try:
-        host, port = server.endpoint.removeprefix("http://").split(":")
-        Client.register_region("cn-hangzhou", host, int(port))
-        c = Client(host, "test-ak", "test-secret")
+        c = client_for(server.endpoint)
         assert c.get_job(done).State == "Finished"
         j = c.get_job(jid)
         assert j.State == "Failed" and "fcemu stopped while the job ran" in j.Message
@@ -297,14 +222,12 @@ def test_strict_auth_checks_the_sdks_signature(tmp_path):
     (tmp_path / "fcemu.toml").write_text('name = "batch"\n')
     server = start_fcemu(tmp_path, "--in-memory", "--strict-auth", "LTAIbatch:batch-secret")
     try:
-        host, port = server.endpoint.removeprefix("http://").split(":")
-        Client.register_region("cn-hangzhou", host, int(port))
-        good = Client(host, "LTAIbatch", "batch-secret")
+        good = client_for(server.endpoint, "LTAIbatch", "batch-secret")
         jid = good.create_job(job({"t": task("true")})).Id
         assert wait_final(server.endpoint, good, jid).State == "Finished"
         assert good.list_jobs("", 10).Items
         with pytest.raises(ClientError) as e:
-            Client(host, "LTAIbatch", "wrong-secret").get_job(jid)
+            client_for(server.endpoint, "LTAIbatch", "wrong-secret").get_job(jid)
         assert (e.value.status, e.value.code) == (403, "Forbidden")
     finally:
         server.stop()

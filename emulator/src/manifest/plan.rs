@@ -38,6 +38,8 @@ pub struct AppPlan {
     pub logstores: BTreeMap<String, LogstorePlan>,
     /// `[batch] workers`: BatchCompute instances that may run at once (default: the cores).
     pub batch_workers: Option<usize>,
+    /// `[batch] log_project` / `log_store`: where instances' stdout and stderr lines go.
+    pub batch_log: Option<(String, String)>,
 }
 
 impl AppPlan {
@@ -60,6 +62,7 @@ impl AppPlan {
             tables: BTreeMap::new(),
             logstores: BTreeMap::new(),
             batch_workers: None,
+            batch_log: None,
         }
     }
 }

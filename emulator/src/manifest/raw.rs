@@ -29,6 +29,8 @@ pub struct RawManifest {
 #[serde(deny_unknown_fields)]
 pub struct RawBatch {
     pub workers: Option<Spanned<i64>>,
+    pub log_project: Option<Spanned<String>>,
+    pub log_store: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -60,7 +60,7 @@ snapshot_error!(
 );
 snapshot_error!(
     bad_tables_and_logstores,
-    "[tables.t]\ninstance = \"x\"\nprimary_key = [[\"id\", \"FLOAT\"]]\nttl = 5\n[tables.nokey]\n[logstores.alone]\n[logstores.\"P/ok\"]\nshards = 0\n"
+    "[tables.t]\ninstance = \"x\"\nprimary_key = [[\"id\", \"FLOAT\"]]\nttl = 5\n[tables.nokey]\n[logstores.alone]\n[logstores.\"P/ok\"]\nshards = 0\n[batch]\nworkers = 0\nlog_store = \"jobs\"\n"
 );
 snapshot_error!(
     duplicate_routes,
@@ -121,6 +121,8 @@ max_versions = 3
 shards = 4
 [batch]
 workers = 3
+log_project = "logs"
+log_store = "app"
 "#;
     let plan = super::parse(&dir.path().join("fcemu.toml"), text).unwrap();
     let mut settings = insta::Settings::clone_current();

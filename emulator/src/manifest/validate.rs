@@ -118,12 +118,18 @@ pub(super) fn resolve(
     }
     plan.tables = super::stores::resolve_tables(&mut sink, raw.tables);
     plan.logstores = super::stores::resolve_logstores(&mut sink, raw.logstores);
-    if let Some(workers) = raw.batch.and_then(|b| b.workers) {
+    let batch = raw.batch.unwrap_or_default();
+    if let Some(workers) = batch.workers {
         let span = workers.span();
         match usize::try_from(*workers.get_ref()) {
             Ok(n @ 1..=1024) => plan.batch_workers = Some(n),
             _ => sink.push(Some(span), format!("[batch] workers must be 1-1024, got {}", workers.get_ref()), "out of range", "the number of BatchCompute instances that may run at once; leave it out for one per core"),
         }
+    }
+    match (batch.log_project, batch.log_store) {
+        (None, None) => {}
+        (Some(p), Some(s)) => plan.batch_log = Some((p.into_inner(), s.into_inner())),
+        (Some(one), None) | (None, Some(one)) => sink.push(Some(one.span()), "[batch] needs both log_project and log_store".to_string(), "only one of the pair", "name the Log Service project and logstore that instances' stdout and stderr lines go to, or neither"),
     }
     let service_names: Vec<String> = plan.services.keys().cloned().collect();
     let mut destination_spans = Vec::new();

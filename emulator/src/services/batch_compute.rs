@@ -1,11 +1,14 @@
 //! BatchCompute: requests with `x-acs-version: 2015-11-11` (no other service sends that
-//! version); jobs read and write the object store, and a running job keeps `idle` waiting.
+//! version); jobs read and write the object store, and a running job keeps `idle` waiting. Each
+//! instance attempt is shown on the terminal with its output, and its output lines go to the
+//! logstore `[batch] log_project`/`log_store` names.
 
 use std::any::Any;
 use std::sync::Arc;
 
 use axum::Router;
 use axum::http::HeaderMap;
+use fcemu_sls::{Log, LogContent, LogGroup};
 use futures::FutureExt;
 use futures::future::BoxFuture;
 
@@ -100,6 +103,43 @@ impl fcemu_batch::Objects for ObjectStore {
     }
 }
 
+/// The attempts' output lines as one log group: a log per line with the job, task, instance,
+/// attempt and stream as fields, the topic `batchcompute`.
+fn log_group(reports: &[fcemu_batch::AttemptReport]) -> LogGroup {
+    let field = |key: &str, value: &str| LogContent {
+        key: key.into(),
+        value: value.into(),
+    };
+    let mut logs = Vec::new();
+    for r in reports {
+        let time = u32::try_from(r.ended_ms / 1000).unwrap_or(0);
+        let (instance, retry) = (r.instance.to_string(), r.retry.to_string());
+        for (stream, text) in [("stdout", &r.stdout), ("stderr", &r.stderr)] {
+            for line in text.lines() {
+                logs.push(Log {
+                    time,
+                    contents: vec![
+                        field("message", line),
+                        field("jobId", &r.job_id),
+                        field("jobName", &r.job_name),
+                        field("taskName", &r.task),
+                        field("instanceId", &instance),
+                        field("retryCount", &retry),
+                        field("stream", stream),
+                    ],
+                    time_ns: None,
+                });
+            }
+        }
+    }
+    LogGroup {
+        logs,
+        topic: Some("batchcompute".into()),
+        source: Some("127.0.0.1".into()),
+        ..LogGroup::default()
+    }
+}
+
 impl EmulatedService for fcemu_batch::Batch {
     fn name(&self) -> &'static str {
         "BatchCompute"
@@ -124,11 +164,34 @@ impl EmulatedService for fcemu_batch::Batch {
     }
 
     fn connect(&self, app: &Arc<App>, _triggers: &Arc<Triggers>, services: &Services) {
-        let app = app.clone();
+        let busy = app.clone();
         self.attach(
             Arc::new(ObjectStore(services.oss().clone())),
-            Arc::new(move || Box::new(app.begin_work()) as Box<dyn Send>),
+            Arc::new(move || Box::new(busy.begin_work()) as Box<dyn Send>),
         );
+        let (this, sls) = (app.clone(), services.sls().clone());
+        app.follow(self.attempts(), 16, move |reports| {
+            let (app, sls) = (this.clone(), sls.clone());
+            async move {
+                for r in &reports {
+                    if let Some(reporter) = app.reporter() {
+                        reporter.batch_attempt(r);
+                    }
+                }
+                if let Some((project, logstore)) = app.plan().batch_log.clone() {
+                    let group = log_group(&reports);
+                    if !group.logs.is_empty()
+                        && let Err(e) = sls
+                            .put_logs(&project, &logstore, group, fcemu_core::Cause::default())
+                            .await
+                    {
+                        tracing::warn!(
+                            "BatchCompute output not written to {project}/{logstore}: {e}"
+                        );
+                    }
+                }
+            }
+        });
     }
 
     fn as_any(&self) -> &dyn Any {

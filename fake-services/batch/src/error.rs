@@ -41,6 +41,12 @@ pub enum BatchError {
     /// A path or method fcemu does not serve.
     #[error("Specified url pattern contains some illegal words. {0}")]
     InvalidUrlPattern(String),
+    /// An `IdempotentToken` used again with a different body.
+    #[error("Specified idempotent token mismatch. {0} was used with another body")]
+    IdempotentTokenMismatch(String),
+    /// A part of the API fcemu does not emulate (the App API).
+    #[error("{0}")]
+    NotEmulated(String),
     /// Something broke inside fcemu.
     #[error("The request processing has been failed due to some unknown error. {0}")]
     Internal(String),
@@ -58,6 +64,8 @@ impl BatchError {
             BatchError::StateConflict(_) => "StateConflict".into(),
             BatchError::InvalidUrlPattern(_) => "InvalidUrlPattern".into(),
             BatchError::Forbidden(_) => "Forbidden".into(),
+            BatchError::NotEmulated(_) => "NotImplemented".into(),
+            BatchError::IdempotentTokenMismatch(_) => "IdempotentTokenMismatch".into(),
             BatchError::Internal(_) => "InternalError".into(),
         }
     }
@@ -69,6 +77,7 @@ impl BatchError {
             BatchError::StateConflict(_) => StatusCode::CONFLICT,
             BatchError::Forbidden(_) => StatusCode::FORBIDDEN,
             BatchError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            BatchError::NotEmulated(_) => StatusCode::NOT_IMPLEMENTED,
             _ => StatusCode::BAD_REQUEST,
         }
     }

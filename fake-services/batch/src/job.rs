@@ -109,6 +109,10 @@ pub struct TaskSpec {
     pub stdout_dir: Option<OssPath>,
     /// `Parameters.StderrRedirectPath`, a directory.
     pub stderr_dir: Option<OssPath>,
+    /// `ClusterId`: the cluster whose slots its instances take; `None` runs on the job's own
+    /// `AutoCluster` (the machine's workers only).
+    #[serde(default)]
+    pub cluster: Option<String>,
 }
 
 /// One instance of a task.
@@ -194,7 +198,11 @@ impl Job {
     }
 }
 
-fn object<'a>(v: &'a Value, field: &str) -> Result<Option<&'a Map<String, Value>>, BatchError> {
+/// An object field; absent or null is `None`.
+pub(crate) fn object<'a>(
+    v: &'a Value,
+    field: &str,
+) -> Result<Option<&'a Map<String, Value>>, BatchError> {
     match v.get(field) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Object(m)) => Ok(Some(m)),
@@ -202,7 +210,8 @@ fn object<'a>(v: &'a Value, field: &str) -> Result<Option<&'a Map<String, Value>
     }
 }
 
-fn text(v: &Value, field: &str) -> Result<Option<String>, BatchError> {
+/// A string field; absent, null or `""` is `None` (the SDK deletes a field set to `""` twice).
+pub(crate) fn text(v: &Value, field: &str) -> Result<Option<String>, BatchError> {
     match v.get(field) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) if s.is_empty() => Ok(None),
@@ -211,7 +220,8 @@ fn text(v: &Value, field: &str) -> Result<Option<String>, BatchError> {
     }
 }
 
-fn integer(v: &Value, field: &str) -> Result<Option<i64>, BatchError> {
+/// An integer field.
+pub(crate) fn integer(v: &Value, field: &str) -> Result<Option<i64>, BatchError> {
     match v.get(field) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Number(n)) => n
@@ -228,6 +238,19 @@ fn flag(v: &Value, field: &str, default: bool) -> Result<bool, BatchError> {
         Some(Value::Bool(b)) => Ok(*b),
         Some(_) => Err(BatchError::invalid(field, "it must be true or false")),
     }
+}
+
+/// A `{name: value}` object as strings: the SDK `str()`s values that are not strings.
+pub(crate) fn strings(m: &Map<String, Value>) -> BTreeMap<String, String> {
+    m.iter()
+        .map(|(k, v)| {
+            let v = match v {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            (k.clone(), v)
+        })
+        .collect()
 }
 
 /// Checks `Priority` (an integer in 0..=1000).
@@ -252,24 +275,8 @@ fn task_spec(name: &str, t: &Value) -> Result<TaskSpec, BatchError> {
             format!("Parameters.Command.CommandLine of task {name}"),
         )
     })?;
-    if text(t, "ClusterId")?.is_some() {
-        return Err(BatchError::invalid(
-            "ClusterId",
-            format!(
-                "task {name} names a cluster; fcemu runs tasks on AutoCluster (local processes) only"
-            ),
-        ));
-    }
-    let mut env = BTreeMap::new();
-    if let Some(vars) = object(command, "EnvVars")? {
-        for (k, v) in vars {
-            let v = match v {
-                Value::String(s) => s.clone(),
-                other => other.to_string(),
-            };
-            env.insert(k.clone(), v);
-        }
-    }
+    let cluster = text(t, "ClusterId")?;
+    let env = object(command, "EnvVars")?.map(strings).unwrap_or_default();
     let instance_count = integer(t, "InstanceCount")?.unwrap_or(1);
     if !(1..=10_000).contains(&instance_count) {
         return Err(BatchError::invalid(
@@ -337,6 +344,7 @@ fn task_spec(name: &str, t: &Value) -> Result<TaskSpec, BatchError> {
         output,
         stdout_dir: redirect("StdoutRedirectPath")?,
         stderr_dir: redirect("StderrRedirectPath")?,
+        cluster,
     })
 }
 
@@ -365,10 +373,15 @@ pub fn parse(body: &[u8], id: String, seq: u64, now_ms: i64) -> Result<Job, Batc
     let priority = priority(&v)?;
     match text(&v, "Type")?.as_deref() {
         None | Some("DAG") => {}
+        Some("App") => {
+            return Err(BatchError::NotEmulated(
+                "App jobs (the App API) are not emulated; submit a DAG job".into(),
+            ));
+        }
         Some(other) => {
             return Err(BatchError::invalid(
                 "Type",
-                format!("{other:?}: fcemu runs DAG jobs only"),
+                format!("{other:?}: a job is of Type DAG or App"),
             ));
         }
     }

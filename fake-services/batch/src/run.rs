@@ -64,6 +64,43 @@ pub fn rewind(job: &mut Job) {
     job.message.clear();
 }
 
+/// What one attempt of an instance did, published on [`Batch::attempts`] as it ends.
+#[derive(Clone, Debug)]
+pub struct AttemptReport {
+    /// The job's id.
+    pub job_id: String,
+    /// The job's `Name`.
+    pub job_name: String,
+    /// The task.
+    pub task: String,
+    /// The instance (`0..InstanceCount`).
+    pub instance: u32,
+    /// Retries before this attempt.
+    pub retry: u32,
+    /// When it started and ended (ms).
+    pub started_ms: i64,
+    /// When it ended (ms).
+    pub ended_ms: i64,
+    /// Whether it exited with 0 (and its outputs were uploaded).
+    pub ok: bool,
+    /// Whether another attempt follows.
+    pub retried: bool,
+    /// How it ended, in words (`exit 0`, `timed out`, ...).
+    pub outcome: String,
+    /// The end of its stdout and stderr (at most [`REPORTED_OUTPUT`] bytes each).
+    pub stdout: String,
+    /// See `stdout`.
+    pub stderr: String,
+}
+
+/// How much of an attempt's stdout and stderr a report carries (its last bytes).
+pub const REPORTED_OUTPUT: usize = 64 * 1024;
+
+fn tail(bytes: &[u8]) -> String {
+    let start = bytes.len().saturating_sub(REPORTED_OUTPUT);
+    String::from_utf8_lossy(&bytes[start..]).into_owned()
+}
+
 /// How one attempt ended.
 enum Attempt {
     Exited(i32),
@@ -75,6 +112,12 @@ enum Attempt {
 /// Runs job `id` to its end (or until `stop` says so).
 pub(crate) async fn run_job(batch: Batch, id: String, stop: watch::Receiver<bool>) {
     let mut running: JoinSet<(String, bool)> = JoinSet::new();
+    let name: std::sync::Arc<str> = batch
+        .job(&id)
+        .await
+        .map(|j| j.name)
+        .unwrap_or_default()
+        .into();
     loop {
         let now = batch.now_ms();
         // Tasks whose upstream tasks are done, marked running here so they start once.
@@ -110,9 +153,9 @@ pub(crate) async fn run_job(batch: Batch, id: String, stop: watch::Receiver<bool
             .await;
         let Ok(Some(ready)) = ready else { break };
         for task in ready {
-            let (batch, id, stop) = (batch.clone(), id.clone(), stop.clone());
+            let (batch, id, stop, name) = (batch.clone(), id.clone(), stop.clone(), name.clone());
             running.spawn(async move {
-                let ok = run_task(&batch, &id, &task, stop).await;
+                let ok = run_task(&batch, &id, &name, &task, stop).await;
                 (task.name, ok)
             });
         }
@@ -175,18 +218,23 @@ pub(crate) async fn run_job(batch: Batch, id: String, stop: watch::Receiver<bool
 }
 
 /// Runs a task's waiting instances in parallel; whether they all finished.
-async fn run_task(batch: &Batch, id: &str, task: &Task, stop: watch::Receiver<bool>) -> bool {
+async fn run_task(
+    batch: &Batch,
+    id: &str,
+    job_name: &str,
+    task: &Task,
+    stop: watch::Receiver<bool>,
+) -> bool {
     let mut set = JoinSet::new();
     for inst in task.instances.iter().filter(|i| i.state != State::Finished) {
-        let (batch, id, spec, name, n, stop) = (
-            batch.clone(),
-            id.to_string(),
-            task.spec.clone(),
-            task.name.clone(),
-            inst.id,
-            stop.clone(),
-        );
-        set.spawn(async move { run_instance(&batch, &id, &name, &spec, n, stop).await });
+        let place = Place {
+            job_id: id.to_string(),
+            job_name: job_name.to_string(),
+            task: task.name.clone(),
+            instance: inst.id,
+        };
+        let (batch, spec, stop) = (batch.clone(), task.spec.clone(), stop.clone());
+        set.spawn(async move { run_instance(&batch, &place, &spec, stop).await });
     }
     let mut all_ok = true;
     while let Some(r) = set.join_next().await {
@@ -211,17 +259,82 @@ async fn run_task(batch: &Batch, id: &str, task: &Task, stop: watch::Receiver<bo
     all_ok
 }
 
+/// Which instance of which task of which job.
+struct Place {
+    job_id: String,
+    job_name: String,
+    task: String,
+    instance: u32,
+}
+
+/// The slots an instance holds while it runs: one of its cluster's (when the task names one)
+/// and one of the machine's workers.
+struct Slots {
+    _cluster: Option<crate::cluster::Slot>,
+    _worker: tokio::sync::OwnedSemaphorePermit,
+}
+
+/// Waits for the instance's slots; why not, when its cluster was deleted.
+async fn slots(batch: &Batch, spec: &TaskSpec) -> Result<Slots, String> {
+    let cluster = match &spec.cluster {
+        None => None,
+        Some(id) => {
+            let pool = batch
+                .pool(id)
+                .ok_or_else(|| format!("cluster {id} was deleted"))?;
+            Some(
+                pool.acquire()
+                    .await
+                    .ok_or_else(|| format!("cluster {id} was deleted"))?,
+            )
+        }
+    };
+    let worker = batch
+        .0
+        .workers
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(Slots {
+        _cluster: cluster,
+        _worker: worker,
+    })
+}
+
 /// Runs one instance, retrying as `MaxRetryCount` allows; whether it finished.
 async fn run_instance(
     batch: &Batch,
-    id: &str,
-    task: &str,
+    place: &Place,
     spec: &TaskSpec,
-    n: u32,
     mut stop: watch::Receiver<bool>,
 ) -> bool {
-    let Ok(_slot) = batch.0.workers.clone().acquire_owned().await else {
-        return false;
+    let (id, task, n) = (place.job_id.as_str(), place.task.as_str(), place.instance);
+    let held = tokio::select! {
+        s = slots(batch, spec) => s,
+        _ = stop.wait_for(|s| *s) => return false,
+    };
+    let _slots = match held {
+        Ok(s) => s,
+        Err(why) => {
+            let now = batch.now_ms();
+            let _ = batch
+                .update(id, |job| {
+                    if let Some(i) = job
+                        .task_mut(task)
+                        .and_then(|t| t.instances.get_mut(n as usize))
+                        && !i.state.is_final()
+                    {
+                        i.state = State::Failed;
+                        i.ended_ms = Some(now);
+                        i.error_code = "ClusterDeleted".into();
+                        i.error_message = why;
+                    }
+                    Ok(())
+                })
+                .await;
+            return false;
+        }
     };
     let mut retry = 0;
     loop {
@@ -250,17 +363,8 @@ async fn run_instance(
         if !started {
             return false;
         }
-        let outcome = attempt(batch, id, task, spec, n, retry, &mut stop).await;
+        let (outcome, stdout, stderr) = attempt(batch, id, task, spec, n, retry, &mut stop).await;
         tracing::debug!(job = id, task, instance = n, retry, outcome = %describe(&outcome), "BatchCompute instance attempt");
-        eprintln!(
-            "fcemu: batch {id} {task}#{n}{}: {}",
-            if retry > 0 {
-                format!(" (retry {retry})")
-            } else {
-                String::new()
-            },
-            describe(&outcome)
-        );
         let (ok, code, message, exit) = match &outcome {
             Attempt::Exited(0) => (true, "", String::new(), Some(0)),
             Attempt::Exited(c) => (
@@ -279,7 +383,7 @@ async fn run_instance(
             Attempt::Broken(why) => (false, "PrepareFailed", why.clone(), None),
         };
         let again = !ok && !matches!(outcome, Attempt::Stopped) && retry < spec.max_retry;
-        let now = batch.now_ms();
+        let ended = batch.now_ms();
         let _ = batch
             .update(id, |job| {
                 if job.state.is_final() {
@@ -294,12 +398,26 @@ async fn run_instance(
                     i.error_message = message.clone();
                     if !again {
                         i.state = if ok { State::Finished } else { State::Failed };
-                        i.ended_ms = Some(now);
+                        i.ended_ms = Some(ended);
                     }
                 }
                 Ok(())
             })
             .await;
+        batch.0.attempts.publish(AttemptReport {
+            job_id: id.to_string(),
+            job_name: place.job_name.clone(),
+            task: task.to_string(),
+            instance: n,
+            retry,
+            started_ms: now,
+            ended_ms: ended,
+            ok,
+            retried: again,
+            outcome: describe(&outcome),
+            stdout,
+            stderr,
+        });
         if !again {
             return ok;
         }
@@ -354,7 +472,7 @@ async fn attempt(
     n: u32,
     retry: u32,
     stop: &mut watch::Receiver<bool>,
-) -> Attempt {
+) -> (Attempt, String, String) {
     let root = batch
         .0
         .work_dir
@@ -362,26 +480,38 @@ async fn attempt(
         .join(task)
         .join(format!("{n}.{retry}"));
     let work = root.join("workdir");
+    let broken = |why: String| (Attempt::Broken(why), String::new(), String::new());
     if let Err(e) = tokio::fs::create_dir_all(&work).await {
-        return Attempt::Broken(format!("cannot create the work directory: {e}"));
+        return broken(format!("cannot create the work directory: {e}"));
     }
     let objects = batch.objects();
     if let Err(why) = prepare(objects.as_deref(), spec, &work).await {
-        return Attempt::Broken(why);
+        return broken(why);
     }
+    let cluster_env = match &spec.cluster {
+        Some(c) => batch
+            .cluster(c)
+            .await
+            .map(|c| c.env_vars)
+            .unwrap_or_default(),
+        None => BTreeMap::new(),
+    };
     let (out_path, err_path) = (root.join("stdout"), root.join("stderr"));
-    let outcome = match spawn(batch, id, task, spec, n, &work, &out_path, &err_path) {
+    let place = (id, task, n);
+    let mut outcome = match spawn(batch, place, spec, cluster_env, &work, &out_path, &err_path) {
         Err(e) => Attempt::Broken(format!("cannot start /bin/sh: {e}")),
         Ok(child) => wait(child, Duration::from_secs(spec.timeout_secs), stop).await,
     };
+    let stdout = tokio::fs::read(&out_path).await.unwrap_or_default();
+    let stderr = tokio::fs::read(&err_path).await.unwrap_or_default();
+    let (out_tail, err_tail) = (tail(&stdout), tail(&stderr));
     if let Some(objects) = objects.as_deref() {
-        for (dir, stream, path) in [
-            (&spec.stdout_dir, "stdout", &out_path),
-            (&spec.stderr_dir, "stderr", &err_path),
+        for (dir, stream, body) in [
+            (&spec.stdout_dir, "stdout", stdout),
+            (&spec.stderr_dir, "stderr", stderr),
         ] {
             if let Some(dir) = dir {
                 let target = log_object(dir, stream, id, task, n);
-                let body = tokio::fs::read(path).await.unwrap_or_default();
                 if let Err(e) = objects.put(&target.bucket, &target.key, body).await {
                     tracing::warn!(%target, "BatchCompute log not uploaded: {e}");
                 }
@@ -390,11 +520,11 @@ async fn attempt(
         if matches!(outcome, Attempt::Exited(0))
             && let Err(why) = upload_outputs(objects, spec, &work).await
         {
-            return Attempt::Broken(why);
+            outcome = Attempt::Broken(why);
         }
     }
     let _ = tokio::fs::remove_dir_all(&work).await;
-    outcome
+    (outcome, out_tail, err_tail)
 }
 
 /// Unpacks the package and downloads the input mappings into the work directory.
@@ -528,13 +658,13 @@ fn files_under(dir: &Path) -> Vec<(String, PathBuf)> {
     out
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Starts an attempt's shell: the environment of reference §7.1, then the cluster's
+/// `EnvVars`, then the task's.
 fn spawn(
     batch: &Batch,
-    id: &str,
-    task: &str,
+    (id, task, n): (&str, &str, u32),
     spec: &TaskSpec,
-    n: u32,
+    cluster_env: BTreeMap<String, String>,
     work: &Path,
     out: &Path,
     err: &Path,
@@ -546,9 +676,11 @@ fn spawn(
     env.insert("BATCH_COMPUTE_DAG_INSTANCE_ID".into(), n.to_string());
     env.insert("BATCH_COMPUTE_OSS_HOST".into(), cfg.oss_host.clone());
     env.insert("BATCH_COMPUTE_REGION".into(), cfg.ctx.region.clone());
-    env.insert("BATCH_COMPUTE_CLUSTER_ID".into(), format!("cls-{id}"));
+    let cluster = spec.cluster.clone().unwrap_or_else(|| format!("cls-{id}"));
+    env.insert("BATCH_COMPUTE_CLUSTER_ID".into(), cluster);
     env.insert("BATCH_COMPUTE_WORKER_ID".into(), format!("worker-{n}"));
     env.insert("PWD".into(), work.display().to_string());
+    env.extend(cluster_env);
     env.extend(spec.env.clone());
     let stdout = std::fs::File::create(out)?;
     let stderr = std::fs::File::create(err)?;

@@ -1,131 +1,15 @@
-//! The wire: the job, task and instance routes of API version 2015-11-11 (reference
-//! batchcompute.md §3), the JSON shapes the SDK's strict parser accepts (§5), paging (§5.4) and
-//! `x-acs-request-id` on every answer.
+//! Jobs, tasks and instances on the wire (reference batchcompute.md §3, §5).
 
-use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, Request, State as AxState};
-use axum::middleware::Next;
+use axum::extract::{Path, State as AxState};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use http::{HeaderValue, StatusCode, Uri};
+use http::{StatusCode, Uri};
 use serde_json::{Value, json};
 
+use super::{created, page, param, query, time_of};
 use crate::job::{Instance, Job, State, Task};
 use crate::run::log_object;
 use crate::{Batch, BatchError};
-
-/// The routes, every answer carrying a request id.
-pub fn router(batch: Batch) -> Router {
-    Router::new()
-        .route("/jobs", post(create_job).get(list_jobs))
-        .route(
-            "/jobs/{id}",
-            get(get_job).put(change_priority).delete(delete_job),
-        )
-        .route("/jobs/{id}/stop", post(stop_job))
-        .route("/jobs/{id}/start", post(start_job))
-        .route("/jobs/{id}/tasks", get(list_tasks))
-        .route("/jobs/{id}/tasks/{task}", get(get_task))
-        .route("/jobs/{id}/tasks/{task}/instances", get(list_instances))
-        .route("/jobs/{id}/tasks/{task}/instances/{n}", get(get_instance))
-        .fallback(unsupported)
-        .method_not_allowed_fallback(method_not_allowed)
-        .layer(axum::middleware::from_fn_with_state(
-            batch.clone(),
-            request_id,
-        ))
-        .with_state(batch)
-}
-
-async fn request_id(AxState(batch): AxState<Batch>, req: Request, next: Next) -> Response {
-    let id = batch.config().ctx.ids.uuid().to_uppercase();
-    let checked = match &batch.config().strict_auth {
-        None => Ok(()),
-        Some((key, secret)) => {
-            let target = req
-                .uri()
-                .path_and_query()
-                .map_or_else(|| req.uri().path().to_string(), |p| p.as_str().to_string());
-            crate::auth::verify((key, secret), req.method().as_str(), &target, req.headers())
-        }
-    };
-    let mut resp = match checked {
-        Ok(()) => next.run(req).await,
-        Err(e) => e.into_response(),
-    };
-    if let Ok(v) = HeaderValue::from_str(&id) {
-        resp.headers_mut().insert("x-acs-request-id", v);
-    }
-    resp.headers_mut().insert(
-        http::header::SERVER,
-        HeaderValue::from_static("AliyunBatchCompute"),
-    );
-    resp
-}
-
-async fn unsupported(uri: Uri) -> BatchError {
-    BatchError::InvalidUrlPattern(format!(
-        "fcemu serves jobs, tasks and instances; {} is not emulated",
-        uri.path()
-    ))
-}
-
-async fn method_not_allowed() -> Response {
-    let body = json!({
-        "Code": "MethodNotAllowed",
-        "Message": "The request http method is not supported for this resource.",
-    });
-    (StatusCode::BAD_REQUEST, axum::Json(body)).into_response()
-}
-
-/// Query pairs; a bare key (`?description`) is an empty value.
-fn query(uri: &Uri) -> Vec<(String, String)> {
-    let decode = |s: &str| percent_decode(s);
-    uri.query()
-        .unwrap_or("")
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| match p.split_once('=') {
-            Some((k, v)) => (decode(k), decode(v)),
-            None => (decode(p), String::new()),
-        })
-        .collect()
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && let Some(h) = s.get(i + 1..i + 3)
-            && let Ok(b) = u8::from_str_radix(h, 16)
-        {
-            out.push(b);
-            i += 3;
-            continue;
-        }
-        out.push(if bytes[i] == b'+' { b' ' } else { bytes[i] });
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-fn param<'a>(q: &'a [(String, String)], key: &str) -> Option<&'a str> {
-    q.iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(key))
-        .map(|(_, v)| v.as_str())
-}
-
-/// `2016-11-01T15:25:03.020203Z`, or `""` when unset (the SDK reads anything else as None).
-fn time_of(ms: Option<i64>) -> String {
-    let Some(ms) = ms else { return String::new() };
-    let Ok(t) = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000) else {
-        return String::new();
-    };
-    format!("{}Z", fcemu_core::clock::utc_text(t, 'T', 6))
-}
 
 fn metrics<'a>(states: impl Iterator<Item = State> + 'a) -> Value {
     let mut counts = [0u64; 5];
@@ -144,7 +28,7 @@ fn metrics<'a>(states: impl Iterator<Item = State> + 'a) -> Value {
     })
 }
 
-fn job_json(batch: &Batch, j: &Job) -> Value {
+pub(super) fn job_json(batch: &Batch, j: &Job) -> Value {
     let owner: u64 = batch.config().ctx.account_id.parse().unwrap_or(0);
     json!({
         "Name": j.name, "Id": j.id, "OwnerId": owner, "Owner": batch.config().ctx.account_id,
@@ -186,52 +70,23 @@ fn instance_json(j: &Job, t: &Task, i: &Instance) -> Value {
     })
 }
 
-/// One page of `items` (key, value) from `Marker` (inclusive) with `MaxItemCount` of them.
-fn page(
-    q: &[(String, String)],
-    items: Vec<(String, Value)>,
-    numeric: bool,
+pub(super) async fn create_job(
+    AxState(batch): AxState<Batch>,
+    uri: Uri,
+    body: Bytes,
 ) -> Result<Response, BatchError> {
-    let max = match param(q, "MaxItemCount").filter(|s| !s.is_empty()) {
-        None => 50,
-        Some(s) => match s.parse::<i64>() {
-            Ok(0) => 50,
-            Ok(n @ 1..=100) => n as usize,
-            _ => {
-                return Err(BatchError::invalid(
-                    "MaxItemCount",
-                    format!("It must be in [0, 100], got {s}"),
-                ));
-            }
-        },
-    };
-    let marker = param(q, "Marker").unwrap_or("");
-    let start = if marker.is_empty() {
-        0
-    } else if numeric {
-        let m: u64 = marker.parse().unwrap_or(0);
-        items
-            .iter()
-            .position(|(k, _)| k.parse::<u64>().unwrap_or(0) >= m)
-            .unwrap_or(items.len())
-    } else {
-        items
-            .iter()
-            .position(|(k, _)| k == marker)
-            .unwrap_or(items.len())
-    };
-    let rest = &items[start..];
-    let next = rest.get(max).map(|(k, _)| k.clone()).unwrap_or_default();
-    let list: Vec<Value> = rest.iter().take(max).map(|(_, v)| v.clone()).collect();
-    Ok(axum::Json(json!({"NextMarker": next, "Items": list})).into_response())
+    created(&batch, &uri, &body, || batch.create_job(&body)).await
 }
 
-async fn create_job(AxState(batch): AxState<Batch>, body: Bytes) -> Result<Response, BatchError> {
-    let id = batch.create_job(&body).await?;
-    Ok((StatusCode::CREATED, axum::Json(json!({ "Id": id }))).into_response())
+/// Whether `task` runs on the cluster a `ClusterId` filter names (`""`: any).
+fn on_cluster(task: &Task, cluster: &str) -> bool {
+    cluster.is_empty() || task.spec.cluster.as_deref() == Some(cluster)
 }
 
-async fn list_jobs(AxState(batch): AxState<Batch>, uri: Uri) -> Result<Response, BatchError> {
+pub(super) async fn list_jobs(
+    AxState(batch): AxState<Batch>,
+    uri: Uri,
+) -> Result<Response, BatchError> {
     let q = query(&uri);
     let state = match param(&q, "State").filter(|s| !s.is_empty()) {
         None => None,
@@ -239,17 +94,19 @@ async fn list_jobs(AxState(batch): AxState<Batch>, uri: Uri) -> Result<Response,
             Some(State::parse(s).ok_or_else(|| BatchError::invalid("State", format!("{s:?}")))?)
         }
     };
+    let cluster = param(&q, "ClusterId").unwrap_or("");
     let items = batch
         .jobs()
         .await
         .iter()
         .filter(|j| state.is_none_or(|s| j.state == s))
+        .filter(|j| j.tasks.iter().any(|t| on_cluster(t, cluster)))
         .map(|j| (j.id.clone(), job_json(&batch, j)))
         .collect();
     page(&q, items, false)
 }
 
-async fn get_job(
+pub(super) async fn get_job(
     AxState(batch): AxState<Batch>,
     Path(id): Path<String>,
     uri: Uri,
@@ -265,7 +122,7 @@ async fn get_job(
     Ok(axum::Json(job_json(&batch, &job)).into_response())
 }
 
-async fn change_priority(
+pub(super) async fn change_priority(
     AxState(batch): AxState<Batch>,
     Path(id): Path<String>,
     body: Bytes,
@@ -277,7 +134,7 @@ async fn change_priority(
     Ok(StatusCode::OK.into_response())
 }
 
-async fn delete_job(
+pub(super) async fn delete_job(
     AxState(batch): AxState<Batch>,
     Path(id): Path<String>,
 ) -> Result<Response, BatchError> {
@@ -285,7 +142,7 @@ async fn delete_job(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-async fn stop_job(
+pub(super) async fn stop_job(
     AxState(batch): AxState<Batch>,
     Path(id): Path<String>,
 ) -> Result<Response, BatchError> {
@@ -293,7 +150,7 @@ async fn stop_job(
     Ok(StatusCode::CREATED.into_response())
 }
 
-async fn start_job(
+pub(super) async fn start_job(
     AxState(batch): AxState<Batch>,
     Path(id): Path<String>,
 ) -> Result<Response, BatchError> {
@@ -301,7 +158,7 @@ async fn start_job(
     Ok(StatusCode::CREATED.into_response())
 }
 
-async fn list_tasks(
+pub(super) async fn list_tasks(
     AxState(batch): AxState<Batch>,
     Path(id): Path<String>,
     uri: Uri,
@@ -315,6 +172,7 @@ async fn list_tasks(
         .tasks
         .iter()
         .filter(|t| state.is_none_or(|s| t.state == s))
+        .filter(|t| on_cluster(t, param(&q, "ClusterId").unwrap_or("")))
         .map(|t| (t.name.clone(), task_json(t)))
         .collect();
     page(&q, items, false)
@@ -325,7 +183,7 @@ fn task_of<'a>(job: &'a Job, task: &str) -> Result<&'a Task, BatchError> {
         .ok_or_else(|| BatchError::NotFound(format!("task {task} of job {}", job.id)))
 }
 
-async fn get_task(
+pub(super) async fn get_task(
     AxState(batch): AxState<Batch>,
     Path((id, task)): Path<(String, String)>,
 ) -> Result<Response, BatchError> {
@@ -333,7 +191,7 @@ async fn get_task(
     Ok(axum::Json(task_json(task_of(&job, &task)?)).into_response())
 }
 
-async fn list_instances(
+pub(super) async fn list_instances(
     AxState(batch): AxState<Batch>,
     Path((id, task)): Path<(String, String)>,
     uri: Uri,
@@ -353,7 +211,7 @@ async fn list_instances(
     page(&q, items, true)
 }
 
-async fn get_instance(
+pub(super) async fn get_instance(
     AxState(batch): AxState<Batch>,
     Path((id, task, n)): Path<(String, String, String)>,
 ) -> Result<Response, BatchError> {
