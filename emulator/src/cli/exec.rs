@@ -17,7 +17,9 @@ pub struct ExecArgs {
 
     /// The command to run and its arguments, after `--`. It gets FCEMU_ENDPOINT (services),
     /// FCEMU_GATEWAY (the app's routes), HTTP_PROXY (the services port, for SDKs that put
-    /// names in the host), AWS_ENDPOINT_URL, and test credentials unless already set.
+    /// names in the host), AWS_ENDPOINT_URL, and test credentials unless already set; Python
+    /// programs also get a sitecustomize (on PYTHONPATH) that sends plain-http connections to
+    /// `*.aliyuncs.com` to the services port.
     #[arg(
         required = true,
         trailing_var_arg = true,
@@ -62,6 +64,20 @@ pub(super) async fn run(manifest: &Path, mut args: ExecArgs) -> anyhow::Result<E
             command.env(name, value);
         }
     }
+    // Python programs reach fcemu at the region's real endpoints too, even through SDKs that
+    // ignore HTTP_PROXY (a sitecustomize on PYTHONPATH).
+    let site = std::env::temp_dir().join(format!("fcemu-exec-{}", std::process::id()));
+    match crate::runtime::native::write_sitecustomize(&site) {
+        Ok(()) => {
+            let mut path = std::ffi::OsString::from(&site);
+            if let Some(old) = std::env::var_os("PYTHONPATH").filter(|p| !p.is_empty()) {
+                path.push(":");
+                path.push(old);
+            }
+            command.env("PYTHONPATH", path);
+        }
+        Err(e) => tracing::warn!("cannot write {}: {e}", site.display()),
+    }
     eprintln!("fcemu: ready gateway={gateway} services={services}; running {program}");
     let mut child = command
         .spawn()
@@ -73,6 +89,7 @@ pub(super) async fn run(manifest: &Path, mut args: ExecArgs) -> anyhow::Result<E
             child.wait().await?
         }
     };
+    let _ = std::fs::remove_dir_all(&site);
     eprintln!("fcemu: {program} ended ({status}); shutting down");
     emulator.shutdown().await?;
     Ok(exit_code(status))

@@ -8,11 +8,12 @@ import io
 import json
 import logging
 import os
-import socket
 import sys
 import time
 import traceback
 import urllib.parse
+
+import fcemu_reach
 
 CODE_DIR = os.environ.get("FC_FUNC_CODE_PATH", ".")
 sys.path.insert(0, CODE_DIR)
@@ -43,26 +44,7 @@ class _Out:
             self.emit(line)
 
 
-def _reach_fcemu():
-    """Plain-http connections to the region's service domains (`*.aliyuncs.com`, port 80) go to
-    fcemu's services port, whichever HTTP library makes them: SDKs that ignore HTTP_PROXY (the
-    Table Store SDK's urllib3 pool) reach the emulator too. The Host header is unchanged."""
-    edge = urllib.parse.urlsplit(os.environ.get("FCEMU_ENDPOINT", ""))
-    if not edge.hostname or not edge.port:
-        return
-    real = socket.getaddrinfo
-
-    def getaddrinfo(host, port, *args, **kwargs):
-        name = host.decode() if isinstance(host, bytes) else host
-        if (isinstance(name, str) and name.lower().rstrip(".").endswith(".aliyuncs.com")
-                and str(port) in ("80", "http")):
-            return real(edge.hostname, edge.port, *args, **kwargs)
-        return real(host, port, *args, **kwargs)
-
-    socket.getaddrinfo = getaddrinfo
-
-
-_reach_fcemu()
+fcemu_reach.install()  # beside this file: *.aliyuncs.com:80 reaches fcemu
 
 _virtual_now = None
 

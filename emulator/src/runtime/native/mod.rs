@@ -21,6 +21,9 @@ use crate::manifest::{AppPlan, FunctionPlan, NativePlan, NativeRuntime};
 
 const NODE_BOOTSTRAP: &str = include_str!("bootstrap.js");
 const PYTHON_BOOTSTRAP: &str = include_str!("bootstrap.py");
+/// The Python module that sends `*.aliyuncs.com:80` connections to fcemu (beside the bootstrap,
+/// and the `sitecustomize` of the programs `fcemu exec` runs).
+const PYTHON_REACH: &str = include_str!("fcemu_reach.py");
 
 /// How long a process may take to listen on its port.
 const START_LIMIT: Duration = Duration::from_secs(30);
@@ -281,11 +284,40 @@ fn bootstrap(dir: &Path, rt: NativeRuntime) -> std::io::Result<PathBuf> {
         _ => ("fcemu_bootstrap.py", PYTHON_BOOTSTRAP),
     };
     std::fs::create_dir_all(dir)?;
-    let path = dir.join(name);
-    if std::fs::read_to_string(&path).ok().as_deref() != Some(text) {
-        std::fs::write(&path, text)?;
+    if rt != NativeRuntime::Node {
+        write_if_changed(&dir.join("fcemu_reach.py"), PYTHON_REACH)?;
     }
+    let path = dir.join(name);
+    write_if_changed(&path, text)?;
     Ok(path)
+}
+
+fn write_if_changed(path: &Path, text: &str) -> std::io::Result<()> {
+    if std::fs::read_to_string(path).ok().as_deref() != Some(text) {
+        std::fs::write(path, text)?;
+    }
+    Ok(())
+}
+
+/// Writes `sitecustomize.py` into `dir`: Python programs with `dir` on their `PYTHONPATH` send
+/// `*.aliyuncs.com:80` connections to `FCEMU_ENDPOINT`, then run the `sitecustomize` they
+/// would have run otherwise.
+pub fn write_sitecustomize(dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let text = format!(
+        "{PYTHON_REACH}\n\ninstall()\n\n{}",
+        r#"# Then the sitecustomize this one hides, if there is one.
+import importlib.machinery as _machinery
+import importlib.util as _util
+import sys as _sys
+_here = os.path.dirname(os.path.abspath(__file__))
+_spec = _machinery.PathFinder.find_spec(
+    "sitecustomize", [p for p in _sys.path if os.path.abspath(p or ".") != _here])
+if _spec is not None and _spec.loader is not None:
+    _spec.loader.exec_module(_util.module_from_spec(_spec))
+"#
+    );
+    write_if_changed(&dir.join("sitecustomize.py"), &text)
 }
 
 impl NativeCode {
