@@ -269,7 +269,8 @@ fn ms_time(ms: Option<i64>) -> Option<String> {
     .map(rfc3339)
 }
 
-/// `GET /_fcemu/batch`: BatchCompute's jobs, newest first, with their tasks and instances.
+/// `GET /_fcemu/batch`: BatchCompute's jobs, newest first, with their tasks and instances; and
+/// its clusters with their slots and how many are busy.
 pub async fn batch_jobs(State(s): State<BrowseState>) -> Json<Value> {
     let mut jobs = s.stores.batch().jobs().await;
     jobs.reverse();
@@ -293,7 +294,7 @@ pub async fn batch_jobs(State(s): State<BrowseState>) -> Json<Value> {
                         .collect();
                     json!({
                         "name": t.name, "state": t.state.as_str(), "after": t.after,
-                        "command": t.spec.command_line,
+                        "command": t.spec.command_line, "cluster": t.spec.cluster,
                         "started": ms_time(t.started_ms), "ended": ms_time(t.ended_ms),
                         "instances": instances,
                     })
@@ -306,7 +307,20 @@ pub async fn batch_jobs(State(s): State<BrowseState>) -> Json<Value> {
             })
         })
         .collect();
-    Json(json!({ "jobs": jobs }))
+    let batch = s.stores.batch();
+    let clusters: Vec<Value> = batch
+        .clusters()
+        .await
+        .iter()
+        .map(|c| {
+            json!({
+                "id": c.id, "name": c.name, "slots": c.size(), "busy": batch.cluster_busy(&c.id),
+                "groups": c.groups.iter().map(|(g, v)| (g.clone(), v.desired)).collect::<std::collections::BTreeMap<_, _>>(),
+                "created": ms_time(Some(c.created_ms)),
+            })
+        })
+        .collect();
+    Json(json!({ "jobs": jobs, "clusters": clusters }))
 }
 
 /// `GET /_fcemu/logstores`: every project's logstores.

@@ -358,8 +358,11 @@ async function loadJobs() {
     el('td', { class: j.state === 'Failed' ? 'error' : '' }, j.state, j.message ? el('br') : '', j.message ? el('small', {}, j.message) : ''),
     el('td', {}, el('ul', { class: 'tasks' }, ...j.tasks.map((t) => el('li', {},
       el('strong', {}, t.name), ` ${t.state}`, t.after.length ? el('small', {}, ` after ${t.after.join(', ')}`) : '',
-      el('br'), el('code', {}, t.command), el('br'), el('small', {}, t.instances.map(instance).join(' · ')))))),
+      t.cluster ? el('small', {}, ` on ${t.cluster}`) : '', el('br'), el('code', {}, t.command), el('br'), el('small', {}, t.instances.map(instance).join(' · ')))))),
     el('td', {}, fmtTime(j.created)), el('td', {}, fmtTime(j.ended)))));
+  const clusters = $('#cluster-list');
+  clusters.hidden = body.clusters.length === 0;
+  clusters.textContent = `Clusters (local worker pools): ${body.clusters.map((c) => `${c.name || c.id} ${c.busy}/${c.slots} busy`).join(' · ')}`;
 }
 
 // ---------------------------------------------------------------- Log Service
