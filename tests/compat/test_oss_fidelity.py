@@ -221,3 +221,67 @@ def test_s3_get_object_attributes(s3, s3_bucket):
     got = s3.get_object_attributes(Bucket=s3_bucket, Key="mp", ObjectAttributes=["ObjectParts"])
     assert got["ObjectParts"]["TotalPartsCount"] == 2
     assert code_of(lambda: s3.get_object_attributes(Bucket=s3_bucket, Key="missing", ObjectAttributes=["ETag"]))[0] == 404
+
+
+def test_s3_get_part_number_serves_that_part(s3, s3_bucket):
+    first, second = b"a" * (5 << 20), b"second part"
+    up = s3.create_multipart_upload(Bucket=s3_bucket, Key="mp")["UploadId"]
+    etags = [s3.upload_part(Bucket=s3_bucket, Key="mp", UploadId=up, PartNumber=n + 1, Body=b)["ETag"]
+             for n, b in enumerate((first, second))]
+    done = s3.complete_multipart_upload(Bucket=s3_bucket, Key="mp", UploadId=up,
+                                        MultipartUpload={"Parts": [{"PartNumber": n + 1, "ETag": e} for n, e in enumerate(etags)]})
+    got = s3.get_object(Bucket=s3_bucket, Key="mp", PartNumber=2)
+    assert got["Body"].read() == second and got["PartsCount"] == 2 and got["ETag"] == done["ETag"]
+    assert got["ResponseMetadata"]["HTTPStatusCode"] == 206
+    assert got["ContentRange"] == f"bytes {len(first)}-{len(first) + len(second) - 1}/{len(first) + len(second)}"
+    head = s3.head_object(Bucket=s3_bucket, Key="mp", PartNumber=1)
+    assert head["ContentLength"] == len(first) and head["PartsCount"] == 2
+    assert code_of(lambda: s3.get_object(Bucket=s3_bucket, Key="mp", PartNumber=3)) == (400, "InvalidPart")
+    assert code_of(lambda: s3.get_object(Bucket=s3_bucket, Key="mp", PartNumber=1, Range="bytes=0-1"))[0] == 400
+    s3.put_object(Bucket=s3_bucket, Key="plain", Body=b"whole")
+    one = s3.get_object(Bucket=s3_bucket, Key="plain", PartNumber=1)
+    assert one["Body"].read() == b"whole" and "PartsCount" not in one
+    assert code_of(lambda: s3.get_object(Bucket=s3_bucket, Key="plain", PartNumber=2)) == (400, "InvalidPart")
+
+
+def test_s3_flexible_checksums_are_kept_and_returned(s3, s3_bucket):
+    import base64
+    import hashlib
+    import zlib
+
+    sha = base64.b64encode(hashlib.sha256(b"hello").digest()).decode()
+    put = s3.put_object(Bucket=s3_bucket, Key="c", Body=b"hello", ChecksumAlgorithm="SHA256")
+    assert put["ChecksumSHA256"] == sha
+    head = s3.head_object(Bucket=s3_bucket, Key="c", ChecksumMode="ENABLED")
+    assert head["ChecksumSHA256"] == sha and head["ChecksumType"] == "FULL_OBJECT"
+    assert "ChecksumSHA256" not in s3.head_object(Bucket=s3_bucket, Key="c")
+    got = s3.get_object(Bucket=s3_bucket, Key="c", ChecksumMode="ENABLED")  # botocore checks the body against it
+    assert got["Body"].read() == b"hello" and got["ChecksumSHA256"] == sha
+    assert "ChecksumSHA256" not in s3.get_object(Bucket=s3_bucket, Key="c", ChecksumMode="ENABLED", Range="bytes=0-1")
+    # boto3's default: CRC32 on every upload.
+    assert s3.put_object(Bucket=s3_bucket, Key="d", Body=b"hello")["ChecksumCRC32"] == "NhCmhg=="
+    attrs = s3.get_object_attributes(Bucket=s3_bucket, Key="d", ObjectAttributes=["Checksum"])
+    assert attrs["Checksum"]["ChecksumCRC32"] == "NhCmhg=="
+    # A mismatch says which checksum failed.
+    with pytest.raises(ClientError) as e:
+        s3.put_object(Bucket=s3_bucket, Key="bad", Body=b"hello", ChecksumSHA256=base64.b64encode(b"\0" * 32).decode())
+    assert e.value.response["Error"]["Code"] == "BadDigest" and "SHA256" in e.value.response["Error"]["Message"]
+
+    # Multipart: each part's checksum, then the composite of them.
+    bodies = [b"p" * (5 << 20), b"last part"]
+    up = s3.create_multipart_upload(Bucket=s3_bucket, Key="mp", ChecksumAlgorithm="CRC32")["UploadId"]
+    parts = [s3.upload_part(Bucket=s3_bucket, Key="mp", UploadId=up, PartNumber=n + 1, Body=b, ChecksumAlgorithm="CRC32")
+             for n, b in enumerate(bodies)]
+    crcs = [zlib.crc32(b).to_bytes(4, "big") for b in bodies]
+    assert [p["ChecksumCRC32"] for p in parts] == [base64.b64encode(c).decode() for c in crcs]
+    listed = s3.list_parts(Bucket=s3_bucket, Key="mp", UploadId=up)["Parts"]
+    assert [p["ChecksumCRC32"] for p in listed] == [p["ChecksumCRC32"] for p in parts]
+    done = s3.complete_multipart_upload(
+        Bucket=s3_bucket, Key="mp", UploadId=up,
+        MultipartUpload={"Parts": [{"PartNumber": n + 1, "ETag": p["ETag"], "ChecksumCRC32": p["ChecksumCRC32"]}
+                                   for n, p in enumerate(parts)]})
+    composite = base64.b64encode(zlib.crc32(b"".join(crcs)).to_bytes(4, "big")).decode() + "-2"
+    assert done["ChecksumCRC32"] == composite and done["ChecksumType"] == "COMPOSITE"
+    head = s3.head_object(Bucket=s3_bucket, Key="mp", ChecksumMode="ENABLED")
+    assert head["ChecksumCRC32"] == composite and head["ChecksumType"] == "COMPOSITE"
+    assert s3.get_object(Bucket=s3_bucket, Key="mp", ChecksumMode="ENABLED")["Body"].read() == b"".join(bodies)

@@ -59,6 +59,16 @@ pub enum OssError {
         /// The value given.
         value: String,
     },
+    /// The body does not match the S3 additional checksum the request announced.
+    #[error("The {algorithm} you specified did not match the calculated checksum.")]
+    ChecksumMismatch {
+        /// `CRC32`, `CRC32C`, `CRC64NVME`, `SHA1` or `SHA256`.
+        algorithm: String,
+        /// The checksum the client sent.
+        given: String,
+        /// The checksum of the body received.
+        computed: String,
+    },
     /// Content-MD5 is malformed or does not match the body.
     #[error("The Content-MD5 you specified is not valid.")]
     InvalidDigest {
@@ -101,6 +111,16 @@ pub enum OssError {
         "One or more of the specified parts could not be found or the specified entity tag might not have matched the part's entity tag."
     )]
     InvalidPart,
+    /// S3 `GET ?partNumber=` beyond the object's last part.
+    #[error(
+        "The requested partnumber {number} is not satisfiable: the object has {count} part(s)."
+    )]
+    PartNumberBeyondLast {
+        /// The part asked for.
+        number: u32,
+        /// How many parts the object has.
+        count: u32,
+    },
     /// CompleteMultipartUpload parts are not in ascending order.
     #[error(
         "The list of parts was not in ascending order. Parts list must be specified in order by part number."
@@ -189,7 +209,7 @@ impl OssError {
             InvalidBucketName { .. } => "InvalidBucketName",
             InvalidObjectName => "InvalidObjectName",
             InvalidArgument { .. } => "InvalidArgument",
-            InvalidDigest { .. } => "InvalidDigest",
+            InvalidDigest { .. } | ChecksumMismatch { .. } => "InvalidDigest",
             MalformedXml(_) => "MalformedXML",
             InvalidRange { .. } => "InvalidRange",
             PreconditionFailed => "PreconditionFailed",
@@ -197,7 +217,7 @@ impl OssError {
             FileAlreadyExists => "FileAlreadyExists",
             PositionNotEqualToLength { .. } => "PositionNotEqualToLength",
             ObjectNotAppendable => "ObjectNotAppendable",
-            InvalidPart => "InvalidPart",
+            InvalidPart | PartNumberBeyondLast { .. } => "InvalidPart",
             InvalidPartOrder => "InvalidPartOrder",
             EntityTooSmall => "EntityTooSmall",
             EntityTooLarge => "EntityTooLarge",

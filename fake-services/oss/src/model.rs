@@ -82,6 +82,50 @@ pub struct ObjectAttrs {
     pub tags: Vec<(String, String)>,
     /// `x-oss-server-side-encryption`, stored and echoed only.
     pub sse: Option<String>,
+    /// The S3 additional checksum the content was written with (`x-amz-checksum-*`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checksum: Option<Checksum>,
+}
+
+/// An S3 additional checksum (`x-amz-checksum-crc32|crc32c|crc64nvme|sha1|sha256`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Checksum {
+    /// `crc32`, `crc32c`, `crc64nvme`, `sha1` or `sha256`.
+    pub algorithm: String,
+    /// base64 of the digest; a composite one ends in `-<parts>`.
+    pub value: String,
+    /// `FULL_OBJECT` (of the whole content) or `COMPOSITE` (of the parts' checksums).
+    pub kind: String,
+}
+
+impl Checksum {
+    /// A full-object checksum.
+    pub fn full(algorithm: &str, value: String) -> Self {
+        Checksum {
+            algorithm: algorithm.into(),
+            value,
+            kind: "FULL_OBJECT".into(),
+        }
+    }
+
+    /// The header that carries it (`x-amz-checksum-crc32`).
+    pub fn header(&self) -> String {
+        format!("x-amz-checksum-{}", self.algorithm)
+    }
+
+    /// The XML element that carries it (`ChecksumCRC32`).
+    pub fn element(&self) -> String {
+        format!("Checksum{}", self.algorithm.to_ascii_uppercase())
+    }
+}
+
+/// Where a request body's checksum lands once the body has streamed to its end and matched the
+/// checksum it announced (a trailer is only known then).
+pub type ChecksumSlot = std::sync::Arc<std::sync::Mutex<Option<Checksum>>>;
+
+/// What is in `slot` (taken).
+pub fn take_checksum(slot: &ChecksumSlot) -> Option<Checksum> {
+    slot.lock().unwrap_or_else(|e| e.into_inner()).take()
 }
 
 impl ObjectAttrs {
@@ -165,6 +209,8 @@ pub struct Part {
     pub crc64: u64,
     /// When it was uploaded.
     pub last_modified: OffsetDateTime,
+    /// The S3 additional checksum it was uploaded with.
+    pub checksum: Option<Checksum>,
 }
 
 /// What happened to an object, named as OSS names its event notifications.

@@ -12,8 +12,8 @@ use crate::checksum::{BodyDigest, Digests, crc64_combine, multipart_etag};
 use crate::conditions::Preconditions;
 use crate::listing::{ListPage, ListParams, list_page};
 use crate::model::{
-    Bucket, ObjectAttrs, ObjectChange, ObjectEvent, ObjectMeta, ObjectType, Part, Segment,
-    StoredObject, Upload,
+    Bucket, ChecksumSlot, ObjectAttrs, ObjectChange, ObjectEvent, ObjectMeta, ObjectType, Part,
+    Segment, StoredObject, Upload, take_checksum,
 };
 use crate::names::{MAX_OBJECT_SIZE, MIN_PART_SIZE, check_bucket, check_key, check_tags};
 use crate::{Oss, OssError};
@@ -57,6 +57,8 @@ pub struct PutRequest {
     pub forbid_overwrite: bool,
     /// Replace only an object with this ETag (S3's `If-Match` on PUT).
     pub if_match: Option<String>,
+    /// The S3 checksum the body proves once it has been read (see [`ChecksumSlot`]).
+    pub checksum: ChecksumSlot,
 }
 
 /// Where a copy takes its metadata from.
@@ -101,12 +103,38 @@ pub struct OpenObject {
     /// The whole content, for objects up to [`INLINE_LIMIT`]: read in the same blocking call
     /// as the metadata, so a small GET costs one trip to the blocking pool instead of several.
     inline: Option<Bytes>,
+    /// The sizes of the stored pieces, in order: a multipart object's parts.
+    segment_sizes: Vec<u64>,
 }
 
 /// Objects up to this size are read whole when opened.
 pub const INLINE_LIMIT: u64 = 64 * 1024;
 
 impl OpenObject {
+    /// How many parts a multipart object was completed from (`None` for other objects).
+    pub fn parts_count(&self) -> Option<u32> {
+        (self.meta.object_type == ObjectType::Multipart).then_some(self.segment_sizes.len() as u32)
+    }
+
+    /// The inclusive byte range of part `n` (S3 `GET ?partNumber=n`, from 1): a multipart
+    /// object's part, or the whole of any other object as its one part; `None` for an empty
+    /// object's part 1. `PartNumberBeyondLast` beyond the last part.
+    pub fn part_range(&self, n: u32) -> Result<Option<(u64, u64)>, OssError> {
+        let sizes: Vec<u64> = match self.parts_count() {
+            Some(_) => self.segment_sizes.clone(),
+            None => vec![self.meta.size],
+        };
+        let i = (n as usize).checked_sub(1).filter(|i| *i < sizes.len());
+        let Some(i) = i else {
+            return Err(OssError::PartNumberBeyondLast {
+                number: n,
+                count: sizes.len() as u32,
+            });
+        };
+        let start: u64 = sizes[..i].iter().sum();
+        Ok((sizes[i] > 0).then(|| (start, start + sizes[i] - 1)))
+    }
+
     /// The content, or the inclusive byte range `(first, last)` of it.
     pub fn into_body(self, range: Option<(u64, u64)>) -> Body {
         let (start, end) = match range {
@@ -382,6 +410,8 @@ impl Oss {
         let (segment, d) = self
             .write_body(body, req.content_md5.as_deref(), MAX_OBJECT_SIZE)
             .await?;
+        let mut attrs = req.attrs;
+        attrs.checksum = take_checksum(&req.checksum);
         let meta = ObjectMeta {
             bucket: req.bucket,
             key: req.key,
@@ -391,7 +421,7 @@ impl Oss {
             content_md5: Some(d.content_md5()),
             last_modified: ms_now(self),
             object_type: ObjectType::Normal,
-            attrs: req.attrs,
+            attrs,
             symlink_target: None,
         };
         let obj = StoredObject {
@@ -442,6 +472,7 @@ impl Oss {
             content_md5: None,
             forbid_overwrite: false,
             if_match: None,
+            checksum: ChecksumSlot::default(),
         };
         let info = self.request_info();
         self.put_object(req, body_from_bytes(bytes), ObjectEvent::PutObject, &info)
@@ -469,13 +500,15 @@ impl Oss {
     /// Opens an object for reading (following a symlink).
     pub async fn open_object(&self, bucket: &str, key: &str) -> Result<OpenObject, OssError> {
         let (obj, files, inline) = self.resolve(bucket, key, true).await?;
+        let segment_sizes: Vec<u64> = obj.segments.iter().map(|s| s.size).collect();
         Ok(OpenObject {
             meta: obj.meta,
             files: files
                 .into_iter()
-                .zip(obj.segments.iter().map(|s| s.size))
+                .zip(segment_sizes.iter().copied())
                 .collect(),
             inline,
+            segment_sizes,
         })
     }
 
@@ -914,6 +947,7 @@ impl Oss {
         number: u32,
         content_md5: Option<&str>,
         body: Body,
+        checksum: ChecksumSlot,
     ) -> Result<Part, OssError> {
         check_part_number(number)?;
         self.require_upload(bucket, key, upload_id).await?;
@@ -924,6 +958,7 @@ impl Oss {
             etag: d.etag(),
             crc64: d.crc64,
             last_modified: ms_now(self),
+            checksum: take_checksum(&checksum),
         };
         self.store_part(bucket, key, upload_id, part).await
     }
@@ -958,6 +993,7 @@ impl Oss {
             etag: d.etag(),
             crc64: d.crc64,
             last_modified: ms_now(self),
+            checksum: None,
         };
         let part = self.store_part(bucket, key, upload_id, part).await?;
         Ok((part, range, size))
@@ -1024,6 +1060,12 @@ impl Oss {
                     size += p.segment.size;
                 }
                 let etags: Vec<String> = chosen.iter().map(|p| p.etag.clone()).collect();
+                let mut attrs = upload.attrs;
+                let sums: Vec<_> = chosen
+                    .iter()
+                    .map(|p| (p.checksum.as_ref(), p.segment.size))
+                    .collect();
+                attrs.checksum = crate::checksum::multipart_checksum(&sums);
                 let meta = ObjectMeta {
                     bucket: b.clone(),
                     key: k.clone(),
@@ -1033,7 +1075,7 @@ impl Oss {
                     content_md5: None,
                     last_modified: now,
                     object_type: ObjectType::Multipart,
-                    attrs: upload.attrs,
+                    attrs,
                     symlink_target: None,
                 };
                 let obj = StoredObject {

@@ -649,6 +649,7 @@ async fn state_survives_reopening_and_orphans_are_collected() {
         1,
         None,
         fcemu_oss::body_from_bytes("p1"),
+        Default::default(),
     )
     .await
     .unwrap();

@@ -14,6 +14,7 @@ use crate::OssError;
 fn s3_code(e: &OssError) -> &'static str {
     match e {
         OssError::InvalidDigest { computed, .. } if !computed.is_empty() => "BadDigest",
+        OssError::ChecksumMismatch { .. } => "BadDigest",
         OssError::BucketAlreadyExists { .. } => "BucketAlreadyOwnedByYou",
         OssError::FileAlreadyExists => "PreconditionFailed",
         e => e.code(),

@@ -16,7 +16,7 @@ use super::xml::{self, XmlWriter};
 use super::{Ctx, Target, xml_time};
 use crate::conditions::RangeHeader;
 use crate::listing::ListParams;
-use crate::model::{Bucket, ObjectMeta};
+use crate::model::{Bucket, Checksum, ChecksumSlot, ObjectMeta};
 use crate::names::{MAX_DELETE_KEYS, MAX_LIST, check_bucket};
 use crate::service::{CopyRequest, MetadataDirective, PutRequest};
 use crate::{Body, ObjectEvent, Oss, OssError};
@@ -85,6 +85,11 @@ fn with_header(mut r: Response, name: &'static str, value: &str) -> Response {
 
 /// The request body as a stream, with aws-chunked framing removed and any S3 checksum checked.
 fn body_stream(body: AxumBody, h: &HeaderMap) -> Body {
+    checked_body(body, h, &ChecksumSlot::default())
+}
+
+/// [`body_stream`], putting the S3 checksum the body matched in `slot` once it has ended.
+fn checked_body(body: AxumBody, h: &HeaderMap, slot: &ChecksumSlot) -> Body {
     let raw: Body = body
         .into_data_stream()
         .map_err(|e| OssError::IncompleteBody(e.to_string()))
@@ -97,7 +102,35 @@ fn body_stream(body: AxumBody, h: &HeaderMap) -> Body {
     } else {
         raw
     };
-    super::s3checksum::verify(decoded, h, &trailers)
+    super::s3checksum::verify(decoded, h, &trailers, slot)
+}
+
+/// `x-amz-checksum-<algorithm>` and `x-amz-checksum-type` (S3 face only).
+fn with_checksum(r: Response, ctx: &Ctx, c: Option<&Checksum>) -> Response {
+    match c {
+        Some(c) if ctx.s3 => {
+            let r = with_header(r, "x-amz-checksum-type", &c.kind);
+            let mut r = r;
+            if let (Ok(name), Ok(value)) = (
+                http::HeaderName::from_bytes(c.header().as_bytes()),
+                http::HeaderValue::from_str(&c.value),
+            ) {
+                r.headers_mut().insert(name, value);
+            }
+            r
+        }
+        _ => r,
+    }
+}
+
+/// `<ChecksumCRC32>…</ChecksumCRC32><ChecksumType>…</ChecksumType>` (S3 face only).
+fn checksum_elems(w: &mut XmlWriter, ctx: &Ctx, c: Option<&Checksum>, with_type: bool) {
+    if let Some(c) = c.filter(|_| ctx.s3) {
+        w.elem(&c.element(), &c.value);
+        if with_type {
+            w.elem("ChecksumType", &c.kind);
+        }
+    }
 }
 
 async fn read_small(body: AxumBody, h: &HeaderMap) -> Result<Bytes, OssError> {
@@ -763,7 +796,7 @@ async fn object_op(
         Op::PutObjectTagging => put_tagging(oss, req, bucket, key).await,
         Op::PutSymlink => put_symlink(oss, ctx, req, bucket, key).await,
         Op::UploadPartCopy => upload_part_copy(oss, ctx, req, q, bucket, key).await,
-        Op::UploadPart => upload_part(oss, req, q, bucket, key).await,
+        Op::UploadPart => upload_part(oss, ctx, req, q, bucket, key).await,
         Op::CopyObject => copy_object(oss, ctx, req, bucket, key).await,
         Op::PutObject => put_object(oss, ctx, req, bucket, key).await,
         Op::GetObjectAcl => {
@@ -883,12 +916,14 @@ async fn put_object(
         } else {
             None
         },
+        checksum: ChecksumSlot::default(),
     };
-    let body = body_stream(body, &parts.headers);
+    let body = checked_body(body, &parts.headers, &put.checksum);
     let m = oss
         .put_object(put, body, ObjectEvent::PutObject, &ctx.info())
         .await?;
-    Ok(written_headers(empty(StatusCode::OK), &m, true))
+    let r = written_headers(empty(StatusCode::OK), &m, true);
+    Ok(with_checksum(r, ctx, m.attrs.checksum.as_ref()))
 }
 
 async fn append_object(
@@ -916,6 +951,7 @@ async fn append_object(
         content_md5: headers::content_md5(&parts.headers),
         forbid_overwrite: false,
         if_match: None,
+        checksum: ChecksumSlot::default(),
     };
     let m = oss
         .append_object(
@@ -968,13 +1004,39 @@ async fn get_object(
     }
     let size = obj.meta.size;
     let standard = ctx.s3 || get(h, "x-oss-range-behavior") == Some("standard");
-    let range = match get(h, "range") {
-        Some(r) => RangeHeader::parse(r).resolve(size, standard)?,
+    // S3 `?partNumber=N`: that part of a multipart object (the whole of any other as part 1).
+    let part = match q.get("partNumber").filter(|_| ctx.s3) {
+        Some(_) if get(h, "range").is_some() => {
+            return Err(OssError::InvalidRequest(
+                "Cannot specify both Range header and partNumber query parameter".into(),
+            ));
+        }
+        Some(_) => Some(parse_part_number(q)?),
         None => None,
+    };
+    let range = match (part, get(h, "range")) {
+        (Some(n), _) => obj.part_range(n)?,
+        (None, Some(r)) => RangeHeader::parse(r).resolve(size, standard)?,
+        (None, None) => None,
     };
     let mut builder = Response::builder();
     let headers_mut = builder.headers_mut().expect("fresh builder");
     headers::object_headers(headers_mut, &obj.meta, ctx, q);
+    if part.is_some()
+        && let Some(count) = obj.parts_count()
+    {
+        builder = builder.header("x-amz-mp-parts-count", count.to_string());
+    }
+    // The stored checksum covers the whole content: sent for whole reads that ask for it.
+    if ctx.s3
+        && range.is_none()
+        && get(h, "x-amz-checksum-mode").is_some_and(|m| m.eq_ignore_ascii_case("enabled"))
+        && let Some(c) = &obj.meta.attrs.checksum
+    {
+        builder = builder
+            .header(c.header(), &c.value)
+            .header("x-amz-checksum-type", &c.kind);
+    }
     let len = match range {
         Some((a, b)) => {
             builder = builder
@@ -1036,7 +1098,13 @@ async fn object_attributes(
                     w.open("ObjectParts").elem("PartsCount", n).close();
                 }
             }
-            "Checksum" => {}
+            "Checksum" => {
+                if let Some(c) = m.attrs.checksum.as_ref().filter(|_| ctx.s3) {
+                    w.open("Checksum");
+                    checksum_elems(&mut w, ctx, Some(c), true);
+                    w.close();
+                }
+            }
             other => {
                 return Err(OssError::invalid_argument(
                     "x-amz-object-attributes",
@@ -1125,6 +1193,7 @@ async fn copy_object(
 
 async fn upload_part(
     oss: &Oss,
+    ctx: &Ctx,
     req: Request,
     q: &Query,
     bucket: &str,
@@ -1134,18 +1203,17 @@ async fn upload_part(
     let upload_id = q.get("uploadId").unwrap_or("");
     let (parts, body) = req.into_parts();
     let md5 = headers::content_md5(&parts.headers);
+    let slot = ChecksumSlot::default();
+    let body = checked_body(body, &parts.headers, &slot);
     let p = oss
-        .upload_part(
-            bucket,
-            key,
-            upload_id,
-            number,
-            md5.as_deref(),
-            body_stream(body, &parts.headers),
-        )
+        .upload_part(bucket, key, upload_id, number, md5.as_deref(), body, slot)
         .await?;
     let r = with_header(empty(StatusCode::OK), "etag", &quoted(&p.etag));
-    Ok(with_header(r, "x-oss-hash-crc64ecma", &p.crc64.to_string()))
+    let r = with_header(r, "x-oss-hash-crc64ecma", &p.crc64.to_string());
+    // A part's checksum has no type header.
+    let mut r = with_checksum(r, ctx, p.checksum.as_ref());
+    r.headers_mut().remove("x-amz-checksum-type");
+    Ok(r)
 }
 
 async fn upload_part_copy(
@@ -1285,6 +1353,7 @@ async fn complete_upload(
         },
     )
     .elem("ETag", quoted(&m.etag));
+    checksum_elems(&mut w, ctx, m.attrs.checksum.as_ref(), true);
     Ok(written_headers(xml_response(w.finish()), &m, false))
 }
 
@@ -1318,8 +1387,9 @@ async fn list_parts(
             .elem("LastModified", xml_time(p.last_modified))
             .elem("ETag", quoted(&p.etag))
             .elem("HashCrc64ecma", p.crc64.to_string())
-            .elem("Size", p.segment.size.to_string())
-            .close();
+            .elem("Size", p.segment.size.to_string());
+        checksum_elems(&mut w, ctx, p.checksum.as_ref(), false);
+        w.close();
     }
     Ok(xml_response(w.finish()))
 }

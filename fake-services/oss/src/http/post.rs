@@ -151,6 +151,7 @@ pub(crate) async fn post_object(
         content_md5: fields.get("content-md5").cloned(),
         forbid_overwrite: forbid_overwrite(&h)?,
         if_match: None,
+        checksum: crate::model::ChecksumSlot::default(),
     };
     let (lo, hi) = policy.length_range.unwrap_or((0, u64::MAX));
     let mut seen = 0u64;

@@ -78,6 +78,9 @@ ALTER TABLE buckets ADD COLUMN tags TEXT NOT NULL DEFAULT '[]';
     "
 ALTER TABLE buckets ADD COLUMN cors TEXT;
 ",
+    "
+ALTER TABLE parts ADD COLUMN checksum TEXT;
+",
 ];
 
 /// The object store's persistent state.
@@ -674,7 +677,7 @@ impl Db {
             )
             .optional()?;
         tx.execute(
-            "INSERT OR REPLACE INTO parts (upload_id, number, blob, size, etag, crc64, last_modified_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            "INSERT OR REPLACE INTO parts (upload_id, number, blob, size, etag, crc64, last_modified_ms, checksum) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             params![
                 upload_id,
                 p.number,
@@ -682,7 +685,10 @@ impl Db {
                 p.segment.size as i64,
                 p.etag,
                 p.crc64 as i64,
-                ms(p.last_modified)
+                ms(p.last_modified),
+                p.checksum
+                    .as_ref()
+                    .and_then(|c| serde_json::to_string(c).ok())
             ],
         )?;
         tx.commit()?;
@@ -693,7 +699,7 @@ impl Db {
     /// An upload's parts by number.
     pub fn parts(&self, upload_id: &str) -> Result<Vec<Part>, OssError> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT number, blob, size, etag, crc64, last_modified_ms FROM parts WHERE upload_id = ?1 ORDER BY number",
+            "SELECT number, blob, size, etag, crc64, last_modified_ms, checksum FROM parts WHERE upload_id = ?1 ORDER BY number",
         )?;
         let rows = stmt.query_map([upload_id], |r| {
             Ok(Part {
@@ -705,6 +711,9 @@ impl Db {
                 etag: r.get(3)?,
                 crc64: r.get::<_, i64>(4)? as u64,
                 last_modified: from_ms(r.get(5)?),
+                checksum: r
+                    .get::<_, Option<String>>(6)?
+                    .and_then(|c| serde_json::from_str(&c).ok()),
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
