@@ -146,64 +146,6 @@ pub fn multipart_etag(part_etags: &[String]) -> String {
     format!("{}-{}", hex::encode_upper(md5.finalize()), part_etags.len())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_multipart_crc64nvme_is_the_checksum_of_the_whole_content() {
-        use crate::model::Checksum;
-        let (a, b) = (b"first part ".as_slice(), b"and the second".as_slice());
-        let part = |d: &[u8]| Checksum::full("crc64nvme", s3_digest_b64("crc64nvme", d).unwrap());
-        let (pa, pb) = (part(a), part(b));
-        let whole = multipart_checksum(&[(Some(&pa), a.len() as u64), (Some(&pb), b.len() as u64)])
-            .unwrap();
-        let all = [a, b].concat();
-        assert_eq!(whole, part(&all));
-        let c = Checksum::full("crc32", s3_digest_b64("crc32", a).unwrap());
-        assert_eq!(multipart_checksum(&[(Some(&pa), 1), (Some(&c), 1)]), None);
-        assert_eq!(multipart_checksum(&[(Some(&c), 1), (None, 1)]), None);
-    }
-
-    #[test]
-    fn crc64_matches_the_oss_vectors() {
-        assert_eq!(crc64_update(0, b"123456789"), 11051210869376104954);
-        assert_eq!(crc64_update(0, b""), 0);
-        assert_eq!(crc64_update(0, b"hello"), 11177612005948864433);
-        assert_eq!(crc64_update(0, b"hello world"), 5981764153023615706);
-        assert_eq!(
-            crc64_update(11177612005948864433, b" world"),
-            5981764153023615706
-        );
-    }
-
-    #[test]
-    fn crc64_combine_matches_concatenation() {
-        let a = crc64_update(0, b"hello");
-        let b = crc64_update(0, b" world");
-        assert_eq!(crc64_combine(a, b, 6), 5981764153023615706);
-        assert_eq!(crc64_combine(a, 0, 0), a);
-        let big: Vec<u8> = (0..100_000u32).map(|i| (i * 7) as u8).collect();
-        let (x, y) = big.split_at(33_333);
-        assert_eq!(
-            crc64_combine(crc64_update(0, x), crc64_update(0, y), y.len() as u64),
-            crc64_update(0, &big)
-        );
-    }
-
-    #[test]
-    fn digests_of_hello() {
-        let mut d = Digests::new();
-        d.update(b"he");
-        d.update(b"llo");
-        let d = d.finish();
-        assert_eq!(d.etag(), "5D41402ABC4B2A76B9719D911017C592");
-        assert_eq!(d.content_md5(), "XUFAKrxLKna5cZ2REBfFkg==");
-        assert_eq!(d.crc64, 11177612005948864433);
-        assert_eq!(d.len, 5);
-    }
-}
-
 static S3_CRC32: crc::Crc<u32, crc::Table<16>> =
     crc::Crc::<u32, crc::Table<16>>::new(&crc::CRC_32_ISO_HDLC);
 static S3_CRC32C: crc::Crc<u32, crc::Table<16>> =
@@ -297,4 +239,62 @@ pub fn multipart_checksum(
         algorithm: alg,
         kind: "COMPOSITE".into(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_multipart_crc64nvme_is_the_checksum_of_the_whole_content() {
+        use crate::model::Checksum;
+        let (a, b) = (b"first part ".as_slice(), b"and the second".as_slice());
+        let part = |d: &[u8]| Checksum::full("crc64nvme", s3_digest_b64("crc64nvme", d).unwrap());
+        let (pa, pb) = (part(a), part(b));
+        let whole = multipart_checksum(&[(Some(&pa), a.len() as u64), (Some(&pb), b.len() as u64)])
+            .unwrap();
+        let all = [a, b].concat();
+        assert_eq!(whole, part(&all));
+        let c = Checksum::full("crc32", s3_digest_b64("crc32", a).unwrap());
+        assert_eq!(multipart_checksum(&[(Some(&pa), 1), (Some(&c), 1)]), None);
+        assert_eq!(multipart_checksum(&[(Some(&c), 1), (None, 1)]), None);
+    }
+
+    #[test]
+    fn crc64_matches_the_oss_vectors() {
+        assert_eq!(crc64_update(0, b"123456789"), 11051210869376104954);
+        assert_eq!(crc64_update(0, b""), 0);
+        assert_eq!(crc64_update(0, b"hello"), 11177612005948864433);
+        assert_eq!(crc64_update(0, b"hello world"), 5981764153023615706);
+        assert_eq!(
+            crc64_update(11177612005948864433, b" world"),
+            5981764153023615706
+        );
+    }
+
+    #[test]
+    fn crc64_combine_matches_concatenation() {
+        let a = crc64_update(0, b"hello");
+        let b = crc64_update(0, b" world");
+        assert_eq!(crc64_combine(a, b, 6), 5981764153023615706);
+        assert_eq!(crc64_combine(a, 0, 0), a);
+        let big: Vec<u8> = (0..100_000u32).map(|i| (i * 7) as u8).collect();
+        let (x, y) = big.split_at(33_333);
+        assert_eq!(
+            crc64_combine(crc64_update(0, x), crc64_update(0, y), y.len() as u64),
+            crc64_update(0, &big)
+        );
+    }
+
+    #[test]
+    fn digests_of_hello() {
+        let mut d = Digests::new();
+        d.update(b"he");
+        d.update(b"llo");
+        let d = d.finish();
+        assert_eq!(d.etag(), "5D41402ABC4B2A76B9719D911017C592");
+        assert_eq!(d.content_md5(), "XUFAKrxLKna5cZ2REBfFkg==");
+        assert_eq!(d.crc64, 11177612005948864433);
+        assert_eq!(d.len, 5);
+    }
 }

@@ -67,7 +67,7 @@ pub enum MetadataDirective {
     /// Keep the source's headers and metadata.
     Copy,
     /// Use these instead.
-    Replace(ObjectAttrs),
+    Replace(Box<ObjectAttrs>),
 }
 
 /// CopyObject.
@@ -661,7 +661,7 @@ impl Oss {
                 req.source_conditions.check(&src.meta)?;
                 let mut attrs = match req.directive {
                     MetadataDirective::Copy => src.meta.attrs.clone(),
-                    MetadataDirective::Replace(a) => a,
+                    MetadataDirective::Replace(a) => *a,
                 };
                 attrs.tags = req.tags.unwrap_or_else(|| src.meta.attrs.tags.clone());
                 attrs.acl = req.acl.unwrap_or_else(|| "default".into());
@@ -939,6 +939,7 @@ impl Oss {
     }
 
     /// UploadPart.
+    #[allow(clippy::too_many_arguments)]
     pub async fn upload_part(
         &self,
         bucket: &str,

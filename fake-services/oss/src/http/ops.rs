@@ -1137,7 +1137,7 @@ async fn copy_object(
         None => MetadataDirective::Copy,
         Some(v) if v.eq_ignore_ascii_case("COPY") => MetadataDirective::Copy,
         Some(v) if v.eq_ignore_ascii_case("REPLACE") => {
-            MetadataDirective::Replace(attrs_from_headers(h)?)
+            MetadataDirective::Replace(Box::new(attrs_from_headers(h)?))
         }
         Some(v) => {
             return Err(OssError::invalid_argument(
