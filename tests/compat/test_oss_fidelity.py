@@ -285,3 +285,32 @@ def test_s3_flexible_checksums_are_kept_and_returned(s3, s3_bucket):
     head = s3.head_object(Bucket=s3_bucket, Key="mp", ChecksumMode="ENABLED")
     assert head["ChecksumCRC32"] == composite and head["ChecksumType"] == "COMPOSITE"
     assert s3.get_object(Bucket=s3_bucket, Key="mp", ChecksumMode="ENABLED")["Body"].read() == b"".join(bodies)
+
+
+def test_s3_naming_rules_on_the_s3_face_and_osss_on_the_oss_face(endpoint, s3, bucket_name):
+    dotted = bucket_name.replace("-", ".", 1)
+    s3.create_bucket(Bucket=dotted)
+    try:
+        s3.put_object(Bucket=dotted, Key="\\leading-backslash", Body=b"s3 allows it")
+        assert s3.get_object(Bucket=dotted, Key="\\leading-backslash")["Body"].read() == b"s3 allows it"
+        assert [o["Key"] for o in s3.list_objects_v2(Bucket=dotted)["Contents"]] == ["\\leading-backslash"]
+        # OSS's rules on the OSS face: no dots in bucket names, no leading backslash in keys.
+        oss_face = oss2.Bucket(oss2.Auth(AK, SK), endpoint, bucket_name)
+        oss_face.bucket_name = dotted  # oss2 refuses the name itself; send it anyway
+        with pytest.raises(oss2.exceptions.ServerError) as e:
+            oss_face.get_bucket_info()
+        assert e.value.code == "InvalidBucketName"
+        s3.create_bucket(Bucket=bucket_name)
+        with pytest.raises(oss2.exceptions.ServerError) as e:
+            oss2.Bucket(oss2.Auth(AK, SK), endpoint, bucket_name).put_object("\\x", b"no")
+        assert e.value.code == "InvalidObjectName"
+        s3.delete_bucket(Bucket=bucket_name)
+        for bad in ("a..b", "192.168.1.1"):
+            assert code_of(lambda: s3.create_bucket(Bucket=bad)) == (400, "InvalidBucketName")
+        # A key whose percent-encoding is not UTF-8 is refused, not stored under a mangled name.
+        r = requests.put(f"{endpoint}/{dotted}/bad-%FF-key", data=b"x")
+        assert r.status_code == 400 and "<Code>InvalidURI</Code>" in r.text
+    finally:
+        for o in s3.list_objects_v2(Bucket=dotted).get("Contents", []):
+            s3.delete_object(Bucket=dotted, Key=o["Key"])
+        s3.delete_bucket(Bucket=dotted)

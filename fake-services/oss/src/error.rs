@@ -59,6 +59,9 @@ pub enum OssError {
         /// The value given.
         value: String,
     },
+    /// A percent-encoded part of the path is not UTF-8.
+    #[error("Couldn't parse the specified URI.")]
+    InvalidUri,
     /// The body does not match the S3 additional checksum the request announced.
     #[error("The {algorithm} you specified did not match the calculated checksum.")]
     ChecksumMismatch {
@@ -218,6 +221,7 @@ impl OssError {
             PositionNotEqualToLength { .. } => "PositionNotEqualToLength",
             ObjectNotAppendable => "ObjectNotAppendable",
             InvalidPart | PartNumberBeyondLast { .. } => "InvalidPart",
+            InvalidUri => "InvalidURI",
             InvalidPartOrder => "InvalidPartOrder",
             EntityTooSmall => "EntityTooSmall",
             EntityTooLarge => "EntityTooLarge",

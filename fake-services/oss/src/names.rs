@@ -16,14 +16,18 @@ pub const MAX_TAGS: usize = 10;
 /// Most tags on one bucket (OSS allows 20).
 pub const MAX_BUCKET_TAGS: usize = 20;
 
-/// Checks a bucket name: 3–63 characters of `a-z 0-9 -`, starting and ending alphanumeric.
+/// Checks a bucket name as either face allows it: 3–63 characters of `a-z 0-9 - .`, starting
+/// and ending alphanumeric, no `..`, `.-` or `-.`, not shaped like an IP address. Dots are S3's
+/// (the OSS face refuses them: [`check_oss_bucket`]).
 pub fn check_bucket(name: &str) -> Result<(), OssError> {
     let ok = (3..=63).contains(&name.len())
         && name
             .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !name.starts_with('-')
-        && !name.ends_with('-');
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name.ends_with(|c: char| c.is_ascii_alphanumeric())
+        && !["..", ".-", "-."].iter().any(|p| name.contains(p))
+        && name.parse::<std::net::Ipv4Addr>().is_err();
     if ok {
         Ok(())
     } else {
@@ -33,9 +37,30 @@ pub fn check_bucket(name: &str) -> Result<(), OssError> {
     }
 }
 
-/// Checks an object key: 1–1023 bytes of UTF-8, not starting with `/` or `\`.
+/// Checks a bucket name as OSS does: [`check_bucket`] without dots.
+pub fn check_oss_bucket(name: &str) -> Result<(), OssError> {
+    check_bucket(name)?;
+    if name.contains('.') {
+        return Err(OssError::InvalidBucketName {
+            bucket: name.to_string(),
+        });
+    }
+    Ok(())
+}
+
+/// Checks an object key as either face allows it: 1–1023 bytes of UTF-8, not starting with `/`.
+/// S3 keys may start with `\` (the OSS face refuses them: [`check_oss_key`]).
 pub fn check_key(key: &str) -> Result<(), OssError> {
-    if key.is_empty() || key.len() > 1023 || key.starts_with('/') || key.starts_with('\\') {
+    if key.is_empty() || key.len() > 1023 || key.starts_with('/') {
+        return Err(OssError::InvalidObjectName);
+    }
+    Ok(())
+}
+
+/// Checks an object key as OSS does: [`check_key`], and not starting with `\`.
+pub fn check_oss_key(key: &str) -> Result<(), OssError> {
+    check_key(key)?;
+    if key.starts_with('\\') {
         return Err(OssError::InvalidObjectName);
     }
     Ok(())
@@ -82,7 +107,14 @@ mod tests {
 
     #[test]
     fn bucket_names() {
-        for ok in ["abc", "my-bucket-1", "a1b", &"a".repeat(63)] {
+        for ok in [
+            "abc",
+            "my-bucket-1",
+            "a1b",
+            "a.b",
+            "logs.example.com",
+            &"a".repeat(63),
+        ] {
             assert!(check_bucket(ok).is_ok(), "{ok}");
         }
         for bad in [
@@ -91,18 +123,24 @@ mod tests {
             "abc-",
             "ABC",
             "a_b",
-            "a.b",
+            "a..b",
+            "a.-b",
+            ".ab",
+            "192.168.1.1",
             "",
             &"a".repeat(64),
         ] {
             assert!(check_bucket(bad).is_err(), "{bad}");
         }
+        assert!(check_oss_bucket("my-bucket").is_ok());
+        assert!(check_oss_bucket("a.b").is_err());
     }
 
     #[test]
     fn keys() {
         assert!(check_key("a/b c").is_ok());
-        assert!(check_key("\\x").is_err());
+        assert!(check_key("\\x").is_ok());
+        assert!(check_oss_key("\\x").is_err());
         assert!(check_key("/x").is_err());
         assert!(check_key("").is_err());
         assert!(check_key(&"k".repeat(1024)).is_err());

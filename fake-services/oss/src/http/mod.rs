@@ -82,6 +82,8 @@ pub struct Target {
     pub key: String,
     /// Whether the bucket came from the Host header.
     pub virtual_host: bool,
+    /// Whether a percent-encoded part of the path is not UTF-8 (the request is refused).
+    pub undecodable: bool,
 }
 
 /// Whether `host` is a service endpoint rather than `<bucket>.<endpoint>`. The cloud's
@@ -125,6 +127,7 @@ pub fn bucket_from_host(host: &str, base_domains: &[String]) -> Option<String> {
 
 /// Splits the raw path into bucket and key (`%2F` inside keys stays part of the key).
 pub fn parse_target(raw_path: &str, host_bucket: Option<String>) -> Target {
+    let undecodable = percent_decode_str(raw_path).decode_utf8().is_err();
     let decode = |s: &str| percent_decode_str(s).decode_utf8_lossy().into_owned();
     let path = raw_path.strip_prefix('/').unwrap_or(raw_path);
     match host_bucket {
@@ -132,6 +135,7 @@ pub fn parse_target(raw_path: &str, host_bucket: Option<String>) -> Target {
             bucket: Some(b),
             key: decode(path),
             virtual_host: true,
+            undecodable,
         },
         None => {
             if path.is_empty() {
@@ -139,6 +143,7 @@ pub fn parse_target(raw_path: &str, host_bucket: Option<String>) -> Target {
                     bucket: None,
                     key: String::new(),
                     virtual_host: false,
+                    undecodable,
                 };
             }
             let (b, k) = path.split_once('/').unwrap_or((path, ""));
@@ -146,6 +151,7 @@ pub fn parse_target(raw_path: &str, host_bucket: Option<String>) -> Target {
                 bucket: Some(decode(b)),
                 key: decode(k),
                 virtual_host: false,
+                undecodable,
             }
         }
     }

@@ -17,7 +17,7 @@ use super::{Ctx, Target, xml_time};
 use crate::conditions::RangeHeader;
 use crate::listing::ListParams;
 use crate::model::{Bucket, Checksum, ChecksumSlot, ObjectMeta};
-use crate::names::{MAX_DELETE_KEYS, MAX_LIST, check_bucket};
+use crate::names::{MAX_DELETE_KEYS, MAX_LIST, check_bucket, check_oss_bucket, check_oss_key};
 use crate::service::{CopyRequest, MetadataDirective, PutRequest};
 use crate::{Body, ObjectEvent, Oss, OssError};
 
@@ -212,7 +212,17 @@ pub(crate) async fn handle(
             ));
         }
     };
+    if t.undecodable {
+        return Err(OssError::InvalidUri);
+    }
     let bucket = t.bucket.unwrap_or_default();
+    // S3 allows dots in bucket names and a leading `\` in keys; OSS does not.
+    if !ctx.s3 && level != Level::Service {
+        check_oss_bucket(&bucket)?;
+        if level == Level::Object {
+            check_oss_key(&t.key)?;
+        }
+    }
     match level {
         Level::Service => list_buckets(oss, ctx, &q).await,
         Level::Bucket => bucket_op(oss, ctx, op, req, &q, &bucket).await,
