@@ -314,3 +314,40 @@ def test_s3_naming_rules_on_the_s3_face_and_osss_on_the_oss_face(endpoint, s3, b
         for o in s3.list_objects_v2(Bucket=dotted).get("Contents", []):
             s3.delete_object(Bucket=dotted, Key=o["Key"])
         s3.delete_bucket(Bucket=dotted)
+
+
+def test_s3_post_object_policies_are_checked_as_s3_checks_them(endpoint, s3, s3_bucket):
+    import base64
+    import json
+
+    tagging = "<Tagging><TagSet><Tag><Key>k</Key><Value>v</Value></Tag></TagSet></Tagging>"
+    post = s3.generate_presigned_post(
+        s3_bucket, "uploads/${filename}", Fields={"tagging": tagging},
+        Conditions=[["starts-with", "$tagging", ""], ["content-length-range", 1, 100]], ExpiresIn=300)
+    url, fields = post["url"], post["fields"]
+
+    def upload(form, body=b"hello", name="a.txt"):
+        return requests.post(url, data=form, files={"file": (name, body)})
+
+    r = upload(fields)
+    assert r.status_code == 204, r.text
+    assert s3.get_object(Bucket=s3_bucket, Key="uploads/a.txt")["Body"].read() == b"hello"
+    assert s3.get_object_tagging(Bucket=s3_bucket, Key="uploads/a.txt")["TagSet"] == [{"Key": "k", "Value": "v"}]
+    # A field the policy does not name.
+    r = upload({**fields, "x-amz-meta-extra": "x"})
+    assert r.status_code == 403 and "Extra input fields: x-amz-meta-extra" in r.text
+    # A condition that fails: the key is not the one the policy names.
+    r = upload({**fields, "key": "elsewhere/${filename}"})
+    assert r.status_code == 403 and "Policy Condition failed" in r.text
+    assert upload(fields, body=b"x" * 101).status_code == 400  # beyond content-length-range
+
+    def unsigned(policy):
+        doc = base64.b64encode(json.dumps(policy).encode()).decode()
+        return upload({"key": "k", "AWSAccessKeyId": "test-ak", "policy": doc, "signature": "unchecked"})
+
+    r = unsigned({"conditions": [{"bucket": s3_bucket}, ["starts-with", "$key", ""]]})
+    assert r.status_code == 400 and "<Code>InvalidPolicyDocument</Code>" in r.text and "expiration" in r.text
+    r = unsigned({"expiration": "2999-01-01T00:00:00Z",
+                  "conditions": [{"bucket": s3_bucket}, ["starts-with", "$key", ""], ["content-length-range", 0]]})
+    assert r.status_code == 400 and "content-length-range" in r.text
+    assert "Contents" not in s3.list_objects_v2(Bucket=s3_bucket, Prefix="k")

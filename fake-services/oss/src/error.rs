@@ -59,6 +59,9 @@ pub enum OssError {
         /// The value given.
         value: String,
     },
+    /// A PostObject policy document that cannot be used (S3).
+    #[error("{0}")]
+    InvalidPolicyDocument(String),
     /// A percent-encoded part of the path is not UTF-8.
     #[error("Couldn't parse the specified URI.")]
     InvalidUri,
@@ -222,6 +225,7 @@ impl OssError {
             ObjectNotAppendable => "ObjectNotAppendable",
             InvalidPart | PartNumberBeyondLast { .. } => "InvalidPart",
             InvalidUri => "InvalidURI",
+            InvalidPolicyDocument(_) => "InvalidPolicyDocument",
             InvalidPartOrder => "InvalidPartOrder",
             EntityTooSmall => "EntityTooSmall",
             EntityTooLarge => "EntityTooLarge",

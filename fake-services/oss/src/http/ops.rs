@@ -1427,7 +1427,17 @@ async fn read_tagging(
     let (parts, body) = req.into_parts();
     let body = read_small(body, &parts.headers).await?;
     check_md5_of(&body, &parts.headers)?;
-    let root = xml::parse(&body)?;
+    tags_from_xml(&body, max, owner)
+}
+
+/// The tags of a `<Tagging><TagSet><Tag>…` document, checked against `max` (a PutObjectTagging
+/// body, or PostObject's `tagging` field).
+pub(super) fn tags_from_xml(
+    body: &[u8],
+    max: usize,
+    owner: &str,
+) -> Result<Vec<(String, String)>, OssError> {
+    let root = xml::parse(body)?;
     if root.name != "Tagging" {
         return Err(OssError::MalformedXml(
             "root element must be Tagging".into(),

@@ -28,7 +28,112 @@ struct Policy {
     length_range: Option<(u64, u64)>,
 }
 
-fn check_policy(oss: &Oss, fields: &BTreeMap<String, String>) -> Result<Policy, OssError> {
+/// Form fields a policy need not name (the signature's own, the file, `x-ignore-*`).
+fn exempt(field: &str) -> bool {
+    matches!(
+        field,
+        "policy" | "signature" | "x-amz-signature" | "awsaccesskeyid" | "file" | "x-amz-security-token"
+    ) || field.starts_with("x-ignore-")
+}
+
+/// An S3 form's policy conditions: `{"field": "value"}`, `["eq", "$field", "value"]`,
+/// `["starts-with", "$field", "prefix"]` and `["content-length-range", min, max]` (both
+/// bounds); every form field must be named by one. A failed condition is 403 AccessDenied as S3
+/// words it; a malformed one 400 InvalidPolicyDocument.
+fn check_s3_conditions(
+    conditions: &[serde_json::Value],
+    fields: &BTreeMap<String, String>,
+    bucket: &str,
+    policy: &mut Policy,
+) -> Result<(), OssError> {
+    let value_of = |name: &str| -> Option<String> {
+        if name == "bucket" {
+            return Some(bucket.to_string());
+        }
+        fields.get(name).cloned()
+    };
+    let failed = |c: &serde_json::Value| {
+        OssError::AccessDenied(format!("Invalid according to Policy: Policy Condition failed: {c}"))
+    };
+    let bad = |why: &str| OssError::InvalidPolicyDocument(format!("Invalid Policy: {why}"));
+    let mut named: Vec<String> = Vec::new();
+    for c in conditions {
+        match c {
+            serde_json::Value::Object(m) => {
+                for (k, v) in m {
+                    let k = k.to_ascii_lowercase();
+                    let want = v.as_str().ok_or_else(|| bad("condition values must be strings"))?;
+                    if value_of(&k).as_deref() != Some(want) {
+                        return Err(failed(c));
+                    }
+                    named.push(k);
+                }
+            }
+            serde_json::Value::Array(a) => {
+                let op = a.first().and_then(|v| v.as_str()).unwrap_or("");
+                match op.to_ascii_lowercase().as_str() {
+                    "content-length-range" => {
+                        let (Some(lo), Some(hi)) =
+                            (a.get(1).and_then(|v| v.as_u64()), a.get(2).and_then(|v| v.as_u64()))
+                        else {
+                            return Err(bad(
+                                "content-length-range needs a minimum and a maximum (non-negative integers)",
+                            ));
+                        };
+                        policy.length_range = Some((lo, hi));
+                    }
+                    "eq" | "starts-with" => {
+                        let (Some(field), Some(want)) =
+                            (a.get(1).and_then(|v| v.as_str()), a.get(2).and_then(|v| v.as_str()))
+                        else {
+                            return Err(bad(&format!("{op} needs a $field and a value")));
+                        };
+                        let field = field
+                            .strip_prefix('$')
+                            .ok_or_else(|| bad(&format!("{op} names a field as $name")))?
+                            .to_ascii_lowercase();
+                        let have = value_of(&field).unwrap_or_default();
+                        let ok = if op.eq_ignore_ascii_case("eq") {
+                            have == want
+                        } else {
+                            have.starts_with(want)
+                        };
+                        if !ok {
+                            return Err(failed(c));
+                        }
+                        named.push(field);
+                    }
+                    _ => return Err(bad(&format!("unknown condition {c}"))),
+                }
+            }
+            _ => return Err(bad("a condition is an object or a list")),
+        }
+    }
+    if let Some(extra) = fields
+        .keys()
+        .find(|f| !exempt(f) && !named.iter().any(|n| n == *f))
+    {
+        return Err(OssError::AccessDenied(format!(
+            "Invalid according to Policy: Extra input fields: {extra}"
+        )));
+    }
+    Ok(())
+}
+
+/// Whether a form is an S3 one (it carries S3's signature fields).
+fn is_s3_form(ctx: &Ctx, fields: &BTreeMap<String, String>) -> bool {
+    ctx.s3
+        || fields.contains_key("awsaccesskeyid")
+        || fields.contains_key("x-amz-credential")
+        || fields.contains_key("x-amz-algorithm")
+}
+
+fn check_policy(
+    oss: &Oss,
+    ctx: &Ctx,
+    bucket: &str,
+    fields: &BTreeMap<String, String>,
+) -> Result<Policy, OssError> {
     let Some(policy_b64) = fields.get("policy") else {
         if let Some(creds) = &oss.config().strict_auth {
             let _ = creds;
@@ -38,32 +143,46 @@ fn check_policy(oss: &Oss, fields: &BTreeMap<String, String>) -> Result<Policy, 
         }
         return Ok(Policy::default());
     };
+    let s3 = is_s3_form(ctx, fields);
     let raw = base64::engine::general_purpose::STANDARD
         .decode(policy_b64.trim())
         .map_err(|_| invalid("The policy field is not valid base64."))?;
     let doc: serde_json::Value = serde_json::from_slice(&raw)
         .map_err(|_| invalid("The policy document is not valid JSON."))?;
     let mut policy = Policy::default();
-    if let Some(exp) = doc.get("expiration").and_then(|v| v.as_str()) {
-        let t = time::OffsetDateTime::parse(exp, &time::format_description::well_known::Rfc3339)
-            .map_err(|_| invalid("The policy expiration is not an ISO 8601 time."))?;
-        if t < oss.config().ctx.clock.now() {
-            return Err(OssError::AccessDenied(
-                "Invalid according to Policy: Policy expired.".into(),
+    match doc.get("expiration").and_then(|v| v.as_str()) {
+        Some(exp) => {
+            let t =
+                time::OffsetDateTime::parse(exp, &time::format_description::well_known::Rfc3339)
+                    .map_err(|_| invalid("The policy expiration is not an ISO 8601 time."))?;
+            if t < oss.config().ctx.clock.now() {
+                return Err(OssError::AccessDenied(
+                    "Invalid according to Policy: Policy expired.".into(),
+                ));
+            }
+        }
+        None if s3 => {
+            return Err(OssError::InvalidPolicyDocument(
+                "Invalid Policy: Policy missing expiration.".into(),
             ));
         }
+        None => {}
     }
     let conditions = doc
         .get("conditions")
         .and_then(|c| c.as_array())
         .ok_or_else(|| invalid("The policy document has no conditions."))?;
-    for c in conditions {
-        if let Some(arr) = c.as_array()
-            && arr.first().and_then(|v| v.as_str()) == Some("content-length-range")
-        {
-            let lo = arr.get(1).and_then(|v| v.as_u64()).unwrap_or(0);
-            let hi = arr.get(2).and_then(|v| v.as_u64()).unwrap_or(u64::MAX);
-            policy.length_range = Some((lo, hi));
+    if s3 {
+        check_s3_conditions(conditions, fields, bucket, &mut policy)?;
+    } else {
+        for c in conditions {
+            if let Some(arr) = c.as_array()
+                && arr.first().and_then(|v| v.as_str()) == Some("content-length-range")
+            {
+                let lo = arr.get(1).and_then(|v| v.as_u64()).unwrap_or(0);
+                let hi = arr.get(2).and_then(|v| v.as_u64()).unwrap_or(u64::MAX);
+                policy.length_range = Some((lo, hi));
+            }
         }
     }
     if let Some(creds) = &oss.config().strict_auth {
@@ -120,7 +239,7 @@ pub(crate) async fn post_object(
     let Some((file, file_name, file_ct)) = file else {
         return Err(OssError::IncorrectNumberOfFilesInPostRequest);
     };
-    let policy = check_policy(oss, &fields)?;
+    let policy = check_policy(oss, ctx, bucket, &fields)?;
     let key_template = fields
         .get("key")
         .ok_or_else(|| invalid("The form has no key field."))?;
@@ -143,7 +262,11 @@ pub(crate) async fn post_object(
     if let Some(ct) = content_type.and_then(|c| HeaderValue::from_str(&c).ok()) {
         h.insert(header::CONTENT_TYPE, ct);
     }
-    let attrs = super::ops::new_object_attrs(oss, bucket, &h).await?;
+    let mut attrs = super::ops::new_object_attrs(oss, bucket, &h).await?;
+    // S3's `tagging` field: a `<Tagging>` document.
+    if let Some(doc) = fields.get("tagging").filter(|d| !d.trim().is_empty()) {
+        attrs.tags = super::ops::tags_from_xml(doc.as_bytes(), crate::names::MAX_TAGS, "An object")?;
+    }
     let put = PutRequest {
         bucket: bucket.into(),
         key: key.clone(),
