@@ -62,6 +62,16 @@ def test_oss2_bad_credentials(strict, bucket_name):
         b.get_object("k")
 
 
+def test_oss_v4_signing_region_is_checked(strict, bucket_name):
+    b = oss2.Bucket(oss2.AuthV4(AK, SK), strict, bucket_name, region="cn-beijing")
+    with pytest.raises(oss2.exceptions.ServerError) as e:
+        b.create_bucket()
+    assert (e.value.status, e.value.code) == (400, "InvalidArgument")
+    assert "Invalid signing region" in e.value.message
+    r = requests.get(b.sign_url("GET", "k", 60))
+    assert r.status_code == 400 and "Invalid signing region" in r.text
+
+
 def test_expired_presigned_url(strict, bucket_name):
     b = oss2.Bucket(oss2.Auth(AK, SK), strict, bucket_name)
     b.create_bucket()

@@ -161,6 +161,8 @@ pub struct SignInput<'a> {
     pub query: &'a Query,
     /// Bucket and key.
     pub target: &'a Target,
+    /// The region V4 signatures must be scoped to (`None`: any).
+    pub region: Option<&'a str>,
 }
 
 fn malformed(msg: &str) -> OssError {
@@ -198,6 +200,7 @@ fn compare(
 pub fn verify(
     creds: &Credentials,
     clock: &Clock,
+    region: &str,
     req: &Request,
     q: &Query,
     target: &Target,
@@ -208,6 +211,7 @@ pub fn verify(
         headers: req.headers(),
         query: q,
         target,
+        region: Some(region),
     };
     verify_input(creds, clock.now().unix_timestamp(), &input)
 }
@@ -521,6 +525,21 @@ fn oss_v4_string_to_sign(
     )
 }
 
+/// An OSS V4 scope must name the region the request is sent to.
+fn check_region(r: &SignInput<'_>, scope: &Scope) -> Result<(), OssError> {
+    match r.region {
+        Some(region) if scope.region != region => Err(OssError::invalid_argument(
+            "x-oss-credential",
+            &scope.region,
+            format!(
+                "Invalid signing region in Authorization header: {} (this endpoint is {region})",
+                scope.region
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
 fn oss_v4_signature(secret: &str, scope: &Scope, sts: &str) -> String {
     scope.sign("aliyun_v4", secret, sts)
 }
@@ -531,6 +550,7 @@ fn oss_v4_header(creds: &Credentials, r: &SignInput<'_>, rest: &str) -> Result<(
         f.get("Credential")
             .ok_or_else(|| malformed("Credential is missing"))?,
     )?;
+    check_region(r, &scope)?;
     let sig = f
         .get("Signature")
         .ok_or_else(|| malformed("Signature is missing"))?;
@@ -544,6 +564,7 @@ fn oss_v4_header(creds: &Credentials, r: &SignInput<'_>, rest: &str) -> Result<(
 fn oss_v4_query(creds: &Credentials, now: i64, r: &SignInput<'_>) -> Result<(), OssError> {
     let q = r.query;
     let scope = Scope::parse(q.get("x-oss-credential").unwrap_or(""))?;
+    check_region(r, &scope)?;
     let datetime = q.get("x-oss-date").unwrap_or("");
     let start =
         parse_amz_date(datetime).ok_or_else(|| malformed("x-oss-date is not yyyymmddThhmmssZ"))?;
@@ -749,6 +770,7 @@ mod tests {
                 headers: h,
                 query: &q,
                 target: &t,
+                region: None,
             },
         )
     }

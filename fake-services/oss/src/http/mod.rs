@@ -249,7 +249,14 @@ async fn dispatch(oss: Oss, req: Request) -> Response {
                         .await;
                 }
                 if let Some(creds) = &oss.config().strict_auth {
-                    auth::verify(creds, &oss.config().ctx.clock, &req, &q, &target)?;
+                    auth::verify(
+                        creds,
+                        &oss.config().ctx.clock,
+                        &oss.config().ctx.region,
+                        &req,
+                        &q,
+                        &target,
+                    )?;
                 }
                 ops::handle(&oss, &c, req, q, target).await
             }

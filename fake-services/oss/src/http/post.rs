@@ -32,7 +32,12 @@ struct Policy {
 fn exempt(field: &str) -> bool {
     matches!(
         field,
-        "policy" | "signature" | "x-amz-signature" | "awsaccesskeyid" | "file" | "x-amz-security-token"
+        "policy"
+            | "signature"
+            | "x-amz-signature"
+            | "awsaccesskeyid"
+            | "file"
+            | "x-amz-security-token"
     ) || field.starts_with("x-ignore-")
 }
 
@@ -53,7 +58,9 @@ fn check_s3_conditions(
         fields.get(name).cloned()
     };
     let failed = |c: &serde_json::Value| {
-        OssError::AccessDenied(format!("Invalid according to Policy: Policy Condition failed: {c}"))
+        OssError::AccessDenied(format!(
+            "Invalid according to Policy: Policy Condition failed: {c}"
+        ))
     };
     let bad = |why: &str| OssError::InvalidPolicyDocument(format!("Invalid Policy: {why}"));
     let mut named: Vec<String> = Vec::new();
@@ -62,7 +69,9 @@ fn check_s3_conditions(
             serde_json::Value::Object(m) => {
                 for (k, v) in m {
                     let k = k.to_ascii_lowercase();
-                    let want = v.as_str().ok_or_else(|| bad("condition values must be strings"))?;
+                    let want = v
+                        .as_str()
+                        .ok_or_else(|| bad("condition values must be strings"))?;
                     if value_of(&k).as_deref() != Some(want) {
                         return Err(failed(c));
                     }
@@ -73,9 +82,10 @@ fn check_s3_conditions(
                 let op = a.first().and_then(|v| v.as_str()).unwrap_or("");
                 match op.to_ascii_lowercase().as_str() {
                     "content-length-range" => {
-                        let (Some(lo), Some(hi)) =
-                            (a.get(1).and_then(|v| v.as_u64()), a.get(2).and_then(|v| v.as_u64()))
-                        else {
+                        let (Some(lo), Some(hi)) = (
+                            a.get(1).and_then(|v| v.as_u64()),
+                            a.get(2).and_then(|v| v.as_u64()),
+                        ) else {
                             return Err(bad(
                                 "content-length-range needs a minimum and a maximum (non-negative integers)",
                             ));
@@ -83,9 +93,10 @@ fn check_s3_conditions(
                         policy.length_range = Some((lo, hi));
                     }
                     "eq" | "starts-with" => {
-                        let (Some(field), Some(want)) =
-                            (a.get(1).and_then(|v| v.as_str()), a.get(2).and_then(|v| v.as_str()))
-                        else {
+                        let (Some(field), Some(want)) = (
+                            a.get(1).and_then(|v| v.as_str()),
+                            a.get(2).and_then(|v| v.as_str()),
+                        ) else {
                             return Err(bad(&format!("{op} needs a $field and a value")));
                         };
                         let field = field
@@ -265,7 +276,8 @@ pub(crate) async fn post_object(
     let mut attrs = super::ops::new_object_attrs(oss, bucket, &h).await?;
     // S3's `tagging` field: a `<Tagging>` document.
     if let Some(doc) = fields.get("tagging").filter(|d| !d.trim().is_empty()) {
-        attrs.tags = super::ops::tags_from_xml(doc.as_bytes(), crate::names::MAX_TAGS, "An object")?;
+        attrs.tags =
+            super::ops::tags_from_xml(doc.as_bytes(), crate::names::MAX_TAGS, "An object")?;
     }
     let put = PutRequest {
         bucket: bucket.into(),
