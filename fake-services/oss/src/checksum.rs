@@ -155,10 +155,15 @@ static S3_CRC64NVME: crc::Crc<u64, crc::Table<16>> =
 
 /// An S3 additional checksum being computed.
 pub enum S3Hasher {
+    /// CRC-32 (ISO-HDLC).
     Crc32(crc::Digest<'static, u32, crc::Table<16>>),
+    /// CRC-32C (Castagnoli).
     Crc32c(crc::Digest<'static, u32, crc::Table<16>>),
+    /// CRC-64/NVME.
     Crc64(crc::Digest<'static, u64, crc::Table<16>>),
+    /// SHA-1.
     Sha1(Sha1),
+    /// SHA-256.
     Sha256(Sha256),
 }
 

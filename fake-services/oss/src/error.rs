@@ -145,14 +145,19 @@ pub enum OssError {
     #[error("{0}")]
     InvalidTag(String),
     /// GetBucketTagging on the S3 face for a bucket without tags.
+    /// GetBucketTagging on a bucket without tags (S3).
     #[error("The TagSet does not exist")]
     NoSuchTagSet,
+    /// GetBucketCors on a bucket without CORS rules.
     #[error("The CORS configuration does not exist.")]
     NoSuchCorsConfiguration,
+    /// A cross-origin request the bucket's CORS rules do not allow.
     #[error("{0}")]
     CorsForbidden(String),
+    /// A request that cannot be served as sent.
     #[error("{0}")]
     BadRequest(String),
+    /// A request whose parts do not go together (S3's InvalidRequest).
     #[error("{0}")]
     InvalidRequest(String),
     /// A sub-resource or feature fcemu does not emulate.
