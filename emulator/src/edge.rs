@@ -61,18 +61,19 @@ pub struct Services {
 }
 
 impl Services {
-    /// The router for a request, and whether its service reads request bodies itself.
+    /// The router for a request, and whether the edge must read its body in the background
+    /// (the emulated services' routers do it themselves, in their request-context layer).
     fn route(&self, path: &str, headers: &HeaderMap) -> Option<(Router, bool)> {
         if is_admin(path) {
-            return Some((self.admin.clone(), false));
+            return Some((self.admin.clone(), true));
         }
         if is_fc_api(path) {
-            return self.fc_api.clone().map(|r| (r, false));
+            return self.fc_api.clone().map(|r| (r, true));
         }
         self.emulated
             .iter()
             .find(|(s, _)| s.claims(path, headers))
-            .map(|(s, r)| (r.clone(), s.reads_bodies()))
+            .map(|(_, r)| (r.clone(), false))
     }
 }
 
@@ -134,13 +135,13 @@ async fn dispatch(
             Err(never) => match never {},
         };
     }
-    let Some((router, reads_bodies)) = services.route(req.uri().path(), req.headers()) else {
+    let Some((router, drain)) = services.route(req.uri().path(), req.headers()) else {
         return not_available(req.uri().path());
     };
-    let req = if reads_bodies {
-        req
-    } else {
+    let req = if drain {
         fcemu_core::body::read_in_background(req)
+    } else {
+        req
     };
     match router.oneshot(req).await {
         Ok(resp) => resp,

@@ -27,13 +27,21 @@ impl IntoResponse for BrowseError {
 
 impl From<fcemu_oss::OssError> for BrowseError {
     fn from(e: fcemu_oss::OssError) -> Self {
-        BrowseError(e.status(), e.code().into(), e.to_string())
+        BrowseError(
+            fcemu_oss::http::error_status(&e),
+            e.code().into(),
+            e.to_string(),
+        )
     }
 }
 
 impl From<fcemu_tablestore::OtsError> for BrowseError {
     fn from(e: fcemu_tablestore::OtsError) -> Self {
-        BrowseError(e.status(), e.code().into(), e.to_string())
+        BrowseError(
+            fcemu_tablestore::http::error::status(&e),
+            e.code().into(),
+            e.to_string(),
+        )
     }
 }
 

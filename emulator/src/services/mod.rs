@@ -84,14 +84,9 @@ pub trait EmulatedService: Send + Sync + 'static {
     /// request gets it.
     fn claims(&self, path: &str, headers: &HeaderMap) -> bool;
 
-    /// Its wire API.
+    /// Its wire API, with `fcemu_core::RequestContextLayer` installed (request ids, host,
+    /// client, cause, and bodies read in the background so an early answer never waits on one).
     fn router(&self) -> Router;
-
-    /// Whether it reads request bodies itself; the edge otherwise reads them in the background
-    /// so an early answer never waits on an unread body.
-    fn reads_bodies(&self) -> bool {
-        false
-    }
 
     /// Creates what `plan` declares and its triggers need (at start and after a reset).
     fn ensure<'a>(&'a self, plan: &'a AppPlan) -> BoxFuture<'a, anyhow::Result<()>>;

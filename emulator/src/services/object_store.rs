@@ -47,10 +47,6 @@ impl EmulatedService for fcemu_oss::Oss {
         fcemu_oss::Oss::router(self)
     }
 
-    fn reads_bodies(&self) -> bool {
-        true
-    }
-
     fn ensure<'a>(&'a self, plan: &'a AppPlan) -> BoxFuture<'a, anyhow::Result<()>> {
         async move {
             let mut buckets: std::collections::BTreeSet<String> =

@@ -1,8 +1,5 @@
-//! The one error type of BatchCompute, and its wire form: `{"Code", "Message", "RequestId",
-//! "HostId"}` with the status of reference batchcompute.md §9.
-
-use axum::response::{IntoResponse, Response};
-use http::StatusCode;
+//! The one error type of BatchCompute: what went wrong and its `Code`; `http/error.rs` maps it
+//! to the wire.
 
 /// Everything a BatchCompute call can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -70,18 +67,6 @@ impl BatchError {
         }
     }
 
-    /// The HTTP status.
-    pub fn status(&self) -> StatusCode {
-        match self {
-            BatchError::NotFound(_) => StatusCode::NOT_FOUND,
-            BatchError::StateConflict(_) => StatusCode::CONFLICT,
-            BatchError::Forbidden(_) => StatusCode::FORBIDDEN,
-            BatchError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            BatchError::NotEmulated(_) => StatusCode::NOT_IMPLEMENTED,
-            _ => StatusCode::BAD_REQUEST,
-        }
-    }
-
     /// `Missing{field}`, saying where.
     pub fn missing(field: &str, at: impl Into<String>) -> Self {
         BatchError::Missing {
@@ -108,17 +93,5 @@ impl From<rusqlite::Error> for BatchError {
 impl From<tokio::task::JoinError> for BatchError {
     fn from(e: tokio::task::JoinError) -> Self {
         BatchError::Internal(format!("task: {e}"))
-    }
-}
-
-impl IntoResponse for BatchError {
-    fn into_response(self) -> Response {
-        let body = serde_json::json!({
-            "Code": self.code(),
-            "Message": self.to_string(),
-            "RequestId": "",
-            "HostId": "batchcompute.fcemu",
-        });
-        (self.status(), axum::Json(body)).into_response()
     }
 }

@@ -11,12 +11,14 @@ pub mod changes;
 pub mod clock;
 pub mod context;
 pub mod ids;
+pub mod request;
 pub mod storage;
 
 pub use changes::{ChangeFeed, ChangeReceiver, Unhandled};
 pub use clock::Clock;
 pub use context::ServiceContext;
 pub use ids::IdGen;
+pub use request::{RequestContext, RequestContextLayer, RequestIdStyle};
 pub use storage::DataDir;
 
 pub use cause::{CHAIN_DEPTH_HEADER, Cause, chain_depth};

@@ -1,8 +1,6 @@
 //! The one error type of the object store. Every operation returns it; `http::error` turns it into
 //! the wire form (OSS or S3 XML) in one place.
 
-use http::StatusCode;
-
 /// Everything an object store operation can fail with, as the client should see it.
 ///
 /// Messages are for people; clients match on [`OssError::code`] and the HTTP status.
@@ -252,35 +250,6 @@ impl OssError {
             FieldItemTooLong => "FieldItemTooLong",
             IncompleteBody(_) => "IncompleteBody",
             Internal(_) => "InternalError",
-        }
-    }
-
-    /// The HTTP status OSS answers with.
-    pub fn status(&self) -> StatusCode {
-        use OssError::*;
-        match self {
-            NoSuchBucket { .. }
-            | NoSuchKey { .. }
-            | NoSuchUpload { .. }
-            | NoSuchTagSet
-            | NoSuchCorsConfiguration => StatusCode::NOT_FOUND,
-            BucketAlreadyExists { .. }
-            | BucketNotEmpty { .. }
-            | FileAlreadyExists
-            | PositionNotEqualToLength { .. }
-            | ObjectNotAppendable => StatusCode::CONFLICT,
-            InvalidRange { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
-            PreconditionFailed => StatusCode::PRECONDITION_FAILED,
-            NotModified => StatusCode::NOT_MODIFIED,
-            NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
-            MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            MissingContentLength => StatusCode::LENGTH_REQUIRED,
-            AccessDenied(_)
-            | CorsForbidden(_)
-            | InvalidAccessKeyId { .. }
-            | SignatureDoesNotMatch { .. } => StatusCode::FORBIDDEN,
-            Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            _ => StatusCode::BAD_REQUEST,
         }
     }
 

@@ -1,8 +1,6 @@
 //! The one error type of Table Store. Every operation returns it; `http::error` turns it into
 //! the protobuf `Error` body, status and headers in one place.
 
-use http::StatusCode;
-
 /// Everything a Table Store operation can fail with, as the client should see it.
 #[derive(Debug, thiserror::Error)]
 pub enum OtsError {
@@ -64,24 +62,6 @@ impl OtsError {
             OtsError::TrimmedDataAccess => "OTSTrimmedDataAccess",
             OtsError::OutOfColumnCountLimit(_) => "OTSOutOfColumnCountLimit",
             OtsError::Internal(_) => "OTSInternalServerError",
-        }
-    }
-
-    /// The HTTP status.
-    pub fn status(&self) -> StatusCode {
-        match self {
-            OtsError::ParameterInvalid(_)
-            | OtsError::InvalidPk(_)
-            | OtsError::UnsupportedOperation(_)
-            | OtsError::OutOfColumnCountLimit(_) => StatusCode::BAD_REQUEST,
-            OtsError::TableNotExist | OtsError::StreamNotExist | OtsError::TrimmedDataAccess => {
-                StatusCode::NOT_FOUND
-            }
-            OtsError::TableAlreadyExist => StatusCode::CONFLICT,
-            OtsError::ConditionCheckFail | OtsError::AuthFailed(_) => StatusCode::FORBIDDEN,
-            OtsError::RequestBodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            OtsError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            OtsError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 

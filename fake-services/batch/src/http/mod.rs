@@ -4,6 +4,7 @@
 //! [`clusters`] clusters, images, quotas and the resources on offer.
 
 mod clusters;
+pub mod error;
 mod jobs;
 
 use axum::Router;
@@ -78,11 +79,23 @@ pub fn router(batch: Batch) -> Router {
             batch.clone(),
             request_id,
         ))
+        .layer(fcemu_core::RequestContextLayer::new(
+            batch.config().ctx.ids.clone(),
+            REQUEST_ID,
+        ))
         .with_state(batch)
 }
 
+/// BatchCompute request ids: upper-case UUIDs.
+const REQUEST_ID: fcemu_core::RequestIdStyle = fcemu_core::RequestIdStyle::UuidUpper;
+
+/// The context the layer computed for `req`.
+fn context(batch: &Batch, req: &Request) -> fcemu_core::RequestContext {
+    fcemu_core::RequestContext::of(req, &batch.config().ctx.ids, REQUEST_ID)
+}
+
 async fn request_id(AxState(batch): AxState<Batch>, req: Request, next: Next) -> Response {
-    let id = batch.config().ctx.ids.uuid().to_uppercase();
+    let id = context(&batch, &req).request_id;
     let checked = match &batch.config().strict_auth {
         None => Ok(()),
         Some((key, secret)) => {

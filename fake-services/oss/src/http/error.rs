@@ -3,12 +3,12 @@
 //! `ArgumentName`, `StringToSign`, ...), and `x-oss-next-append-position` on append conflicts.
 
 use axum::body::Body;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use base64::Engine;
 use http::{HeaderValue, StatusCode, header};
 
+use super::Ctx;
 use super::xml::XmlWriter;
-use super::{CTX, Ctx};
 use crate::OssError;
 
 fn s3_code(e: &OssError) -> &'static str {
@@ -24,7 +24,7 @@ fn s3_code(e: &OssError) -> &'static str {
 fn s3_status(e: &OssError) -> StatusCode {
     match e {
         OssError::FileAlreadyExists => StatusCode::PRECONDITION_FAILED,
-        e => e.status(),
+        e => status(e),
     }
 }
 
@@ -95,38 +95,31 @@ fn document(e: &OssError, ctx: &Ctx) -> String {
     w.finish()
 }
 
-impl IntoResponse for OssError {
-    fn into_response(self) -> Response {
-        let ctx = CTX.try_with(Clone::clone).unwrap_or_else(|_| Ctx {
-            request_id: String::new(),
-            host: String::new(),
-            s3: false,
-            head: false,
-            source_ip: String::new(),
-            date: String::new(),
-            cause: fcemu_core::Cause::default(),
-        });
+/// The answer to a request (described by `ctx`) that failed with `e`.
+pub(crate) fn response(e: OssError, ctx: &Ctx) -> Response {
+    {
+        let this = e;
         let status = if ctx.s3 {
-            s3_status(&self)
+            s3_status(&this)
         } else {
-            self.status()
+            status(&this)
         };
         let mut builder = Response::builder().status(status);
         if !ctx.s3
-            && let Some(code) = ec(&self)
+            && let Some(code) = ec(&this)
         {
             builder = builder.header("x-oss-ec", code);
         }
-        if let OssError::PositionNotEqualToLength { next } = &self {
+        if let OssError::PositionNotEqualToLength { next } = &this {
             builder = builder.header("x-oss-next-append-position", next.to_string());
         }
-        if matches!(self, OssError::NotModified) {
+        if matches!(this, OssError::NotModified) {
             return builder
                 .header(header::CONTENT_LENGTH, "0")
                 .body(Body::empty())
                 .unwrap_or_default();
         }
-        let doc = document(&self, &ctx);
+        let doc = document(&this, ctx);
         if ctx.head {
             let b64 = base64::engine::general_purpose::STANDARD.encode(doc.as_bytes());
             if let Ok(v) = HeaderValue::from_str(&b64) {
@@ -141,5 +134,34 @@ impl IntoResponse for OssError {
             .header(header::CONTENT_TYPE, "application/xml")
             .body(Body::from(doc))
             .unwrap_or_default()
+    }
+}
+
+/// The HTTP status of `e` on the OSS face (the S3 face differs for a few).
+pub fn status(e: &OssError) -> StatusCode {
+    use OssError::*;
+    match e {
+        NoSuchBucket { .. }
+        | NoSuchKey { .. }
+        | NoSuchUpload { .. }
+        | NoSuchTagSet
+        | NoSuchCorsConfiguration => StatusCode::NOT_FOUND,
+        BucketAlreadyExists { .. }
+        | BucketNotEmpty { .. }
+        | FileAlreadyExists
+        | PositionNotEqualToLength { .. }
+        | ObjectNotAppendable => StatusCode::CONFLICT,
+        InvalidRange { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
+        PreconditionFailed => StatusCode::PRECONDITION_FAILED,
+        NotModified => StatusCode::NOT_MODIFIED,
+        NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
+        MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+        MissingContentLength => StatusCode::LENGTH_REQUIRED,
+        AccessDenied(_)
+        | CorsForbidden(_)
+        | InvalidAccessKeyId { .. }
+        | SignatureDoesNotMatch { .. } => StatusCode::FORBIDDEN,
+        Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        _ => StatusCode::BAD_REQUEST,
     }
 }

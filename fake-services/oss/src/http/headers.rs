@@ -88,8 +88,8 @@ pub fn parse_tagging(v: &str) -> Vec<(String, String)> {
 }
 
 /// Whether `x-oss-forbid-overwrite` asks not to replace (S3: `If-None-Match: *`).
-pub fn forbid_overwrite(h: &HeaderMap) -> Result<bool, OssError> {
-    if get(h, "if-none-match") == Some("*") && super::CTX.try_with(|c| c.s3).unwrap_or(false) {
+pub fn forbid_overwrite(h: &HeaderMap, s3: bool) -> Result<bool, OssError> {
+    if s3 && get(h, "if-none-match") == Some("*") {
         return Ok(true);
     }
     match get(h, "x-oss-forbid-overwrite") {
@@ -213,19 +213,8 @@ fn put(h: &mut HeaderMap, name: &str, value: &str) {
     }
 }
 
-/// An ETag as sent: quoted; lower-case hex on the S3 face, as S3 writes them (upper-case on
-/// OSS's), whichever the request being served is.
-pub fn quoted(etag: &str) -> String {
-    if super::CTX.try_with(|c| c.s3).unwrap_or(false) {
-        format!("\"{}\"", etag.to_ascii_lowercase())
-    } else {
-        format!("\"{etag}\"")
-    }
-}
-
-/// Headers describing an object on GET/HEAD (Content-Length and ranges are the caller's).
 pub fn object_headers(h: &mut HeaderMap, m: &ObjectMeta, ctx: &Ctx, q: &Query) {
-    put(h, "etag", &quoted(&m.etag));
+    put(h, "etag", &ctx.quoted(&m.etag));
     put(h, "last-modified", &super::http_date(m.last_modified));
     put(h, "accept-ranges", "bytes");
     put(h, "content-type", m.attrs.content_type());

@@ -16,6 +16,7 @@ pub mod auth;
 pub mod chunked;
 mod cors;
 mod error;
+pub use error::status as error_status;
 mod headers;
 mod ops;
 mod post;
@@ -24,10 +25,11 @@ pub mod route;
 mod s3checksum;
 pub mod xml;
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 
-use axum::extract::{ConnectInfo, Request};
-use axum::response::{IntoResponse, Response};
+use axum::extract::Request;
+use axum::response::Response;
+use fcemu_core::{RequestContext, RequestContextLayer, RequestIdStyle};
 use http::{HeaderMap, HeaderValue, Method};
 use percent_encoding::percent_decode_str;
 use tracing::Instrument;
@@ -37,11 +39,17 @@ pub use query::Query;
 
 /// Builds the router: every path and method goes to one dispatcher.
 pub fn router(oss: Oss) -> axum::Router {
-    axum::Router::new().fallback(move |req: Request| {
-        let oss = oss.clone();
-        async move { dispatch(oss, fcemu_core::body::read_in_background(req)).await }
-    })
+    let ids = oss.config().ctx.ids.clone();
+    axum::Router::new()
+        .fallback(move |req: Request| {
+            let oss = oss.clone();
+            async move { dispatch(oss, req).await }
+        })
+        .layer(RequestContextLayer::new(ids, REQUEST_ID))
 }
+
+/// OSS request ids: 24 upper-case hex digits.
+const REQUEST_ID: RequestIdStyle = RequestIdStyle::HexUpper(24);
 
 /// What every part of the HTTP layer may need to know about the request being served.
 #[derive(Clone, Debug)]
@@ -59,6 +67,16 @@ pub(crate) struct Ctx {
 }
 
 impl Ctx {
+    /// An ETag as sent: quoted; lower-case hex on the S3 face, as S3 writes them (upper-case on
+    /// OSS's).
+    pub fn quoted(&self, etag: &str) -> String {
+        if self.s3 {
+            format!("\"{}\"", etag.to_ascii_lowercase())
+        } else {
+            format!("\"{etag}\"")
+        }
+    }
+
     pub fn info(&self) -> RequestInfo {
         RequestInfo {
             request_id: self.request_id.clone(),
@@ -66,11 +84,6 @@ impl Ctx {
             cause: self.cause.clone(),
         }
     }
-}
-
-tokio::task_local! {
-    /// The request being served, for the error encoder.
-    pub(crate) static CTX: Ctx;
 }
 
 /// What the request addresses.
@@ -171,19 +184,6 @@ pub fn is_s3_request(headers: &HeaderMap, q: &Query) -> bool {
         || headers.contains_key("x-amz-date")
 }
 
-fn source_ip(req: &Request) -> String {
-    if let Some(ConnectInfo(addr)) = req.extensions().get::<ConnectInfo<SocketAddr>>() {
-        return addr.ip().to_string();
-    }
-    req.headers()
-        .get("x-forwarded-for")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(',').next())
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "127.0.0.1".into())
-}
-
 /// Formats an instant as an HTTP date (IMF-fixdate).
 pub fn http_date(t: time::OffsetDateTime) -> String {
     let st =
@@ -207,21 +207,18 @@ pub fn xml_time(t: time::OffsetDateTime) -> String {
 
 async fn dispatch(oss: Oss, req: Request) -> Response {
     let q = Query::parse(req.uri().query().unwrap_or(""));
-    let host = req
-        .headers()
-        .get(http::header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .map(String::from)
-        .or_else(|| req.uri().authority().map(|a| a.to_string()))
-        .unwrap_or_default();
+    let rc = RequestContext::of(&req, &oss.config().ctx.ids, REQUEST_ID);
+    let host = rc.host.clone();
     let ctx = Ctx {
-        request_id: oss.new_request_id(),
+        request_id: rc.request_id,
         host: host.clone(),
         s3: is_s3_request(req.headers(), &q),
         head: req.method() == Method::HEAD,
-        source_ip: source_ip(&req),
+        source_ip: rc
+            .client
+            .map_or_else(|| "127.0.0.1".into(), |ip| ip.to_string()),
         date: http_date(oss.config().ctx.clock.now()),
-        cause: fcemu_core::Cause::of(req.headers()),
+        cause: rc.cause,
     };
     let span = tracing::debug_span!("oss", method = %req.method(), uri = %req.uri(), request_id = %ctx.request_id);
     let host_bucket = bucket_from_host(&host, &oss.config().base_domains);
@@ -241,8 +238,7 @@ async fn dispatch(oss: Oss, req: Request) -> Response {
         .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
     let c = ctx.clone();
     let o = oss.clone();
-    let mut resp = CTX
-        .scope(ctx.clone(), async move {
+    let mut resp = async move {
             let result = async {
                 if req.method() == Method::OPTIONS {
                     return cors::preflight(&oss, &c, req.headers(), target.bucket.as_deref())
@@ -269,10 +265,10 @@ async fn dispatch(oss: Oss, req: Request) -> Response {
                     } else {
                         tracing::debug!(request_id = %c.request_id, code = e.code(), "request failed");
                     }
-                    e.into_response()
+                    error::response(e, &c)
                 }
             }
-        })
+        }
         .instrument(span)
         .await;
     if let (Some(origin), Some(bucket)) = (&origin, &cors_bucket)

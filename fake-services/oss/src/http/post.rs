@@ -11,7 +11,7 @@ use futures::{StreamExt, TryStreamExt};
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 
 use super::Ctx;
-use super::headers::{forbid_overwrite, quoted};
+use super::headers::forbid_overwrite;
 use super::xml::XmlWriter;
 use crate::service::PutRequest;
 use crate::{Body, ObjectEvent, Oss, OssError};
@@ -284,7 +284,7 @@ pub(crate) async fn post_object(
         key: key.clone(),
         attrs,
         content_md5: fields.get("content-md5").cloned(),
-        forbid_overwrite: forbid_overwrite(&h)?,
+        forbid_overwrite: forbid_overwrite(&h, ctx.s3)?,
         if_match: None,
         checksum: crate::model::ChecksumSlot::default(),
     };
@@ -309,7 +309,7 @@ pub(crate) async fn post_object(
         return Err(OssError::EntityTooSmall);
     }
 
-    let etag = quoted(&m.etag);
+    let etag = ctx.quoted(&m.etag);
     let mut builder = Response::builder()
         .header(header::ETAG, &etag)
         .header("x-oss-hash-crc64ecma", m.crc64.to_string());

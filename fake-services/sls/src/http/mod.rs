@@ -15,9 +15,9 @@ pub mod error;
 mod ops;
 pub mod params;
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 
-use axum::extract::{ConnectInfo, Request};
+use axum::extract::Request;
 use axum::response::Response;
 use http::HeaderValue;
 use percent_encoding::percent_decode_str;
@@ -27,11 +27,17 @@ pub use params::Params;
 
 /// Builds the router: every path and method goes to one dispatcher.
 pub fn router(sls: Sls) -> axum::Router {
-    axum::Router::new().fallback(move |req: Request| {
-        let sls = sls.clone();
-        async move { dispatch(sls, req).await }
-    })
+    let ids = sls.config().ctx.ids.clone();
+    axum::Router::new()
+        .fallback(move |req: Request| {
+            let sls = sls.clone();
+            async move { dispatch(sls, req).await }
+        })
+        .layer(fcemu_core::RequestContextLayer::new(ids, REQUEST_ID))
 }
+
+/// Log Service request ids: 24 upper-case hex digits.
+const REQUEST_ID: fcemu_core::RequestIdStyle = fcemu_core::RequestIdStyle::HexUpper(24);
 
 /// The project a host names, if any (see the module docs).
 pub fn project_from_host(host: &str, endpoints: &[String]) -> Option<String> {
@@ -101,10 +107,11 @@ impl Ctx {
 }
 
 async fn dispatch(sls: Sls, req: Request) -> Response {
-    let request_id = sls.config().ctx.ids.hex_upper(24);
+    let rc = fcemu_core::RequestContext::of(&req, &sls.config().ctx.ids, REQUEST_ID);
+    let request_id = rc.request_id.clone();
     let method = req.method().clone();
     let path = req.uri().path().to_string();
-    let mut resp = match handle(&sls, req).await {
+    let mut resp = match handle(&sls, req, rc).await {
         Ok(r) => r,
         Err(e) => {
             if let SlsError::Internal(cause) = &e {
@@ -121,24 +128,14 @@ async fn dispatch(sls: Sls, req: Request) -> Response {
     resp
 }
 
-async fn handle(sls: &Sls, req: Request) -> Result<Response, SlsError> {
-    let client_ip = req
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip().to_string());
+async fn handle(
+    sls: &Sls,
+    req: Request,
+    rc: fcemu_core::RequestContext,
+) -> Result<Response, SlsError> {
+    let client_ip = rc.client.map(|ip| ip.to_string());
     let (parts, body) = req.into_parts();
-    let host = parts
-        .uri
-        .authority()
-        .map(|a| a.as_str().to_string())
-        .or_else(|| {
-            parts
-                .headers
-                .get(http::header::HOST)
-                .and_then(|h| h.to_str().ok())
-                .map(str::to_string)
-        })
-        .unwrap_or_default();
+    let host = rc.host;
     let path = percent_decode_str(parts.uri.path())
         .decode_utf8_lossy()
         .into_owned();
@@ -154,9 +151,8 @@ async fn handle(sls: &Sls, req: Request) -> Result<Response, SlsError> {
         };
         auth::verify((id, secret), &signed)?;
     }
-    let cause = fcemu_core::Cause::of(&parts.headers);
     let ctx = Ctx {
-        cause,
+        cause: rc.cause,
         method: parts.method,
         headers: parts.headers,
         params,

@@ -24,5 +24,23 @@ pub fn error_response(e: &OtsError, request_id: &str) -> (StatusCode, Vec<u8>) {
         }
         e => tracing::debug!(request_id, code = e.code(), message = %e, "request failed"),
     }
-    (e.status(), to_proto(e).encode_to_vec())
+    (status(e), to_proto(e).encode_to_vec())
+}
+
+/// The HTTP status of an error.
+pub fn status(e: &OtsError) -> StatusCode {
+    match e {
+        OtsError::ParameterInvalid(_)
+        | OtsError::InvalidPk(_)
+        | OtsError::UnsupportedOperation(_)
+        | OtsError::OutOfColumnCountLimit(_) => StatusCode::BAD_REQUEST,
+        OtsError::TableNotExist | OtsError::StreamNotExist | OtsError::TrimmedDataAccess => {
+            StatusCode::NOT_FOUND
+        }
+        OtsError::TableAlreadyExist => StatusCode::CONFLICT,
+        OtsError::ConditionCheckFail | OtsError::AuthFailed(_) => StatusCode::FORBIDDEN,
+        OtsError::RequestBodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        OtsError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+        OtsError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    }
 }

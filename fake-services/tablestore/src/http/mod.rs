@@ -26,11 +26,16 @@ pub const MAX_BODY: usize = 5 << 20;
 
 /// The router: every path is an action name (its last segment).
 pub fn router(ots: Ots) -> axum::Router {
+    let ids = ots.config().ctx.ids.clone();
     axum::Router::new()
         .fallback(handle)
         .layer(DefaultBodyLimit::disable())
+        .layer(fcemu_core::RequestContextLayer::new(ids, REQUEST_ID))
         .with_state(ots)
 }
+
+/// Table Store request ids: lower-case UUIDs.
+const REQUEST_ID: fcemu_core::RequestIdStyle = fcemu_core::RequestIdStyle::Uuid;
 
 /// `x-ots-date` of a response. The SDKs reject a date more than 15 minutes from their own
 /// clock, so it is the request's own `x-ots-date` when that is well formed (the client's clock,
@@ -56,6 +61,7 @@ fn response_date(request_date: Option<&str>) -> String {
 }
 
 async fn handle(State(ots): State<Ots>, req: Request) -> Response {
+    let rc = fcemu_core::RequestContext::of(&req, &ots.config().ctx.ids, REQUEST_ID);
     let (parts, body) = req.into_parts();
     let action = parts
         .uri
@@ -64,14 +70,14 @@ async fn handle(State(ots): State<Ots>, req: Request) -> Response {
         .find(|s| !s.is_empty())
         .unwrap_or("")
         .to_owned();
-    let request_id = ots.config().ctx.ids.uuid();
+    let request_id = rc.request_id;
     let instance = parts
         .headers
         .get("x-ots-instancename")
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_owned();
-    let cause = fcemu_core::Cause::of(&parts.headers);
+    let cause = rc.cause;
     let span = tracing::debug_span!("ots", %action, %instance, %request_id);
     crate::rows::CAUSE
         .scope(

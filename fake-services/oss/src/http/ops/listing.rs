@@ -6,6 +6,7 @@ use super::*;
 pub(super) fn contents(
     w: &mut XmlWriter,
     oss: &Oss,
+    ctx: &Ctx,
     m: &ObjectMeta,
     enc: &dyn Fn(&str) -> String,
     with_owner: bool,
@@ -13,7 +14,7 @@ pub(super) fn contents(
     w.open("Contents")
         .elem("Key", enc(&m.key))
         .elem("LastModified", xml_time(m.last_modified))
-        .elem("ETag", quoted(&m.etag))
+        .elem("ETag", ctx.quoted(&m.etag))
         .elem("Type", m.object_type.as_str())
         .elem("Size", m.size.to_string())
         .elem("StorageClass", &m.attrs.storage_class);
@@ -122,7 +123,7 @@ pub(super) async fn list_objects(
     }
     let with_owner = !v2 || q.get("fetch-owner") == Some("true");
     for m in &page.contents {
-        contents(&mut w, oss, m, &enc, with_owner);
+        contents(&mut w, oss, ctx, m, &enc, with_owner);
     }
     for p in &page.common_prefixes {
         w.open("CommonPrefixes").elem("Prefix", enc(p)).close();
@@ -181,7 +182,7 @@ pub(super) async fn list_versions(
             .elem("VersionId", "null")
             .elem("IsLatest", "true")
             .elem("LastModified", xml_time(m.last_modified))
-            .elem("ETag", quoted(&m.etag))
+            .elem("ETag", ctx.quoted(&m.etag))
             .elem("Type", m.object_type.as_str())
             .elem("Size", m.size.to_string())
             .elem("StorageClass", &m.attrs.storage_class);

@@ -21,7 +21,7 @@ use futures::{StreamExt, TryStreamExt};
 use http::{HeaderMap, StatusCode, header};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
-use super::headers::{self, attrs_from_headers, either, get, quoted};
+use super::headers::{self, attrs_from_headers, either, get};
 use super::query::Query;
 use super::route::{self, Level, Op, Route, Shape};
 use super::xml::{self, XmlWriter};

@@ -19,7 +19,7 @@ pub(super) async fn upload_part(
     let p = oss
         .upload_part(bucket, key, upload_id, number, md5.as_deref(), body, slot)
         .await?;
-    let r = with_header(empty(StatusCode::OK), "etag", &quoted(&p.etag));
+    let r = with_header(empty(StatusCode::OK), "etag", &ctx.quoted(&p.etag));
     let r = with_header(r, "x-oss-hash-crc64ecma", &p.crc64.to_string());
     // A part's checksum has no type header.
     let mut r = with_checksum(r, ctx, p.checksum.as_ref());
@@ -80,8 +80,8 @@ pub(super) async fn upload_part_copy(
         .await?;
     let mut w = XmlWriter::new("CopyPartResult", ctx.s3);
     w.elem("LastModified", xml_time(p.last_modified))
-        .elem("ETag", quoted(&p.etag));
-    let mut r = with_header(xml_response(w.finish()), "etag", &quoted(&p.etag));
+        .elem("ETag", ctx.quoted(&p.etag));
+    let mut r = with_header(xml_response(w.finish()), "etag", &ctx.quoted(&p.etag));
     r = with_header(r, "x-oss-hash-crc64ecma", &p.crc64.to_string());
     if let Some((a, b)) = resolved {
         r = with_header(r, "content-range", &format!("bytes {a}-{b}/{size}"));
@@ -99,7 +99,7 @@ pub(super) async fn complete_upload(
 ) -> Result<Response, OssError> {
     let upload_id = q.get("uploadId").unwrap_or("").to_string();
     let complete_all = get(req.headers(), "x-oss-complete-all") == Some("yes");
-    let forbid = headers::forbid_overwrite(req.headers())?;
+    let forbid = headers::forbid_overwrite(req.headers(), ctx.s3)?;
     let (parts, body) = req.into_parts();
     let body = read_small(body, &parts.headers).await?;
     let list = if complete_all {
@@ -163,9 +163,9 @@ pub(super) async fn complete_upload(
             key.to_string()
         },
     )
-    .elem("ETag", quoted(&m.etag));
+    .elem("ETag", ctx.quoted(&m.etag));
     checksum_elems(&mut w, ctx, m.attrs.checksum.as_ref(), true);
-    Ok(written_headers(xml_response(w.finish()), &m, false))
+    Ok(written_headers(xml_response(w.finish()), ctx, &m, false))
 }
 
 pub(super) async fn list_parts(
@@ -196,7 +196,7 @@ pub(super) async fn list_parts(
         w.open("Part")
             .elem("PartNumber", p.number.to_string())
             .elem("LastModified", xml_time(p.last_modified))
-            .elem("ETag", quoted(&p.etag))
+            .elem("ETag", ctx.quoted(&p.etag))
             .elem("HashCrc64ecma", p.crc64.to_string())
             .elem("Size", p.segment.size.to_string());
         checksum_elems(&mut w, ctx, p.checksum.as_ref(), false);

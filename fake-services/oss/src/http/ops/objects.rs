@@ -48,7 +48,7 @@ pub(super) async fn object_op(
                     "x-oss-symlink-target",
                     utf8_percent_encode(target, URL_ENCODE_ALL).to_string(),
                 ),
-                ("etag", quoted(&m.etag)),
+                ("etag", ctx.quoted(&m.etag)),
                 ("last-modified", crate::http::http_date(m.last_modified)),
             ] {
                 if let Ok(v) = http::HeaderValue::from_str(&v) {
@@ -69,7 +69,7 @@ pub(super) async fn object_op(
             let mut r = empty(StatusCode::OK);
             let h = r.headers_mut();
             for (n, v) in [
-                ("etag", quoted(&m.etag)),
+                ("etag", ctx.quoted(&m.etag)),
                 ("content-length", m.size.to_string()),
                 ("last-modified", crate::http::http_date(m.last_modified)),
                 ("x-oss-hash-crc64ecma", m.crc64.to_string()),
@@ -111,14 +111,19 @@ pub(super) async fn object_op(
     }
 }
 
-pub(super) fn written_headers(mut r: Response, m: &ObjectMeta, with_md5: bool) -> Response {
+pub(super) fn written_headers(
+    mut r: Response,
+    ctx: &Ctx,
+    m: &ObjectMeta,
+    with_md5: bool,
+) -> Response {
     let h = r.headers_mut();
     let mut set = |n: &'static str, v: String| {
         if let Ok(v) = http::HeaderValue::from_str(&v) {
             h.insert(n, v);
         }
     };
-    set("etag", quoted(&m.etag));
+    set("etag", ctx.quoted(&m.etag));
     set("x-oss-hash-crc64ecma", m.crc64.to_string());
     if with_md5 && let Some(md5) = &m.content_md5 {
         set("content-md5", md5.clone());
@@ -134,7 +139,7 @@ pub(super) async fn put_object(
     key: &str,
 ) -> Result<Response, OssError> {
     let attrs = new_object_attrs(oss, bucket, req.headers()).await?;
-    let forbid = headers::forbid_overwrite(req.headers())?;
+    let forbid = headers::forbid_overwrite(req.headers(), ctx.s3)?;
     let (parts, body) = req.into_parts();
     let put = PutRequest {
         bucket: bucket.into(),
@@ -153,7 +158,7 @@ pub(super) async fn put_object(
     let m = oss
         .put_object(put, body, ObjectEvent::PutObject, &ctx.info())
         .await?;
-    let r = written_headers(empty(StatusCode::OK), &m, true);
+    let r = written_headers(empty(StatusCode::OK), ctx, &m, true);
     Ok(with_checksum(r, ctx, m.attrs.checksum.as_ref()))
 }
 
@@ -192,7 +197,7 @@ pub(super) async fn append_object(
             &ctx.info(),
         )
         .await?;
-    let r = written_headers(empty(StatusCode::OK), &m, false);
+    let r = written_headers(empty(StatusCode::OK), ctx, &m, false);
     Ok(with_header(
         r,
         "x-oss-next-append-position",
@@ -221,10 +226,10 @@ pub(super) async fn get_object(
             return Err(e);
         }
         // 304 keeps the validators, so a cache can refresh what it holds.
-        let mut r = axum::response::IntoResponse::into_response(e);
+        let mut r = crate::http::error::response(e, ctx);
         let h = r.headers_mut();
         for (name, value) in [
-            ("etag", quoted(&obj.meta.etag)),
+            ("etag", ctx.quoted(&obj.meta.etag)),
             (
                 "last-modified",
                 crate::http::http_date(obj.meta.last_modified),
@@ -316,7 +321,7 @@ pub(super) async fn object_attributes(
     for a in &asked {
         match a.as_str() {
             "ETag" => {
-                w.elem("ETag", quoted(&m.etag).trim_matches('"'));
+                w.elem("ETag", ctx.quoted(&m.etag).trim_matches('"'));
             }
             "StorageClass" => {
                 w.elem("StorageClass", &m.attrs.storage_class);
@@ -409,7 +414,7 @@ pub(super) async fn copy_object(
         tags,
         acl: headers::object_acl(h)?,
         source_conditions: headers::copy_preconditions(h),
-        forbid_overwrite: headers::forbid_overwrite(h)?,
+        forbid_overwrite: headers::forbid_overwrite(h, ctx.s3)?,
     };
     // A failed copy-source condition is 412 whichever it is (If-None-Match included).
     let m = oss
@@ -420,9 +425,9 @@ pub(super) async fn copy_object(
             e => e,
         })?;
     let mut w = XmlWriter::new("CopyObjectResult", ctx.s3);
-    w.elem("ETag", quoted(&m.etag))
+    w.elem("ETag", ctx.quoted(&m.etag))
         .elem("LastModified", xml_time(m.last_modified));
-    Ok(written_headers(xml_response(w.finish()), &m, false))
+    Ok(written_headers(xml_response(w.finish()), ctx, &m, false))
 }
 
 /// Reads a `<Tagging><TagSet><Tag>…` body (PutObjectTagging, PutBucketTagging).
@@ -526,9 +531,13 @@ pub(super) async fn put_symlink(
         .decode_utf8_lossy()
         .into_owned();
     let attrs = attrs_from_headers(h)?;
-    let forbid = headers::forbid_overwrite(h)?;
+    let forbid = headers::forbid_overwrite(h, ctx.s3)?;
     let m = oss
         .put_symlink(bucket, key, &target, attrs, forbid, &ctx.info())
         .await?;
-    Ok(with_header(empty(StatusCode::OK), "etag", &quoted(&m.etag)))
+    Ok(with_header(
+        empty(StatusCode::OK),
+        "etag",
+        &ctx.quoted(&m.etag),
+    ))
 }
