@@ -330,9 +330,10 @@ fn row_write(t: &TableState, r: &RowState) -> Result<fcemu_tablestore::rows::Row
         .iter()
         .map(|(name, v)| Ok((name.clone(), value_from_json(v)?)))
         .collect::<Result<Vec<_>, String>>()?;
+    let key_order: Vec<&str> = t.primary_key.iter().map(|(n, _)| n.as_str()).collect();
     crate::services::table_store::put_row(
         &t.name,
-        &t.primary_key,
+        &key_order,
         |name| r.primary_key.get(name).map(value_from_json),
         columns,
     )
@@ -364,9 +365,23 @@ pub async fn import(services: &Services, state: &State) -> anyhow::Result<Import
     }
     let ots = services.ots();
     for t in &state.tables {
+        let primary_key = t
+            .primary_key
+            .iter()
+            .map(|(n, ty)| {
+                let ty = crate::manifest::pk_type(ty).ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "table {}/{}: primary key column {n} has type {ty:?}; use STRING, INTEGER or BINARY",
+                        t.instance,
+                        t.name
+                    )
+                })?;
+                Ok((n.clone(), ty))
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
         let plan = TablePlan {
             instance: t.instance.clone(),
-            primary_key: t.primary_key.clone(),
+            primary_key,
             stream: t.stream,
             max_versions: t.max_versions,
             ttl: t.ttl,

@@ -14,8 +14,9 @@ use std::path::{Path, PathBuf};
 pub use error::ManifestError;
 pub use plan::{
     AppPlan, AsyncPlan, BucketPlan, FunctionPlan, HttpFormat, LogstorePlan, NativePlan,
-    NativeRuntime, ServicePlan, TablePlan, TriggerKind, TriggerPlan,
+    NativeRuntime, ServicePlan, StreamFormat, TablePlan, TriggerKind, TriggerPlan,
 };
+pub use stores::pk_type;
 
 /// The file name `fcemu up` looks for.
 pub const MANIFEST_FILE: &str = "fcemu.toml";

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use fcemu_tablestore::model::PkType;
 use serde::Serialize;
 
 /// Region used when the manifest names none.
@@ -199,7 +200,7 @@ pub struct TriggerPlan {
 }
 
 /// The shape of event a trigger delivers.
-#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, serde::Deserialize, clap::ValueEnum, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum HttpFormat {
     /// API Gateway event JSON.
@@ -209,6 +210,16 @@ pub enum HttpFormat {
     /// The request itself (FC 2.0's HTTP trigger, `/http-invoke`): native runtimes only; the
     /// default for custom runtimes; Node.js and Python get FC 2.0's HTTP handler signatures.
     Http,
+}
+
+/// How a Table Store trigger encodes its event.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum StreamFormat {
+    /// CBOR, as FC delivers it.
+    Cbor,
+    /// JSON (binary values as base64 strings).
+    Json,
 }
 
 /// What fires a trigger, with its filters.
@@ -255,8 +266,8 @@ pub enum TriggerKind {
         instance: String,
         /// Table name.
         table: String,
-        /// Event encoding: `cbor` (as FC delivers) or `json`.
-        format: String,
+        /// Event encoding.
+        format: StreamFormat,
     },
     /// New log groups in a logstore.
     Log {
@@ -289,14 +300,25 @@ impl TriggerKind {
 pub struct TablePlan {
     /// Instance name.
     pub instance: String,
-    /// Primary key columns in order: name and type (`STRING`, `INTEGER`, `BINARY`).
-    pub primary_key: Vec<(String, String)>,
+    /// Primary key columns in order: name and type.
+    #[serde(serialize_with = "pk_columns")]
+    pub primary_key: Vec<(String, PkType)>,
     /// Whether the table has a stream (what Table Store triggers read).
     pub stream: bool,
     /// Versions kept per column.
     pub max_versions: u32,
     /// Seconds data lives; -1 for ever.
     pub ttl: i64,
+}
+
+/// Primary-key columns as the manifest writes them: `[["id", "STRING"], ...]`.
+fn pk_columns<S: serde::Serializer>(cols: &[(String, PkType)], s: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeSeq;
+    let mut seq = s.serialize_seq(Some(cols.len()))?;
+    for (name, ty) in cols {
+        seq.serialize_element(&(name, ty.name()))?;
+    }
+    seq.end()
 }
 
 /// A logstore declared in the manifest, or read by a log trigger or a service's logs.

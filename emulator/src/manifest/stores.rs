@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use fcemu_tablestore::model::PkType;
 use toml::Spanned;
 
 use super::error::Sink;
@@ -15,8 +16,6 @@ pub const DEFAULT_INSTANCE: &str = "fcemu";
 pub const DEFAULT_SHARDS: u32 = 2;
 /// Days a logstore keeps data unless declared.
 pub const DEFAULT_LOG_TTL_DAYS: u32 = 30;
-
-const PK_TYPES: [&str; 3] = ["STRING", "INTEGER", "BINARY"];
 
 /// Checks `[tables.*]`. Instances left out are filled in by [`complete`].
 pub(super) fn resolve_tables(
@@ -67,8 +66,8 @@ pub(super) fn resolve_tables(
                 }
                 let mut checked = Vec::new();
                 for (column, ty) in pk {
-                    let upper = ty.to_ascii_uppercase();
-                    if !PK_TYPES.contains(&upper.as_str()) {
+                    let parsed = pk_type(&ty);
+                    if parsed.is_none() {
                         sink.push(
                             Some(pspan.clone()),
                             format!(
@@ -81,7 +80,7 @@ pub(super) fn resolve_tables(
                     if !valid_table_name(&column) {
                         sink.push(Some(pspan.clone()), format!("table `{name}`: primary key column name {column:?} is not valid"), "invalid column name", "column names are 1-255 letters, digits and '_', not starting with a digit");
                     }
-                    checked.push((column, upper));
+                    checked.push((column, parsed.unwrap_or(PkType::String)));
                 }
                 checked
             }
@@ -280,4 +279,14 @@ fn valid_logstore_name(name: &str) -> bool {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
         && !name.starts_with(['-', '_'])
         && !name.ends_with(['-', '_'])
+}
+
+/// A primary-key type by name (`STRING`, `INTEGER`, `BINARY`; any case).
+pub fn pk_type(name: &str) -> Option<PkType> {
+    match name.to_ascii_uppercase().as_str() {
+        "STRING" => Some(PkType::String),
+        "INTEGER" => Some(PkType::Integer),
+        "BINARY" => Some(PkType::Binary),
+        _ => None,
+    }
 }

@@ -608,8 +608,8 @@ fn resolve_trigger(
         }
         RawTrigger::Tablestore(t) => {
             let format = match t.format.as_deref() {
-                None | Some("cbor") => "cbor".to_string(),
-                Some("json") => "json".to_string(),
+                None | Some("cbor") => StreamFormat::Cbor,
+                Some("json") => StreamFormat::Json,
                 Some(other) => {
                     sink.push(
                         Some(span.clone()),
@@ -617,7 +617,7 @@ fn resolve_trigger(
                         "unknown format",
                         "use \"cbor\" (as FC delivers) or \"json\"",
                     );
-                    "cbor".to_string()
+                    StreamFormat::Cbor
                 }
             };
             let kind = TriggerKind::Tablestore {

@@ -147,17 +147,13 @@ pub async fn create_table(
     name: &str,
     table: &TablePlan,
 ) -> Result<(), fcemu_tablestore::OtsError> {
-    use fcemu_tablestore::model::{PkColumnSchema, PkType, TableOptions};
+    use fcemu_tablestore::model::{PkColumnSchema, TableOptions};
     let primary_key = table
         .primary_key
         .iter()
         .map(|(column, ty)| PkColumnSchema {
             name: column.clone(),
-            ty: match ty.as_str() {
-                "INTEGER" => PkType::Integer,
-                "BINARY" => PkType::Binary,
-                _ => PkType::String,
-            },
+            ty: *ty,
             auto_increment: false,
         })
         .collect();
@@ -190,16 +186,16 @@ pub async fn create_table(
 /// setup rows).
 pub fn put_row(
     table: &str,
-    key_order: &[(String, String)],
+    key_order: &[&str],
     mut key: impl FnMut(&str) -> Option<Result<fcemu_tablestore::Value, String>>,
     columns: Vec<(String, fcemu_tablestore::Value)>,
 ) -> Result<fcemu_tablestore::rows::RowWrite, String> {
     use fcemu_tablestore::plainbuffer::PbValue;
     use fcemu_tablestore::rows::{ColumnOp, RowWrite, WriteKind};
     let mut pk = Vec::new();
-    for (name, _) in key_order {
+    for name in key_order {
         let v = key(name).ok_or_else(|| format!("primary key column {name} is missing"))??;
-        pk.push((name.clone(), PbValue::Plain(v)));
+        pk.push((name.to_string(), PbValue::Plain(v)));
     }
     let columns = columns
         .into_iter()

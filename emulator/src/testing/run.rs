@@ -186,9 +186,10 @@ impl Runner {
             .map(|(name, v)| Ok((name.clone(), ots_value(v)?)))
             .collect::<Result<Vec<_>, String>>()
             .map_err(|e| format!("setup row of {}: {e}", r.table))?;
+        let key_order: Vec<&str> = table.primary_key.iter().map(|(n, _)| n.as_str()).collect();
         let write = crate::services::table_store::put_row(
             &r.table,
-            &table.primary_key,
+            &key_order,
             |name| r.primary_key.get(name).map(ots_value),
             columns,
         )

@@ -294,6 +294,57 @@ fn result_from_object(obj: &Map<String, Value>) -> Result<HttpResult, String> {
     })
 }
 
+/// A synthetic HTTP request as an event (`{"type": "http", ...}` and `fcemu events generate
+/// http`; generated only: the gateway itself is synchronous).
+#[derive(Debug, Clone, serde::Deserialize, clap::Args)]
+#[serde(deny_unknown_fields)]
+pub struct HttpEventArgs {
+    /// Method (default GET).
+    #[arg(long)]
+    #[serde(default)]
+    pub method: Option<String>,
+    /// Path (default /).
+    #[arg(long)]
+    #[serde(default)]
+    pub path: Option<String>,
+    /// Query string, without `?`.
+    #[arg(long)]
+    #[serde(default)]
+    pub query: Option<String>,
+    /// A header, `Name: value`; repeat for more (in JSON: an object of names and values).
+    #[arg(long = "header", value_name = "NAME: VALUE")]
+    #[serde(default, deserialize_with = "header_map")]
+    pub headers: Vec<Header>,
+    /// Body text.
+    #[arg(long)]
+    #[serde(default)]
+    pub body: Option<String>,
+    /// The event shape: apigw (default) or fc3.
+    #[arg(long, value_enum)]
+    #[serde(default)]
+    pub format: Option<crate::manifest::HttpFormat>,
+}
+
+/// One request header of a synthetic HTTP event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Header(pub String, pub String);
+
+impl std::str::FromStr for Header {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (k, v) = s
+            .split_once(':')
+            .ok_or_else(|| format!("a header is `Name: value`, got {s:?}"))?;
+        Ok(Header(k.trim().to_string(), v.trim().to_string()))
+    }
+}
+
+fn header_map<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<Header>, D::Error> {
+    let map: BTreeMap<String, String> = serde::Deserialize::deserialize(d)?;
+    Ok(map.into_iter().map(|(k, v)| Header(k, v)).collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -209,3 +209,19 @@ impl LogBatcher {
         out.into_iter().map(|(_, b)| b).collect()
     }
 }
+
+/// Synthetic new logs in a logstore: `{"type": "log", ...}` and `fcemu events generate log`.
+#[derive(Debug, Clone, serde::Deserialize, clap::Args)]
+#[serde(deny_unknown_fields)]
+pub struct LogEventArgs {
+    /// Project.
+    #[arg(long)]
+    pub project: String,
+    /// Logstore.
+    #[arg(long)]
+    pub logstore: String,
+    /// Shard id (default 0).
+    #[arg(long)]
+    #[serde(default)]
+    pub shard: Option<u32>,
+}

@@ -259,7 +259,10 @@ impl Triggers {
                 ) {
                     continue;
                 }
-                let event = tablestore_event::event(&records, format != "json");
+                let event = tablestore_event::event(
+                    &records,
+                    *format == crate::manifest::StreamFormat::Cbor,
+                );
                 queued.push(self.deliver(&f.name, &t.name, event, Some(cause)).await);
             }
         }

@@ -160,6 +160,36 @@ pub fn rule_id(function: &str, trigger: &str) -> String {
     crate::runtime::content_hash(format!("{function}/{trigger}").as_bytes())[..40].to_string()
 }
 
+/// A synthetic object change: the fields of `{"type": "oss", ...}` (`POST /_fcemu/events`, a
+/// test case's `synthetic` step) and the flags of `fcemu events generate oss`.
+#[derive(Debug, Clone, serde::Deserialize, clap::Args)]
+#[serde(deny_unknown_fields)]
+pub struct OssEventArgs {
+    /// Bucket name.
+    #[arg(long)]
+    pub bucket: String,
+    /// Object key.
+    #[arg(long)]
+    pub key: String,
+    /// Event name (default ObjectCreated:PutObject; the `oss:` prefix is optional), e.g.
+    /// ObjectRemoved:DeleteObject.
+    #[arg(long)]
+    #[serde(default)]
+    pub event: Option<String>,
+    /// Object size in bytes (default 0).
+    #[arg(long)]
+    #[serde(default)]
+    pub size: Option<u64>,
+    /// ETag, MD5 hex (default: the MD5 of nothing).
+    #[arg(long)]
+    #[serde(default)]
+    pub etag: Option<String>,
+    /// Content type.
+    #[arg(long)]
+    #[serde(default)]
+    pub content_type: Option<String>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,109 +9,41 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 
 use super::Triggers;
-use super::http_event::{self, Fc3Context, HttpRequest};
-use super::log_trigger::{self, LogSource};
-use super::oss_event::{self, ObjectEventInput};
-use super::timer;
-use crate::manifest::{AppPlan, TriggerKind};
+use super::http_event::{self, Fc3Context, HttpEventArgs, HttpRequest};
+use super::log_trigger::{self, LogEventArgs, LogSource};
+use super::oss_event::{self, ObjectEventInput, OssEventArgs};
+use super::tablestore_event::TablestoreEventArgs;
+use super::timer::{self, TimerEventArgs};
+use crate::manifest::{AppPlan, HttpFormat, StreamFormat, TriggerKind};
 
-/// A synthetic event, as JSON (`{"type": "oss", ...}`) or from CLI flags.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
+/// A synthetic event: as JSON (`{"type": "oss", ...}`, `POST /_fcemu/events`), in a test
+/// case, or as `fcemu events generate <kind>` flags — one definition per kind, in its trigger's
+/// module.
+#[derive(Debug, Clone, Deserialize, clap::Subcommand)]
+#[serde(tag = "type", rename_all = "lowercase")]
 pub enum SyntheticEvent {
-    /// An object change.
-    Oss {
-        /// Bucket.
-        bucket: String,
-        /// Object key.
-        key: String,
-        /// Event name, default `ObjectCreated:PutObject` (the `oss:` prefix is optional).
-        #[serde(default)]
-        event: Option<String>,
-        /// Object size (default 0).
-        #[serde(default)]
-        size: Option<u64>,
-        /// ETag (default: MD5 of nothing).
-        #[serde(default)]
-        etag: Option<String>,
-        /// Content type.
-        #[serde(default)]
-        content_type: Option<String>,
-    },
-    /// A timer firing.
-    Timer {
-        /// Function whose timer fires (default: the only timer in the app).
-        #[serde(default)]
-        function: Option<String>,
-        /// Trigger name.
-        #[serde(default)]
-        trigger: Option<String>,
-        /// Payload (default: the trigger's).
-        #[serde(default)]
-        payload: Option<String>,
-    },
-    /// An HTTP request through the gateway (generate only: the gateway is synchronous).
-    Http {
-        /// Method, default GET.
-        #[serde(default)]
-        method: Option<String>,
-        /// Path, default `/`.
-        #[serde(default)]
-        path: Option<String>,
-        /// Query string without `?`.
-        #[serde(default)]
-        query: Option<String>,
-        /// Headers.
-        #[serde(default)]
-        headers: BTreeMap<String, String>,
-        /// Body text.
-        #[serde(default)]
-        body: Option<String>,
-        /// `apigw` (default) or `fc3`.
-        #[serde(default)]
-        format: Option<String>,
-    },
-    /// New logs in a logstore.
-    Log {
-        /// Project.
-        project: String,
-        /// Logstore.
-        logstore: String,
-        /// Shard (default 0).
-        #[serde(default)]
-        shard: Option<u32>,
-    },
-    /// Row changes in a Table Store table.
-    Tablestore {
-        /// Instance.
-        instance: String,
-        /// Table.
-        table: String,
-        /// Records in the decoded `Sync-v1` shape (default: one PutRow).
-        #[serde(default)]
-        records: Option<Vec<Value>>,
-    },
+    /// An OSS object event.
+    Oss(OssEventArgs),
+    /// A timer event.
+    Timer(TimerEventArgs),
+    /// An API Gateway (or FC 3.0 HTTP trigger) event.
+    Http(HttpEventArgs),
+    /// A Log Service trigger event.
+    Log(LogEventArgs),
+    /// A Table Store stream event (CBOR, as FC delivers it).
+    Tablestore(TablestoreEventArgs),
 }
 
 /// The ETag of an empty object.
 const EMPTY_ETAG: &str = "D41D8CD98F00B204E9800998ECF8427E";
 
-#[allow(clippy::too_many_arguments)]
-fn object_input(
-    bucket: &str,
-    key: &str,
-    event: &Option<String>,
-    size: Option<u64>,
-    etag: &Option<String>,
-    content_type: &Option<String>,
-    now: OffsetDateTime,
-    request_id: String,
-) -> ObjectEventInput {
-    let name = event
+fn object_input(a: &OssEventArgs, now: OffsetDateTime, request_id: String) -> ObjectEventInput {
+    let name = a
+        .event
         .clone()
         .unwrap_or_else(|| "ObjectCreated:PutObject".into());
     let name = name.strip_prefix("oss:").unwrap_or(&name).to_string();
-    let size = size.unwrap_or(0);
+    let size = a.size.unwrap_or(0);
     ObjectEventInput {
         delta_size: if name.starts_with("ObjectRemoved") {
             -(size as i64)
@@ -119,11 +51,11 @@ fn object_input(
             size as i64
         },
         event_name: name,
-        bucket: bucket.to_string(),
-        key: key.to_string(),
+        bucket: a.bucket.clone(),
+        key: a.key.clone(),
         size,
-        etag: etag.clone().unwrap_or_else(|| EMPTY_ETAG.into()),
-        content_type: content_type.clone().unwrap_or_default(),
+        etag: a.etag.clone().unwrap_or_else(|| EMPTY_ETAG.into()),
+        content_type: a.content_type.clone().unwrap_or_default(),
         request_id,
         source_ip: "127.0.0.1".into(),
         time: now,
@@ -199,36 +131,20 @@ pub fn generate(
     request_id: String,
 ) -> Result<Vec<u8>, String> {
     match e {
-        SyntheticEvent::Oss {
-            bucket,
-            key,
-            event,
-            size,
-            etag,
-            content_type,
-        } => {
-            let input = object_input(
-                bucket,
-                key,
-                event,
-                *size,
-                etag,
-                content_type,
-                now,
-                request_id,
-            );
+        SyntheticEvent::Oss(a) => {
+            let input = object_input(a, now, request_id);
             Ok(oss_event::oss_event(
                 &input,
                 &plan.region,
                 &plan.account_id,
-                &oss_event::rule_id("synthetic", bucket),
+                &oss_event::rule_id("synthetic", &a.bucket),
             ))
         }
-        SyntheticEvent::Timer {
+        SyntheticEvent::Timer(TimerEventArgs {
             function,
             trigger,
             payload,
-        } => {
+        }) => {
             let (name, default_payload) = match find_trigger(plan, "timer", function, trigger) {
                 Ok((_, t)) => (
                     t.name.clone(),
@@ -249,14 +165,14 @@ pub fn generate(
                 now,
             ))
         }
-        SyntheticEvent::Http {
+        SyntheticEvent::Http(HttpEventArgs {
             method,
             path,
             query,
             headers,
             body,
             format,
-        } => {
+        }) => {
             let req = HttpRequest {
                 method: method
                     .clone()
@@ -266,15 +182,15 @@ pub fn generate(
                 query: query.clone(),
                 headers: headers
                     .iter()
-                    .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
+                    .map(|h| (h.0.to_ascii_lowercase(), h.1.clone()))
                     .collect(),
                 body: body.clone().unwrap_or_default().into(),
                 source_ip: "127.0.0.1".into(),
                 protocol: "HTTP/1.1".into(),
             };
-            match format.as_deref().unwrap_or("apigw") {
-                "apigw" => Ok(http_event::apigw_event(&req, &BTreeMap::new())),
-                "fc3" => Ok(http_event::fc3_event(
+            match format.unwrap_or(HttpFormat::Apigw) {
+                HttpFormat::Apigw => Ok(http_event::apigw_event(&req, &BTreeMap::new())),
+                HttpFormat::Fc3 => Ok(http_event::fc3_event(
                     &req,
                     &Fc3Context {
                         account_id: &plan.account_id,
@@ -285,14 +201,17 @@ pub fn generate(
                         trigger: "http",
                     },
                 )),
-                other => Err(format!("unknown http format {other:?}; use apigw or fc3")),
+                HttpFormat::Http => Err(
+                    "an http-format trigger passes the request itself; generate apigw or fc3"
+                        .into(),
+                ),
             }
         }
-        SyntheticEvent::Log {
+        SyntheticEvent::Log(LogEventArgs {
             project,
             logstore,
             shard,
-        } => {
+        }) => {
             let payload = plan
                 .functions
                 .values()
@@ -315,9 +234,7 @@ pub fn generate(
                 request_id,
             ))
         }
-        SyntheticEvent::Tablestore { records, .. } => {
-            Ok(tablestore_event(records.clone(), now, true))
-        }
+        SyntheticEvent::Tablestore(t) => Ok(tablestore_event(t.records.clone(), now, !t.json)),
     }
 }
 
@@ -327,11 +244,11 @@ pub async fn inject(triggers: &Triggers, e: &SyntheticEvent) -> Result<Vec<Strin
     let plan = app.plan();
     let now = app.runtime().clock().now();
     match e {
-        SyntheticEvent::Oss { bucket, key, event, size, etag, content_type } => {
-            let input = object_input(bucket, key, event, *size, etag, content_type, now, app.runtime().ids().hex_upper(24));
+        SyntheticEvent::Oss(a) => {
+            let input = object_input(a, now, app.runtime().ids().hex_upper(24));
             Ok(triggers.object_changed(&input, None).await)
         }
-        SyntheticEvent::Timer { function, trigger, payload } => {
+        SyntheticEvent::Timer(TimerEventArgs { function, trigger, payload }) => {
             let (f, t) = find_trigger(&plan, "timer", function, trigger)?;
             let default = match &t.kind {
                 TriggerKind::Timer { payload, .. } => payload.clone(),
@@ -340,8 +257,8 @@ pub async fn inject(triggers: &Triggers, e: &SyntheticEvent) -> Result<Vec<Strin
             let event = timer::timer_event(&t.name, payload.as_deref().unwrap_or(&default), now);
             Ok(vec![triggers.deliver(f, &t.name, event, None).await])
         }
-        SyntheticEvent::Http { .. } => Err("http events are not queued: send the request to the gateway, or use `fcemu events generate http` with `fcemu invoke`".into()),
-        SyntheticEvent::Log { project, logstore, shard } => {
+        SyntheticEvent::Http(_) => Err("http events are not queued: send the request to the gateway, or use `fcemu events generate http` with `fcemu invoke`".into()),
+        SyntheticEvent::Log(LogEventArgs { project, logstore, shard }) => {
             let mut ids = Vec::new();
             for f in plan.functions.values() {
                 for t in f.triggers.iter().filter(|t| t.enabled) {
@@ -358,13 +275,13 @@ pub async fn inject(triggers: &Triggers, e: &SyntheticEvent) -> Result<Vec<Strin
             }
             Ok(ids)
         }
-        SyntheticEvent::Tablestore { instance, table, records } => {
+        SyntheticEvent::Tablestore(TablestoreEventArgs { instance, table, records, .. }) => {
             let mut ids = Vec::new();
             for f in plan.functions.values() {
                 for t in f.triggers.iter().filter(|t| t.enabled) {
                     if let TriggerKind::Tablestore { instance: i, table: tb, format } = &t.kind
                         && i == instance && tb == table {
-                            let event = tablestore_event(records.clone(), now, format != "json");
+                            let event = tablestore_event(records.clone(), now, *format == StreamFormat::Cbor);
                             ids.push(triggers.deliver(&f.name, &t.name, event, None).await);
                         }
                 }

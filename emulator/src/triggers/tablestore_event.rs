@@ -114,6 +114,27 @@ fn to_json(v: &Cbor) -> serde_json::Value {
     }
 }
 
+/// Synthetic row changes of a Table Store table: `{"type": "tablestore", ...}` and `fcemu
+/// events generate tablestore`.
+#[derive(Debug, Clone, serde::Deserialize, clap::Args)]
+#[serde(deny_unknown_fields)]
+pub struct TablestoreEventArgs {
+    /// Instance.
+    #[arg(long)]
+    pub instance: String,
+    /// Table.
+    #[arg(long)]
+    pub table: String,
+    /// Records in the decoded `Sync-v1` shape (default: one PutRow; JSON only).
+    #[arg(skip)]
+    #[serde(default)]
+    pub records: Option<Vec<serde_json::Value>>,
+    /// Print the decoded JSON form instead of CBOR (the command line only).
+    #[arg(long)]
+    #[serde(skip)]
+    pub json: bool,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

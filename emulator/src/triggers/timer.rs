@@ -270,6 +270,24 @@ pub fn rfc3339_seconds(t: OffsetDateTime) -> String {
     )
 }
 
+/// A synthetic timer firing: `{"type": "timer", ...}` and `fcemu events generate timer`.
+#[derive(Debug, Clone, serde::Deserialize, clap::Args)]
+#[serde(deny_unknown_fields)]
+pub struct TimerEventArgs {
+    /// Function whose timer trigger fires (default: the only timer in the app).
+    #[arg(long)]
+    #[serde(default)]
+    pub function: Option<String>,
+    /// Trigger name.
+    #[arg(long)]
+    #[serde(default)]
+    pub trigger: Option<String>,
+    /// Payload (default: the trigger's).
+    #[arg(long)]
+    #[serde(default)]
+    pub payload: Option<String>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
