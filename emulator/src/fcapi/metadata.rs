@@ -4,6 +4,7 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 
 use crate::manifest::{AppPlan, FunctionPlan, TriggerKind, TriggerPlan};
+use crate::manifest::{HttpTrigger, LogTrigger, OssTrigger, TablestoreTrigger, TimerTrigger};
 use crate::runtime::{LoadedFunction, Shape};
 
 /// FC's timestamp format, `2020-04-01T08:15:27Z`.
@@ -121,39 +122,39 @@ pub fn function_v3(app: &AppPlan, f: &LoadedFunction) -> Value {
 fn trigger_parts(plan: &AppPlan, t: &TriggerPlan) -> (&'static str, String, Value) {
     let (region, account) = (&plan.region, &plan.account_id);
     match &t.kind {
-        TriggerKind::Http { methods, auth, .. } => (
+        TriggerKind::Http(HttpTrigger { methods, auth, .. }) => (
             "http",
             String::new(),
             json!({ "authType": auth, "methods": if methods.is_empty() { vec!["GET".to_string(), "POST".into(), "PUT".into(), "DELETE".into(), "HEAD".into(), "PATCH".into(), "OPTIONS".into()] } else { methods.clone() } }),
         ),
-        TriggerKind::Oss {
+        TriggerKind::Oss(OssTrigger {
             bucket,
             events,
             prefix,
             suffix,
-        } => (
+        }) => (
             "oss",
             format!("acs:oss:{region}:{account}:{bucket}"),
             json!({ "events": events, "filter": { "key": { "prefix": prefix, "suffix": suffix } } }),
         ),
-        TriggerKind::Timer { cron, payload } => (
+        TriggerKind::Timer(TimerTrigger { cron, payload }) => (
             "timer",
             String::new(),
             json!({ "cronExpression": cron, "enable": t.enabled, "payload": payload }),
         ),
-        TriggerKind::Tablestore {
+        TriggerKind::Tablestore(TablestoreTrigger {
             instance, table, ..
-        } => (
+        }) => (
             "tablestore",
             format!("acs:ots:{region}:{account}:instance/{instance}/table/{table}"),
             json!({}),
         ),
-        TriggerKind::Log {
+        TriggerKind::Log(LogTrigger {
             project,
             logstore,
             interval,
             payload,
-        } => (
+        }) => (
             "log",
             format!("acs:log:{region}:{account}:project/{project}"),
             json!({

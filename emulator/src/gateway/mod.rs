@@ -19,6 +19,7 @@ pub use routes::{Match, Miss, Route, RouteTable};
 
 use crate::app::App;
 use crate::fcapi::error::FcError;
+use crate::manifest::HttpTrigger;
 use crate::manifest::{AppPlan, HttpFormat};
 use crate::runtime::{
     Invocation, InvocationOutcome, InvocationStatus, LoadedFunction, Shape, WhenBusy,
@@ -126,7 +127,7 @@ fn proxy_target(plan: &AppPlan, target: &Fc2Proxy) -> Result<(String, HttpFormat
         .triggers
         .iter()
         .find_map(|t| match &t.kind {
-            crate::manifest::TriggerKind::Http { format, .. } if t.enabled => {
+            crate::manifest::TriggerKind::Http(HttpTrigger { format, .. }) if t.enabled => {
                 Some((t.name.clone(), *format))
             }
             _ => None,

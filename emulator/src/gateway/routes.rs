@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::manifest::HttpTrigger;
 use crate::manifest::{AppPlan, HttpFormat, TriggerKind};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -78,13 +79,13 @@ impl RouteTable {
         let mut routes = Vec::new();
         for f in plan.functions.values() {
             for t in f.triggers.iter().filter(|t| t.enabled) {
-                if let TriggerKind::Http {
+                if let TriggerKind::Http(HttpTrigger {
                     methods,
                     path,
                     format,
                     strip_prefix,
                     ..
-                } = &t.kind
+                }) = &t.kind
                 {
                     routes.push(Route {
                         methods: methods.clone(),

@@ -13,8 +13,9 @@ use std::path::{Path, PathBuf};
 
 pub use error::ManifestError;
 pub use plan::{
-    AppPlan, AsyncPlan, BucketPlan, FunctionPlan, HttpFormat, LogstorePlan, NativePlan,
-    NativeRuntime, ServicePlan, StreamFormat, TablePlan, TriggerKind, TriggerPlan,
+    AppPlan, AsyncPlan, BucketPlan, FunctionPlan, HttpFormat, HttpTrigger, LogTrigger,
+    LogstorePlan, NativePlan, NativeRuntime, OssTrigger, ServicePlan, StreamFormat, TablePlan,
+    TablestoreTrigger, TimerTrigger, TriggerKind, TriggerPlan,
 };
 pub use stores::pk_type;
 

@@ -5,6 +5,12 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use fcemu_tablestore::model::PkType;
+
+pub use crate::triggers::http_event::HttpTrigger;
+pub use crate::triggers::log_trigger::LogTrigger;
+pub use crate::triggers::oss_event::OssTrigger;
+pub use crate::triggers::tablestore_event::TablestoreTrigger;
+pub use crate::triggers::timer::TimerTrigger;
 use serde::Serialize;
 
 /// Region used when the manifest names none.
@@ -222,75 +228,33 @@ pub enum StreamFormat {
     Json,
 }
 
-/// What fires a trigger, with its filters.
+/// What fires a trigger, with its filters: one kind per trigger module (`crate::triggers`),
+/// which owns its manifest table, its plan, its FC metadata, its synthetic events and its
+/// matching.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum TriggerKind {
     /// A gateway route.
-    Http {
-        /// Upper-case methods; empty means any.
-        methods: Vec<String>,
-        /// Path template with `{param}` segments.
-        path: String,
-        /// Event shape handed to event functions.
-        format: HttpFormat,
-        /// Auth type, recorded (`anonymous` or `function`).
-        auth: String,
-        /// A leading part of the path removed before the function sees the request (FC 3.0
-        /// functions, each at its own URL in the cloud, answer under `/{name}/` locally); the
-        /// function also answers at the host `{name}.localhost`.
-        #[serde(skip_serializing_if = "Option::is_none")]
-        strip_prefix: Option<String>,
-    },
+    Http(HttpTrigger),
     /// Object changes in a bucket.
-    Oss {
-        /// Bucket name.
-        bucket: String,
-        /// Event name patterns, e.g. `oss:ObjectCreated:*`.
-        events: Vec<String>,
-        /// Key prefix filter.
-        prefix: String,
-        /// Key suffix filter.
-        suffix: String,
-    },
+    Oss(OssTrigger),
     /// A schedule.
-    Timer {
-        /// Cron expression with seconds, or `@every <duration>`.
-        cron: String,
-        /// Payload string delivered in the event.
-        payload: String,
-    },
+    Timer(TimerTrigger),
     /// Row changes in a Table Store table with a stream.
-    Tablestore {
-        /// Instance name.
-        instance: String,
-        /// Table name.
-        table: String,
-        /// Event encoding.
-        format: StreamFormat,
-    },
+    Tablestore(TablestoreTrigger),
     /// New log groups in a logstore.
-    Log {
-        /// Project name.
-        project: String,
-        /// Logstore name.
-        logstore: String,
-        /// Seconds between batches.
-        interval: u32,
-        /// Payload string delivered in the event's `parameter`.
-        payload: String,
-    },
+    Log(LogTrigger),
 }
 
 impl TriggerKind {
     /// The trigger type as written in the manifest.
     pub fn type_name(&self) -> &'static str {
         match self {
-            TriggerKind::Http { .. } => "http",
-            TriggerKind::Oss { .. } => "oss",
-            TriggerKind::Timer { .. } => "timer",
-            TriggerKind::Tablestore { .. } => "tablestore",
-            TriggerKind::Log { .. } => "log",
+            TriggerKind::Http(HttpTrigger { .. }) => "http",
+            TriggerKind::Oss(OssTrigger { .. }) => "oss",
+            TriggerKind::Timer(TimerTrigger { .. }) => "timer",
+            TriggerKind::Tablestore(TablestoreTrigger { .. }) => "tablestore",
+            TriggerKind::Log(LogTrigger { .. }) => "log",
         }
     }
 }

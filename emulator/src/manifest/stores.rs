@@ -9,6 +9,7 @@ use toml::Spanned;
 use super::error::Sink;
 use super::plan::{AppPlan, LogstorePlan, TablePlan, TriggerKind};
 use super::raw::{RawLogstore, RawTable};
+use crate::manifest::{LogTrigger, TablestoreTrigger};
 
 /// The instance a table belongs to when neither the table nor a trigger names one.
 pub const DEFAULT_INSTANCE: &str = "fcemu";
@@ -207,9 +208,9 @@ pub(super) fn complete(sink: &mut Sink, plan: &mut AppPlan) {
     for f in plan.functions.values() {
         for t in &f.triggers {
             match &t.kind {
-                TriggerKind::Tablestore {
+                TriggerKind::Tablestore(TablestoreTrigger {
                     instance, table, ..
-                } => {
+                }) => {
                     let Some(tp) = plan.tables.get_mut(table) else {
                         continue;
                     };
@@ -225,9 +226,9 @@ pub(super) fn complete(sink: &mut Sink, plan: &mut AppPlan) {
                         );
                     }
                 }
-                TriggerKind::Log {
+                TriggerKind::Log(LogTrigger {
                     project, logstore, ..
-                } => implied.push((project.clone(), logstore.clone())),
+                }) => implied.push((project.clone(), logstore.clone())),
                 _ => {}
             }
         }

@@ -10,6 +10,7 @@ use toml::Spanned;
 use super::error::{ManifestError, Sink, nearest};
 use super::plan::*;
 use super::raw::*;
+use crate::manifest::{HttpTrigger, LogTrigger, OssTrigger, TablestoreTrigger, TimerTrigger};
 
 /// FC's memory range in MB and its step.
 const MEMORY_MB: (i64, i64, i64) = (64, 32768, 64);
@@ -540,13 +541,13 @@ fn resolve_trigger(
             (
                 h.name.unwrap_or_else(|| default_name("http")),
                 true,
-                TriggerKind::Http {
+                TriggerKind::Http(HttpTrigger {
                     methods,
                     path,
                     format,
                     auth,
                     strip_prefix,
-                },
+                }),
             )
         }
         RawTrigger::Oss(o) => {
@@ -577,12 +578,12 @@ fn resolve_trigger(
                     "bucket names are 3-63 characters of lower-case letters, digits and '-'",
                 );
             }
-            let kind = TriggerKind::Oss {
+            let kind = TriggerKind::Oss(OssTrigger {
                 bucket: o.bucket,
                 events,
                 prefix: o.prefix,
                 suffix: o.suffix,
-            };
+            });
             (
                 o.name.unwrap_or_else(|| default_name("oss")),
                 o.enable.unwrap_or(true),
@@ -596,10 +597,10 @@ fn resolve_trigger(
             } else if cron.is_empty() {
                 sink.push(Some(span.clone()), format!("function `{fn_name}`: empty cron expression"), "empty", "use a cron expression with seconds such as \"0 */15 * * * *\", or \"@every 5m\"");
             }
-            let kind = TriggerKind::Timer {
+            let kind = TriggerKind::Timer(TimerTrigger {
                 cron,
                 payload: t.payload.unwrap_or_default(),
-            };
+            });
             (
                 t.name.unwrap_or_else(|| default_name("timer")),
                 t.enable.unwrap_or(true),
@@ -620,11 +621,11 @@ fn resolve_trigger(
                     StreamFormat::Cbor
                 }
             };
-            let kind = TriggerKind::Tablestore {
+            let kind = TriggerKind::Tablestore(TablestoreTrigger {
                 instance: t.instance,
                 table: t.table,
                 format,
-            };
+            });
             (
                 t.name.unwrap_or_else(|| default_name("tablestore")),
                 t.enable.unwrap_or(true),
@@ -642,12 +643,12 @@ fn resolve_trigger(
                 }
                 None => 60,
             };
-            let kind = TriggerKind::Log {
+            let kind = TriggerKind::Log(LogTrigger {
                 project: l.project,
                 logstore: l.logstore,
                 interval,
                 payload: l.payload.unwrap_or_default(),
-            };
+            });
             (
                 l.name.unwrap_or_else(|| default_name("log")),
                 l.enable.unwrap_or(true),
@@ -681,7 +682,7 @@ fn check_routes(sink: &mut Sink, plan: &AppPlan) {
     let mut seen: BTreeMap<(String, String), String> = BTreeMap::new();
     for f in plan.functions.values() {
         for t in &f.triggers {
-            if let TriggerKind::Http { methods, path, .. } = &t.kind {
+            if let TriggerKind::Http(HttpTrigger { methods, path, .. }) = &t.kind {
                 let methods = if methods.is_empty() {
                     vec!["*".to_string()]
                 } else {

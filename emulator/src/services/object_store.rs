@@ -11,6 +11,7 @@ use futures::future::BoxFuture;
 
 use super::{EmulatedService, Setup};
 use crate::app::App;
+use crate::manifest::OssTrigger;
 use crate::manifest::{AppPlan, TriggerKind};
 use crate::triggers::Triggers;
 
@@ -53,7 +54,7 @@ impl EmulatedService for fcemu_oss::Oss {
                 plan.buckets.keys().cloned().collect();
             for f in plan.functions.values() {
                 for t in &f.triggers {
-                    if let TriggerKind::Oss { bucket, .. } = &t.kind {
+                    if let TriggerKind::Oss(OssTrigger { bucket, .. }) = &t.kind {
                         buckets.insert(bucket.clone());
                     }
                 }

@@ -11,6 +11,7 @@ use futures::future::BoxFuture;
 
 use super::{EmulatedService, Setup};
 use crate::app::App;
+use crate::manifest::TablestoreTrigger;
 use crate::manifest::{AppPlan, TablePlan, TriggerKind};
 use crate::triggers::Triggers;
 
@@ -36,7 +37,7 @@ pub fn open<'a>(
 pub fn trigger_reads_table(plan: &AppPlan, instance: &str, table: &str) -> bool {
     plan.functions.values().any(|f| {
         f.triggers.iter().any(|t| {
-            matches!(&t.kind, TriggerKind::Tablestore { instance: i, table: n, .. }
+            matches!(&t.kind, TriggerKind::Tablestore(TablestoreTrigger { instance: i, table: n, .. })
                 if i == instance && n == table)
         })
     })
@@ -65,9 +66,9 @@ impl EmulatedService for fcemu_tablestore::Ots {
             // A Table Store trigger reads the table's stream: turn it on for tables that exist.
             for f in plan.functions.values() {
                 for t in &f.triggers {
-                    if let TriggerKind::Tablestore {
+                    if let TriggerKind::Tablestore(TablestoreTrigger {
                         instance, table, ..
-                    } = &t.kind
+                    }) = &t.kind
                         && self.describe_table(instance, table).await.is_ok()
                     {
                         self.set_stream(instance, table, true, None)

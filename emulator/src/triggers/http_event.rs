@@ -345,6 +345,24 @@ fn header_map<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<Header>, D::
     Ok(map.into_iter().map(|(k, v)| Header(k, v)).collect())
 }
 
+/// A gateway route (manifest `type = "http"`, as planned).
+#[derive(Debug, Clone, serde::Serialize, PartialEq)]
+pub struct HttpTrigger {
+    /// Upper-case methods; empty means any.
+    pub methods: Vec<String>,
+    /// Path template with `{param}` segments.
+    pub path: String,
+    /// Event shape handed to event functions.
+    pub format: crate::manifest::HttpFormat,
+    /// Auth type, recorded (`anonymous` or `function`).
+    pub auth: String,
+    /// A leading part of the path removed before the function sees the request (FC 3.0
+    /// functions, each at its own URL in the cloud, answer under `/{name}/` locally); the
+    /// function also answers at the host `{name}.localhost`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub strip_prefix: Option<String>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -117,12 +117,12 @@ impl LogBatcher {
         let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
         for f in plan.functions.values() {
             for t in f.triggers.iter().filter(|t| t.enabled) {
-                let TriggerKind::Log {
+                let TriggerKind::Log(LogTrigger {
                     project,
                     logstore,
                     interval,
                     ..
-                } = &t.kind
+                }) = &t.kind
                 else {
                     continue;
                 };
@@ -188,7 +188,7 @@ impl LogBatcher {
                 .get(&function)
                 .and_then(|f| f.triggers.iter().find(|t| t.name == trigger))
                 .and_then(|t| match &t.kind {
-                    TriggerKind::Log { payload, .. } => Some(payload.clone()),
+                    TriggerKind::Log(LogTrigger { payload, .. }) => Some(payload.clone()),
                     _ => None,
                 });
             if let Some(payload) = payload {
@@ -224,4 +224,17 @@ pub struct LogEventArgs {
     #[arg(long)]
     #[serde(default)]
     pub shard: Option<u32>,
+}
+
+/// New log groups in a logstore (manifest `type = "log"`, as planned).
+#[derive(Debug, Clone, serde::Serialize, PartialEq)]
+pub struct LogTrigger {
+    /// Project name.
+    pub project: String,
+    /// Logstore name.
+    pub logstore: String,
+    /// Seconds between batches.
+    pub interval: u32,
+    /// Payload string delivered in the event's `parameter`.
+    pub payload: String,
 }

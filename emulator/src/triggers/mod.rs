@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 
 use crate::app::App;
 use crate::manifest::TriggerKind;
+use crate::manifest::{OssTrigger, TablestoreTrigger, TimerTrigger};
 use oss_event::ObjectEventInput;
 use queue::{AsyncQueue, Job};
 
@@ -228,11 +229,11 @@ impl Triggers {
         let mut queued = Vec::new();
         for f in plan.functions.values() {
             for t in &f.triggers {
-                let TriggerKind::Tablestore {
+                let TriggerKind::Tablestore(TablestoreTrigger {
                     instance,
                     table,
                     format,
-                } = &t.kind
+                }) = &t.kind
                 else {
                     continue;
                 };
@@ -282,12 +283,12 @@ impl Triggers {
         let mut queued = Vec::new();
         for f in plan.functions.values() {
             for t in f.triggers.iter() {
-                let TriggerKind::Oss {
+                let TriggerKind::Oss(OssTrigger {
                     bucket,
                     events,
                     prefix,
                     suffix,
-                } = &t.kind
+                }) = &t.kind
                 else {
                     continue;
                 };
@@ -366,7 +367,7 @@ impl Triggers {
         for f in plan.functions.values() {
             for t in &f.triggers {
                 let next = match &t.kind {
-                    TriggerKind::Timer { .. } => self
+                    TriggerKind::Timer(TimerTrigger { .. }) => self
                         .timers
                         .next_firing(&f.name, &t.name)
                         .map(timer::rfc3339_seconds),

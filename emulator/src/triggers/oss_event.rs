@@ -190,6 +190,19 @@ pub struct OssEventArgs {
     pub content_type: Option<String>,
 }
 
+/// Object changes in a bucket (manifest `type = "oss"`, as planned).
+#[derive(Debug, Clone, serde::Serialize, PartialEq)]
+pub struct OssTrigger {
+    /// Bucket name.
+    pub bucket: String,
+    /// Event name patterns, e.g. `oss:ObjectCreated:*`.
+    pub events: Vec<String>,
+    /// Key prefix filter.
+    pub prefix: String,
+    /// Key suffix filter.
+    pub suffix: String,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,6 +10,7 @@ use time::OffsetDateTime;
 use super::queue::{AsyncQueue, Job};
 use super::timer::{Schedule, timer_event};
 use crate::app::App;
+use crate::manifest::TimerTrigger;
 use crate::manifest::TriggerKind;
 
 /// Most firings one clock move may produce (a per-second timer over a year would be 31 million).
@@ -68,7 +69,7 @@ impl TimerScheduler {
         let mut out = Vec::new();
         for f in plan.functions.values() {
             for t in f.triggers.iter().filter(|t| t.enabled) {
-                if let TriggerKind::Timer { cron, payload } = &t.kind {
+                if let TriggerKind::Timer(TimerTrigger { cron, payload }) = &t.kind {
                     match Schedule::parse(cron) {
                         Ok(schedule) => out.push(Timer {
                             function: f.name.clone(),

@@ -15,6 +15,7 @@ use super::oss_event::{self, ObjectEventInput, OssEventArgs};
 use super::tablestore_event::TablestoreEventArgs;
 use super::timer::{self, TimerEventArgs};
 use crate::manifest::{AppPlan, HttpFormat, StreamFormat, TriggerKind};
+use crate::manifest::{LogTrigger, TablestoreTrigger, TimerTrigger};
 
 /// A synthetic event: as JSON (`{"type": "oss", ...}`, `POST /_fcemu/events`), in a test
 /// case, or as `fcemu events generate <kind>` flags — one definition per kind, in its trigger's
@@ -149,7 +150,7 @@ pub fn generate(
                 Ok((_, t)) => (
                     t.name.clone(),
                     match &t.kind {
-                        TriggerKind::Timer { payload, .. } => payload.clone(),
+                        TriggerKind::Timer(TimerTrigger { payload, .. }) => payload.clone(),
                         _ => String::new(),
                     },
                 ),
@@ -217,12 +218,12 @@ pub fn generate(
                 .values()
                 .flat_map(|f| f.triggers.iter())
                 .find_map(|t| match &t.kind {
-                    TriggerKind::Log {
+                    TriggerKind::Log(LogTrigger {
                         project: p,
                         logstore: l,
                         payload,
                         ..
-                    } if p == project && l == logstore => Some(payload.clone()),
+                    }) if p == project && l == logstore => Some(payload.clone()),
                     _ => None,
                 })
                 .unwrap_or_default();
@@ -251,7 +252,7 @@ pub async fn inject(triggers: &Triggers, e: &SyntheticEvent) -> Result<Vec<Strin
         SyntheticEvent::Timer(TimerEventArgs { function, trigger, payload }) => {
             let (f, t) = find_trigger(&plan, "timer", function, trigger)?;
             let default = match &t.kind {
-                TriggerKind::Timer { payload, .. } => payload.clone(),
+                TriggerKind::Timer(TimerTrigger { payload, .. }) => payload.clone(),
                 _ => String::new(),
             };
             let event = timer::timer_event(&t.name, payload.as_deref().unwrap_or(&default), now);
@@ -262,7 +263,7 @@ pub async fn inject(triggers: &Triggers, e: &SyntheticEvent) -> Result<Vec<Strin
             let mut ids = Vec::new();
             for f in plan.functions.values() {
                 for t in f.triggers.iter().filter(|t| t.enabled) {
-                    if let TriggerKind::Log { project: p, logstore: l, payload, .. } = &t.kind
+                    if let TriggerKind::Log(LogTrigger { project: p, logstore: l, payload, .. }) = &t.kind
                         && p == project && l == logstore {
                             let source = LogSource::synthetic(project, logstore, shard.unwrap_or(0), now);
                             let event = log_trigger::log_event(&source, payload, &plan.region, now, app.new_request_id());
@@ -279,7 +280,7 @@ pub async fn inject(triggers: &Triggers, e: &SyntheticEvent) -> Result<Vec<Strin
             let mut ids = Vec::new();
             for f in plan.functions.values() {
                 for t in f.triggers.iter().filter(|t| t.enabled) {
-                    if let TriggerKind::Tablestore { instance: i, table: tb, format } = &t.kind
+                    if let TriggerKind::Tablestore(TablestoreTrigger { instance: i, table: tb, format }) = &t.kind
                         && i == instance && tb == table {
                             let event = tablestore_event(records.clone(), now, *format == StreamFormat::Cbor);
                             ids.push(triggers.deliver(&f.name, &t.name, event, None).await);

@@ -135,6 +135,17 @@ pub struct TablestoreEventArgs {
     pub json: bool,
 }
 
+/// Row changes in a Table Store table with a stream (manifest `type = "tablestore"`, as planned).
+#[derive(Debug, Clone, serde::Serialize, PartialEq)]
+pub struct TablestoreTrigger {
+    /// Instance name.
+    pub instance: String,
+    /// Table name.
+    pub table: String,
+    /// Event encoding.
+    pub format: crate::manifest::StreamFormat,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -288,6 +288,15 @@ pub struct TimerEventArgs {
     pub payload: Option<String>,
 }
 
+/// A schedule (manifest `type = "timer"`, as planned).
+#[derive(Debug, Clone, serde::Serialize, PartialEq)]
+pub struct TimerTrigger {
+    /// Cron expression with seconds, or `@every <duration>`.
+    pub cron: String,
+    /// Payload string delivered in the event.
+    pub payload: String,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
