@@ -18,6 +18,7 @@ pub use plan::{
     TablestoreTrigger, TimerTrigger, TriggerKind, TriggerPlan,
 };
 pub use stores::pk_type;
+pub(crate) use validate::{TriggerCheck, valid_bucket_name};
 
 /// The file name `fcemu up` looks for.
 pub const MANIFEST_FILE: &str = "fcemu.toml";

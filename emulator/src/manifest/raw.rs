@@ -102,69 +102,11 @@ pub struct RawAsync {
 #[derive(Debug, Deserialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum RawTrigger {
-    Http(RawHttpTrigger),
-    Oss(RawOssTrigger),
-    Timer(RawTimerTrigger),
-    Tablestore(RawTablestoreTrigger),
-    Log(RawLogTrigger),
-}
-
-// Trigger tables are an internally tagged enum, which serde buffers: spans of their fields are
-// lost, so errors point at the whole trigger table instead.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawHttpTrigger {
-    pub name: Option<String>,
-    #[serde(default)]
-    pub methods: Vec<String>,
-    pub path: String,
-    pub format: Option<String>,
-    pub auth: Option<String>,
-    pub strip_prefix: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawOssTrigger {
-    pub name: Option<String>,
-    pub bucket: String,
-    #[serde(default)]
-    pub events: Vec<String>,
-    #[serde(default)]
-    pub prefix: String,
-    #[serde(default)]
-    pub suffix: String,
-    pub enable: Option<bool>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawTimerTrigger {
-    pub name: Option<String>,
-    pub cron: String,
-    pub payload: Option<String>,
-    pub enable: Option<bool>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawTablestoreTrigger {
-    pub name: Option<String>,
-    pub instance: String,
-    pub table: String,
-    pub format: Option<String>,
-    pub enable: Option<bool>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawLogTrigger {
-    pub name: Option<String>,
-    pub project: String,
-    pub logstore: String,
-    pub interval: Option<i64>,
-    pub payload: Option<String>,
-    pub enable: Option<bool>,
+    Http(crate::triggers::http_event::RawHttpTrigger),
+    Oss(crate::triggers::oss_event::RawOssTrigger),
+    Timer(crate::triggers::timer::RawTimerTrigger),
+    Tablestore(crate::triggers::tablestore_event::RawTablestoreTrigger),
+    Log(crate::triggers::log_trigger::RawLogTrigger),
 }
 
 #[derive(Debug, Default, Deserialize)]

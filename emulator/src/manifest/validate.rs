@@ -169,7 +169,7 @@ fn check_name(sink: &mut Sink, span: Range<usize>, what: &str, name: &str) {
 }
 
 /// 3-63 lower-case letters, digits and '-', not starting or ending with '-'.
-pub(super) fn valid_bucket_name(name: &str) -> bool {
+pub(crate) fn valid_bucket_name(name: &str) -> bool {
     (3..=63).contains(&name.len())
         && name
             .chars()
@@ -447,6 +447,29 @@ fn resolve_env(
     env
 }
 
+/// What a trigger kind's manifest check reports to: problems point at the trigger's table.
+pub(crate) struct TriggerCheck<'a> {
+    sink: &'a mut Sink,
+    span: Range<usize>,
+    /// The function the trigger belongs to.
+    pub function: &'a str,
+    /// The function's native runtime (`None` for WebAssembly).
+    pub runtime: Option<NativeRuntime>,
+}
+
+impl TriggerCheck<'_> {
+    /// Reports a problem with the trigger: what is wrong, a short label, how to fix it.
+    pub(crate) fn problem(
+        &mut self,
+        message: impl Into<String>,
+        label: impl Into<String>,
+        help: impl Into<String>,
+    ) {
+        self.sink
+            .push(Some(self.span.clone()), message, label, help);
+    }
+}
+
 fn resolve_trigger(
     sink: &mut Sink,
     fn_name: &str,
@@ -454,208 +477,42 @@ fn resolve_trigger(
     t: Spanned<RawTrigger>,
     runtime: Option<NativeRuntime>,
 ) -> TriggerPlan {
-    let custom_runtime = runtime == Some(NativeRuntime::Custom);
     let span = t.span();
-    let default_name = |kind: &str| format!("{kind}-{}", index + 1);
-    let (name, enabled, kind) = match t.into_inner() {
-        RawTrigger::Http(h) => {
-            let mut methods = Vec::new();
-            for m in h.methods {
-                let upper = m.to_ascii_uppercase();
-                const METHODS: [&str; 8] = [
-                    "GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "ANY",
-                ];
-                if !METHODS.contains(&upper.as_str()) {
-                    sink.push(
-                        Some(span.clone()),
-                        format!("function `{fn_name}`: {m:?} is not an HTTP method"),
-                        "unknown method",
-                        format!("use some of: {}", METHODS.join(", ")),
-                    );
-                }
-                if upper != "ANY" {
-                    methods.push(upper);
-                }
-            }
-            let path = h.path.clone();
-            if !path.starts_with('/') {
-                sink.push(
-                    Some(span.clone()),
-                    format!("function `{fn_name}`: route path {path:?} does not start with '/'"),
-                    "must start with '/'",
-                    format!("write it as \"/{path}\""),
-                );
-            }
-            let format = match h.format.as_deref() {
-                None if custom_runtime => HttpFormat::Http,
-                None | Some("apigw") => HttpFormat::Apigw,
-                Some("fc3") => HttpFormat::Fc3,
-                Some("http") if runtime.is_some() => HttpFormat::Http,
-                Some(other) => {
-                    let help = if custom_runtime {
-                        "use \"http\" (the request itself, FC 2.0's HTTP trigger: the default for custom runtimes), \"apigw\" (API Gateway event) or \"fc3\" (FC 3.0 HTTP trigger event)"
-                    } else if runtime.is_some() {
-                        "use \"apigw\" (API Gateway event, the default), \"fc3\" (FC 3.0 HTTP trigger event) or \"http\" (FC 2.0's HTTP handler: Node.js (request, response, context), Python WSGI (environ, start_response))"
-                    } else {
-                        "use \"apigw\" (API Gateway event) or \"fc3\" (FC 3.0 HTTP trigger event); a WebAssembly HTTP function is one that exports wasi:http/incoming-handler"
-                    };
-                    sink.push(
-                        Some(span.clone()),
-                        format!("function `{fn_name}`: unknown http event format {other:?}"),
-                        "unknown format",
-                        help,
-                    );
-                    HttpFormat::Apigw
-                }
-            };
-            let auth = match h.auth {
-                None => "anonymous".to_string(),
-                Some(a) => {
-                    let v = a.to_ascii_lowercase();
-                    if v != "anonymous" && v != "function" {
-                        sink.push(
-                            Some(span.clone()),
-                            format!("function `{fn_name}`: unknown auth type {a:?}"),
-                            "unknown auth type",
-                            "use \"anonymous\" or \"function\"",
-                        );
-                    }
-                    v
-                }
-            };
-            let strip_prefix = h.strip_prefix.map(|p| {
-                let p = format!("/{}", p.trim_matches('/'));
-                let literal = path
-                    .strip_prefix(p.as_str())
-                    .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'));
-                if !literal || p.contains('{') {
-                    sink.push(
-                        Some(span.clone()),
-                        format!("function `{fn_name}`: strip_prefix {p:?} does not begin the route path {path:?}"),
-                        "not a prefix of the path",
-                        format!("use the literal start of the path, e.g. path = \"{p}/{{rest+}}\" with strip_prefix = \"{p}\""),
-                    );
-                }
-                p
-            });
-            (
-                h.name.unwrap_or_else(|| default_name("http")),
-                true,
-                TriggerKind::Http(HttpTrigger {
-                    methods,
-                    path,
-                    format,
-                    auth,
-                    strip_prefix,
-                }),
-            )
-        }
-        RawTrigger::Oss(o) => {
-            let mut events = Vec::new();
-            for e in o.events {
-                let v = e.as_str();
-                let bare = v.strip_prefix("oss:").unwrap_or(v);
-                if !(bare.starts_with("ObjectCreated:")
-                    || bare.starts_with("ObjectRemoved:")
-                    || bare.starts_with("ObjectModified:")
-                    || bare.starts_with("ObjectReplication:"))
-                {
-                    sink.push(Some(span.clone()), format!("function `{fn_name}`: {v:?} is not an OSS event name"), "unknown event", "use names such as \"oss:ObjectCreated:*\", \"oss:ObjectCreated:PutObject\" or \"oss:ObjectRemoved:DeleteObject\"");
-                }
-                events.push(format!("oss:{bare}"));
-            }
-            if events.is_empty() {
-                events.push("oss:ObjectCreated:*".into());
-            }
-            if !valid_bucket_name(&o.bucket) {
-                sink.push(
-                    Some(span.clone()),
-                    format!(
-                        "function `{fn_name}`: bucket name {:?} is not valid",
-                        o.bucket
-                    ),
-                    "invalid bucket name",
-                    "bucket names are 3-63 characters of lower-case letters, digits and '-'",
-                );
-            }
-            let kind = TriggerKind::Oss(OssTrigger {
-                bucket: o.bucket,
-                events,
-                prefix: o.prefix,
-                suffix: o.suffix,
-            });
-            (
-                o.name.unwrap_or_else(|| default_name("oss")),
-                o.enable.unwrap_or(true),
-                kind,
-            )
-        }
-        RawTrigger::Timer(t) => {
-            let cron = t.cron.trim().to_string();
-            if let Err(why) = crate::triggers::timer::Schedule::parse(&cron) {
-                sink.push(Some(span.clone()), format!("function `{fn_name}`: cron {cron:?} is not valid: {why}"), "invalid schedule", "use FC's syntax: six fields with seconds (\"0 */15 * * * *\"), optionally \"CRON_TZ=Asia/Shanghai \" before them, or \"@every 5m\"");
-            } else if cron.is_empty() {
-                sink.push(Some(span.clone()), format!("function `{fn_name}`: empty cron expression"), "empty", "use a cron expression with seconds such as \"0 */15 * * * *\", or \"@every 5m\"");
-            }
-            let kind = TriggerKind::Timer(TimerTrigger {
-                cron,
-                payload: t.payload.unwrap_or_default(),
-            });
-            (
-                t.name.unwrap_or_else(|| default_name("timer")),
-                t.enable.unwrap_or(true),
-                kind,
-            )
-        }
-        RawTrigger::Tablestore(t) => {
-            let format = match t.format.as_deref() {
-                None | Some("cbor") => StreamFormat::Cbor,
-                Some("json") => StreamFormat::Json,
-                Some(other) => {
-                    sink.push(
-                        Some(span.clone()),
-                        format!("function `{fn_name}`: unknown tablestore event format {other:?}"),
-                        "unknown format",
-                        "use \"cbor\" (as FC delivers) or \"json\"",
-                    );
-                    StreamFormat::Cbor
-                }
-            };
-            let kind = TriggerKind::Tablestore(TablestoreTrigger {
-                instance: t.instance,
-                table: t.table,
-                format,
-            });
-            (
-                t.name.unwrap_or_else(|| default_name("tablestore")),
-                t.enable.unwrap_or(true),
-                kind,
-            )
-        }
-        RawTrigger::Log(l) => {
-            let interval = match l.interval {
-                Some(i) => {
-                    let v = i;
-                    if !(3..=600).contains(&v) {
-                        sink.push(Some(span.clone()), format!("function `{fn_name}`: log trigger interval {v} s is outside FC's range"), "invalid interval", "use a number of seconds from 3 to 600");
-                    }
-                    v.clamp(3, 600) as u32
-                }
-                None => 60,
-            };
-            let kind = TriggerKind::Log(LogTrigger {
-                project: l.project,
-                logstore: l.logstore,
-                interval,
-                payload: l.payload.unwrap_or_default(),
-            });
-            (
-                l.name.unwrap_or_else(|| default_name("log")),
-                l.enable.unwrap_or(true),
-                kind,
-            )
-        }
+    let mut check = TriggerCheck {
+        sink,
+        span: span.clone(),
+        function: fn_name,
+        runtime,
     };
+    let (name, enable, kind) = match t.into_inner() {
+        RawTrigger::Http(h) => (
+            h.name.clone(),
+            None,
+            TriggerKind::Http(HttpTrigger::from_manifest(h, &mut check)),
+        ),
+        RawTrigger::Oss(o) => (
+            o.name.clone(),
+            o.enable,
+            TriggerKind::Oss(OssTrigger::from_manifest(o, &mut check)),
+        ),
+        RawTrigger::Timer(t) => (
+            t.name.clone(),
+            t.enable,
+            TriggerKind::Timer(TimerTrigger::from_manifest(t, &mut check)),
+        ),
+        RawTrigger::Tablestore(t) => (
+            t.name.clone(),
+            t.enable,
+            TriggerKind::Tablestore(TablestoreTrigger::from_manifest(t, &mut check)),
+        ),
+        RawTrigger::Log(l) => (
+            l.name.clone(),
+            l.enable,
+            TriggerKind::Log(LogTrigger::from_manifest(l, &mut check)),
+        ),
+    };
+    let name = name.unwrap_or_else(|| format!("{}-{}", kind.type_name(), index + 1));
+    let enabled = enable.unwrap_or(true);
     let valid_name = !name.is_empty()
         && name.len() <= 128
         && !name.starts_with(|c: char| c.is_ascii_digit() || c == '-')

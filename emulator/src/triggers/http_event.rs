@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::manifest::HttpFormat;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use bytes::Bytes;
@@ -353,7 +354,7 @@ pub struct HttpTrigger {
     /// Path template with `{param}` segments.
     pub path: String,
     /// Event shape handed to event functions.
-    pub format: crate::manifest::HttpFormat,
+    pub format: HttpFormat,
     /// Auth type, recorded (`anonymous` or `function`).
     pub auth: String,
     /// A leading part of the path removed before the function sees the request (FC 3.0
@@ -361,6 +362,113 @@ pub struct HttpTrigger {
     /// function also answers at the host `{name}.localhost`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub strip_prefix: Option<String>,
+}
+
+/// The manifest table of a `type = "http"` trigger, as written (fields keep no spans: trigger
+/// tables are an internally tagged enum, which serde buffers, so errors point at the table).
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawHttpTrigger {
+    pub(crate) name: Option<String>,
+    #[serde(default)]
+    pub(crate) methods: Vec<String>,
+    pub(crate) path: String,
+    pub(crate) format: Option<String>,
+    pub(crate) auth: Option<String>,
+    pub(crate) strip_prefix: Option<String>,
+}
+
+impl HttpTrigger {
+    /// Plans a `type = "http"` trigger table of function `check.function`, reporting what is
+    /// wrong to `check` (and planning something sensible anyway).
+    pub(crate) fn from_manifest(
+        h: RawHttpTrigger,
+        check: &mut crate::manifest::TriggerCheck<'_>,
+    ) -> Self {
+        let fn_name = check.function;
+        let runtime = check.runtime;
+        let custom_runtime = runtime == Some(crate::manifest::NativeRuntime::Custom);
+        let mut methods = Vec::new();
+        for m in h.methods {
+            let upper = m.to_ascii_uppercase();
+            const METHODS: [&str; 8] = [
+                "GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "ANY",
+            ];
+            if !METHODS.contains(&upper.as_str()) {
+                check.problem(
+                    format!("function `{fn_name}`: {m:?} is not an HTTP method"),
+                    "unknown method",
+                    format!("use some of: {}", METHODS.join(", ")),
+                );
+            }
+            if upper != "ANY" {
+                methods.push(upper);
+            }
+        }
+        let path = h.path.clone();
+        if !path.starts_with('/') {
+            check.problem(
+                format!("function `{fn_name}`: route path {path:?} does not start with '/'"),
+                "must start with '/'",
+                format!("write it as \"/{path}\""),
+            );
+        }
+        let format = match h.format.as_deref() {
+            None if custom_runtime => HttpFormat::Http,
+            None | Some("apigw") => HttpFormat::Apigw,
+            Some("fc3") => HttpFormat::Fc3,
+            Some("http") if runtime.is_some() => HttpFormat::Http,
+            Some(other) => {
+                let help = if custom_runtime {
+                    "use \"http\" (the request itself, FC 2.0's HTTP trigger: the default for custom runtimes), \"apigw\" (API Gateway event) or \"fc3\" (FC 3.0 HTTP trigger event)"
+                } else if runtime.is_some() {
+                    "use \"apigw\" (API Gateway event, the default), \"fc3\" (FC 3.0 HTTP trigger event) or \"http\" (FC 2.0's HTTP handler: Node.js (request, response, context), Python WSGI (environ, start_response))"
+                } else {
+                    "use \"apigw\" (API Gateway event) or \"fc3\" (FC 3.0 HTTP trigger event); a WebAssembly HTTP function is one that exports wasi:http/incoming-handler"
+                };
+                check.problem(
+                    format!("function `{fn_name}`: unknown http event format {other:?}"),
+                    "unknown format",
+                    help,
+                );
+                HttpFormat::Apigw
+            }
+        };
+        let auth = match h.auth {
+            None => "anonymous".to_string(),
+            Some(a) => {
+                let v = a.to_ascii_lowercase();
+                if v != "anonymous" && v != "function" {
+                    check.problem(
+                        format!("function `{fn_name}`: unknown auth type {a:?}"),
+                        "unknown auth type",
+                        "use \"anonymous\" or \"function\"",
+                    );
+                }
+                v
+            }
+        };
+        let strip_prefix = h.strip_prefix.map(|p| {
+            let p = format!("/{}", p.trim_matches('/'));
+            let literal = path
+                .strip_prefix(p.as_str())
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'));
+            if !literal || p.contains('{') {
+                check.problem(format!("function `{fn_name}`: strip_prefix {p:?} does not begin the route path {path:?}"),
+                    "not a prefix of the path",
+                    format!("use the literal start of the path, e.g. path = \"{p}/{{rest+}}\" with strip_prefix = \"{p}\""),
+                );
+            }
+            p
+        });
+        HttpTrigger {
+            methods,
+            path,
+            format,
+            auth,
+            strip_prefix,
+        }
+    }
 }
 
 #[cfg(test)]

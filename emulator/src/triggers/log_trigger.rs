@@ -238,3 +238,49 @@ pub struct LogTrigger {
     /// Payload string delivered in the event's `parameter`.
     pub payload: String,
 }
+
+/// The manifest table of a `type = "log"` trigger, as written (fields keep no spans: trigger
+/// tables are an internally tagged enum, which serde buffers, so errors point at the table).
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawLogTrigger {
+    pub(crate) name: Option<String>,
+    pub(crate) project: String,
+    pub(crate) logstore: String,
+    pub(crate) interval: Option<i64>,
+    pub(crate) payload: Option<String>,
+    pub(crate) enable: Option<bool>,
+}
+
+impl LogTrigger {
+    /// Plans a `type = "log"` trigger table of function `check.function`, reporting what is
+    /// wrong to `check` (and planning something sensible anyway).
+    pub(crate) fn from_manifest(
+        l: RawLogTrigger,
+        check: &mut crate::manifest::TriggerCheck<'_>,
+    ) -> Self {
+        let fn_name = check.function;
+        let interval = match l.interval {
+            Some(i) => {
+                let v = i;
+                if !(3..=600).contains(&v) {
+                    check.problem(
+                        format!(
+                            "function `{fn_name}`: log trigger interval {v} s is outside FC's range"
+                        ),
+                        "invalid interval",
+                        "use a number of seconds from 3 to 600",
+                    );
+                }
+                v.clamp(3, 600) as u32
+            }
+            None => 60,
+        };
+        LogTrigger {
+            project: l.project,
+            logstore: l.logstore,
+            interval,
+            payload: l.payload.unwrap_or_default(),
+        }
+    }
+}

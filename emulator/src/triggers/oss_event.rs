@@ -203,6 +203,65 @@ pub struct OssTrigger {
     pub suffix: String,
 }
 
+/// The manifest table of a `type = "oss"` trigger, as written (fields keep no spans: trigger
+/// tables are an internally tagged enum, which serde buffers, so errors point at the table).
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawOssTrigger {
+    pub(crate) name: Option<String>,
+    pub(crate) bucket: String,
+    #[serde(default)]
+    pub(crate) events: Vec<String>,
+    #[serde(default)]
+    pub(crate) prefix: String,
+    #[serde(default)]
+    pub(crate) suffix: String,
+    pub(crate) enable: Option<bool>,
+}
+
+impl OssTrigger {
+    /// Plans a `type = "oss"` trigger table of function `check.function`, reporting what is
+    /// wrong to `check` (and planning something sensible anyway).
+    pub(crate) fn from_manifest(
+        o: RawOssTrigger,
+        check: &mut crate::manifest::TriggerCheck<'_>,
+    ) -> Self {
+        let fn_name = check.function;
+        let mut events = Vec::new();
+        for e in o.events {
+            let v = e.as_str();
+            let bare = v.strip_prefix("oss:").unwrap_or(v);
+            if !(bare.starts_with("ObjectCreated:")
+                || bare.starts_with("ObjectRemoved:")
+                || bare.starts_with("ObjectModified:")
+                || bare.starts_with("ObjectReplication:"))
+            {
+                check.problem(format!("function `{fn_name}`: {v:?} is not an OSS event name"), "unknown event", "use names such as \"oss:ObjectCreated:*\", \"oss:ObjectCreated:PutObject\" or \"oss:ObjectRemoved:DeleteObject\"");
+            }
+            events.push(format!("oss:{bare}"));
+        }
+        if events.is_empty() {
+            events.push("oss:ObjectCreated:*".into());
+        }
+        if !crate::manifest::valid_bucket_name(&o.bucket) {
+            check.problem(
+                format!(
+                    "function `{fn_name}`: bucket name {:?} is not valid",
+                    o.bucket
+                ),
+                "invalid bucket name",
+                "bucket names are 3-63 characters of lower-case letters, digits and '-'",
+            );
+        }
+        OssTrigger {
+            bucket: o.bucket,
+            events,
+            prefix: o.prefix,
+            suffix: o.suffix,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,6 +2,7 @@
 //! CBOR as FC delivers it (binary values as CBOR byte strings), or JSON on request (binary values
 //! as base64 strings).
 
+use crate::manifest::StreamFormat;
 use base64::Engine;
 use ciborium::Value as Cbor;
 use fcemu_tablestore::model::{ColumnChangeKind, RowAction, StreamRecord, Value};
@@ -143,7 +144,47 @@ pub struct TablestoreTrigger {
     /// Table name.
     pub table: String,
     /// Event encoding.
-    pub format: crate::manifest::StreamFormat,
+    pub format: StreamFormat,
+}
+
+/// The manifest table of a `type = "tablestore"` trigger, as written (fields keep no spans: trigger
+/// tables are an internally tagged enum, which serde buffers, so errors point at the table).
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawTablestoreTrigger {
+    pub(crate) name: Option<String>,
+    pub(crate) instance: String,
+    pub(crate) table: String,
+    pub(crate) format: Option<String>,
+    pub(crate) enable: Option<bool>,
+}
+
+impl TablestoreTrigger {
+    /// Plans a `type = "tablestore"` trigger table of function `check.function`, reporting what is
+    /// wrong to `check` (and planning something sensible anyway).
+    pub(crate) fn from_manifest(
+        t: RawTablestoreTrigger,
+        check: &mut crate::manifest::TriggerCheck<'_>,
+    ) -> Self {
+        let fn_name = check.function;
+        let format = match t.format.as_deref() {
+            None | Some("cbor") => StreamFormat::Cbor,
+            Some("json") => StreamFormat::Json,
+            Some(other) => {
+                check.problem(
+                    format!("function `{fn_name}`: unknown tablestore event format {other:?}"),
+                    "unknown format",
+                    "use \"cbor\" (as FC delivers) or \"json\"",
+                );
+                StreamFormat::Cbor
+            }
+        };
+        TablestoreTrigger {
+            instance: t.instance,
+            table: t.table,
+            format,
+        }
+    }
 }
 
 #[cfg(test)]

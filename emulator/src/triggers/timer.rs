@@ -297,6 +297,42 @@ pub struct TimerTrigger {
     pub payload: String,
 }
 
+/// The manifest table of a `type = "timer"` trigger, as written (fields keep no spans: trigger
+/// tables are an internally tagged enum, which serde buffers, so errors point at the table).
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawTimerTrigger {
+    pub(crate) name: Option<String>,
+    pub(crate) cron: String,
+    pub(crate) payload: Option<String>,
+    pub(crate) enable: Option<bool>,
+}
+
+impl TimerTrigger {
+    /// Plans a `type = "timer"` trigger table of function `check.function`, reporting what is
+    /// wrong to `check` (and planning something sensible anyway).
+    pub(crate) fn from_manifest(
+        t: RawTimerTrigger,
+        check: &mut crate::manifest::TriggerCheck<'_>,
+    ) -> Self {
+        let fn_name = check.function;
+        let cron = t.cron.trim().to_string();
+        if let Err(why) = Schedule::parse(&cron) {
+            check.problem(format!("function `{fn_name}`: cron {cron:?} is not valid: {why}"), "invalid schedule", "use FC's syntax: six fields with seconds (\"0 */15 * * * *\"), optionally \"CRON_TZ=Asia/Shanghai \" before them, or \"@every 5m\"");
+        } else if cron.is_empty() {
+            check.problem(
+                format!("function `{fn_name}`: empty cron expression"),
+                "empty",
+                "use a cron expression with seconds such as \"0 */15 * * * *\", or \"@every 5m\"",
+            );
+        }
+        TimerTrigger {
+            cron,
+            payload: t.payload.unwrap_or_default(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
