@@ -3,8 +3,7 @@
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
-use crate::manifest::{AppPlan, FunctionPlan, TriggerKind, TriggerPlan};
-use crate::manifest::{HttpTrigger, LogTrigger, OssTrigger, TablestoreTrigger, TimerTrigger};
+use crate::manifest::{AppPlan, FunctionPlan, TriggerPlan};
 use crate::runtime::{LoadedFunction, Shape};
 
 /// FC's timestamp format, `2020-04-01T08:15:27Z`.
@@ -118,59 +117,11 @@ pub fn function_v3(app: &AppPlan, f: &LoadedFunction) -> Value {
     })
 }
 
-/// A trigger's type, source ARN and config (FC 2.0 object form).
-fn trigger_parts(plan: &AppPlan, t: &TriggerPlan) -> (&'static str, String, Value) {
-    let (region, account) = (&plan.region, &plan.account_id);
-    match &t.kind {
-        TriggerKind::Http(HttpTrigger { methods, auth, .. }) => (
-            "http",
-            String::new(),
-            json!({ "authType": auth, "methods": if methods.is_empty() { vec!["GET".to_string(), "POST".into(), "PUT".into(), "DELETE".into(), "HEAD".into(), "PATCH".into(), "OPTIONS".into()] } else { methods.clone() } }),
-        ),
-        TriggerKind::Oss(OssTrigger {
-            bucket,
-            events,
-            prefix,
-            suffix,
-        }) => (
-            "oss",
-            format!("acs:oss:{region}:{account}:{bucket}"),
-            json!({ "events": events, "filter": { "key": { "prefix": prefix, "suffix": suffix } } }),
-        ),
-        TriggerKind::Timer(TimerTrigger { cron, payload }) => (
-            "timer",
-            String::new(),
-            json!({ "cronExpression": cron, "enable": t.enabled, "payload": payload }),
-        ),
-        TriggerKind::Tablestore(TablestoreTrigger {
-            instance, table, ..
-        }) => (
-            "tablestore",
-            format!("acs:ots:{region}:{account}:instance/{instance}/table/{table}"),
-            json!({}),
-        ),
-        TriggerKind::Log(LogTrigger {
-            project,
-            logstore,
-            interval,
-            payload,
-        }) => (
-            "log",
-            format!("acs:log:{region}:{account}:project/{project}"),
-            json!({
-                "sourceConfig": { "logstore": logstore },
-                "jobConfig": { "maxRetryTime": 3, "triggerInterval": interval },
-                "logConfig": { "project": "", "logstore": "" },
-                "functionParameter": payload,
-                "enable": t.enabled,
-            }),
-        ),
-    }
-}
-
 /// Trigger metadata; FC 3.0 carries `triggerConfig` as a JSON string.
 pub fn trigger(plan: &AppPlan, f: &LoadedFunction, t: &TriggerPlan, v3: bool) -> Value {
-    let (kind, source_arn, config) = trigger_parts(plan, t);
+    let (kind, source_arn, config) = t
+        .kind
+        .fc_metadata(&plan.region, &plan.account_id, t.enabled);
     let config = if v3 {
         Value::String(config.to_string())
     } else {

@@ -247,6 +247,23 @@ pub enum TriggerKind {
 }
 
 impl TriggerKind {
+    /// FC's view of the trigger (GetTrigger, ListTriggers): its type, source ARN and config,
+    /// in `region` of `account`.
+    pub fn fc_metadata(
+        &self,
+        region: &str,
+        account: &str,
+        enabled: bool,
+    ) -> (&'static str, String, serde_json::Value) {
+        match self {
+            TriggerKind::Http(t) => t.fc_metadata(region, account, enabled),
+            TriggerKind::Oss(t) => t.fc_metadata(region, account, enabled),
+            TriggerKind::Timer(t) => t.fc_metadata(region, account, enabled),
+            TriggerKind::Tablestore(t) => t.fc_metadata(region, account, enabled),
+            TriggerKind::Log(t) => t.fc_metadata(region, account, enabled),
+        }
+    }
+
     /// The trigger type as written in the manifest.
     pub fn type_name(&self) -> &'static str {
         match self {

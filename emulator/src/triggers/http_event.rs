@@ -379,6 +379,27 @@ pub(crate) struct RawHttpTrigger {
 }
 
 impl HttpTrigger {
+    /// FC's view of the trigger (GetTrigger, ListTriggers): its type, source ARN and config.
+    pub fn fc_metadata(
+        &self,
+        _region: &str,
+        _account: &str,
+        _enabled: bool,
+    ) -> (&'static str, String, serde_json::Value) {
+        let methods = if self.methods.is_empty() {
+            ["GET", "POST", "PUT", "DELETE", "HEAD", "PATCH", "OPTIONS"]
+                .map(String::from)
+                .to_vec()
+        } else {
+            self.methods.clone()
+        };
+        (
+            "http",
+            String::new(),
+            serde_json::json!({ "authType": self.auth, "methods": methods }),
+        )
+    }
+
     /// Plans a `type = "http"` trigger table of function `check.function`, reporting what is
     /// wrong to `check` (and planning something sensible anyway).
     pub(crate) fn from_manifest(

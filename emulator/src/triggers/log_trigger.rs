@@ -253,6 +253,26 @@ pub(crate) struct RawLogTrigger {
 }
 
 impl LogTrigger {
+    /// FC's view of the trigger (GetTrigger, ListTriggers): its type, source ARN and config.
+    pub fn fc_metadata(
+        &self,
+        region: &str,
+        account: &str,
+        enabled: bool,
+    ) -> (&'static str, String, serde_json::Value) {
+        (
+            "log",
+            format!("acs:log:{region}:{account}:project/{}", self.project),
+            json!({
+                "sourceConfig": { "logstore": self.logstore },
+                "jobConfig": { "maxRetryTime": 3, "triggerInterval": self.interval },
+                "logConfig": { "project": "", "logstore": "" },
+                "functionParameter": self.payload,
+                "enable": enabled,
+            }),
+        )
+    }
+
     /// Plans a `type = "log"` trigger table of function `check.function`, reporting what is
     /// wrong to `check` (and planning something sensible anyway).
     pub(crate) fn from_manifest(

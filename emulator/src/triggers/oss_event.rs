@@ -220,6 +220,20 @@ pub(crate) struct RawOssTrigger {
 }
 
 impl OssTrigger {
+    /// FC's view of the trigger (GetTrigger, ListTriggers): its type, source ARN and config.
+    pub fn fc_metadata(
+        &self,
+        region: &str,
+        account: &str,
+        _enabled: bool,
+    ) -> (&'static str, String, serde_json::Value) {
+        (
+            "oss",
+            format!("acs:oss:{region}:{account}:{}", self.bucket),
+            json!({ "events": self.events, "filter": { "key": { "prefix": self.prefix, "suffix": self.suffix } } }),
+        )
+    }
+
     /// Plans a `type = "oss"` trigger table of function `check.function`, reporting what is
     /// wrong to `check` (and planning something sensible anyway).
     pub(crate) fn from_manifest(

@@ -160,6 +160,23 @@ pub(crate) struct RawTablestoreTrigger {
 }
 
 impl TablestoreTrigger {
+    /// FC's view of the trigger (GetTrigger, ListTriggers): its type, source ARN and config.
+    pub fn fc_metadata(
+        &self,
+        region: &str,
+        account: &str,
+        _enabled: bool,
+    ) -> (&'static str, String, serde_json::Value) {
+        (
+            "tablestore",
+            format!(
+                "acs:ots:{region}:{account}:instance/{}/table/{}",
+                self.instance, self.table
+            ),
+            serde_json::json!({}),
+        )
+    }
+
     /// Plans a `type = "tablestore"` trigger table of function `check.function`, reporting what is
     /// wrong to `check` (and planning something sensible anyway).
     pub(crate) fn from_manifest(

@@ -309,6 +309,20 @@ pub(crate) struct RawTimerTrigger {
 }
 
 impl TimerTrigger {
+    /// FC's view of the trigger (GetTrigger, ListTriggers): its type, source ARN and config.
+    pub fn fc_metadata(
+        &self,
+        _region: &str,
+        _account: &str,
+        enabled: bool,
+    ) -> (&'static str, String, serde_json::Value) {
+        (
+            "timer",
+            String::new(),
+            json!({ "cronExpression": self.cron, "enable": enabled, "payload": self.payload }),
+        )
+    }
+
     /// Plans a `type = "timer"` trigger table of function `check.function`, reporting what is
     /// wrong to `check` (and planning something sensible anyway).
     pub(crate) fn from_manifest(
