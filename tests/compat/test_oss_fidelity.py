@@ -351,3 +351,30 @@ def test_s3_post_object_policies_are_checked_as_s3_checks_them(endpoint, s3, s3_
                   "conditions": [{"bucket": s3_bucket}, ["starts-with", "$key", ""], ["content-length-range", 0]]})
     assert r.status_code == 400 and "content-length-range" in r.text
     assert "Contents" not in s3.list_objects_v2(Bucket=s3_bucket, Prefix="k")
+
+
+def test_s3_list_buckets_pages_with_max_buckets(endpoint, s3, bucket_name):
+    names = [f"{bucket_name}-{i}" for i in range(3)]
+    for n in names:
+        s3.create_bucket(Bucket=n)
+    try:
+        first = s3.list_buckets(MaxBuckets=2, Prefix=bucket_name)
+        assert [b["Name"] for b in first["Buckets"]] == names[:2]
+        rest = s3.list_buckets(MaxBuckets=2, Prefix=bucket_name, ContinuationToken=first["ContinuationToken"])
+        assert [b["Name"] for b in rest["Buckets"]] == names[2:] and "ContinuationToken" not in rest
+        r = requests.get(f"{endpoint}/?max-buckets=0", headers={"x-amz-date": "20260101T000000Z"})
+        assert r.status_code == 400 and "max-buckets" in r.text
+    finally:
+        for n in names:
+            s3.delete_bucket(Bucket=n)
+
+
+@pytest.mark.parametrize("value", [b"caf\xe9", "日本".encode(), b"a=b; c"], ids=["latin-1", "utf-8", "ascii"])
+def test_s3_metadata_bytes_round_trip(endpoint, s3, s3_bucket, value):
+    """What a client sends as x-amz-meta-* bytes comes back as the same bytes (Python's
+    http.client writes str headers in Latin-1)."""
+    s3_headers = {"x-amz-date": "20260101T000000Z"}
+    r = requests.put(f"{endpoint}/{s3_bucket}/m", data=b"x", headers={**s3_headers, "x-amz-meta-k": value})
+    assert r.status_code == 200, r.text
+    head = requests.head(f"{endpoint}/{s3_bucket}/m", headers=s3_headers)
+    assert head.raw.headers["x-amz-meta-k"].encode("latin-1") == value

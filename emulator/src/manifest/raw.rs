@@ -99,6 +99,9 @@ pub struct RawAsync {
     pub on_failure: Option<Spanned<String>>,
 }
 
+/// A `[[functions.*.triggers]]` table; each kind's fields are defined in its trigger module.
+/// Trigger tables are an internally tagged enum, which serde buffers: spans of their fields are
+/// lost, so errors point at the whole trigger table.
 #[derive(Debug, Deserialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum RawTrigger {

@@ -364,8 +364,7 @@ pub struct HttpTrigger {
     pub strip_prefix: Option<String>,
 }
 
-/// The manifest table of a `type = "http"` trigger, as written (fields keep no spans: trigger
-/// tables are an internally tagged enum, which serde buffers, so errors point at the table).
+/// The manifest table of a `type = "http"` trigger, as written.
 #[derive(Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawHttpTrigger {

@@ -203,8 +203,7 @@ pub struct OssTrigger {
     pub suffix: String,
 }
 
-/// The manifest table of a `type = "oss"` trigger, as written (fields keep no spans: trigger
-/// tables are an internally tagged enum, which serde buffers, so errors point at the table).
+/// The manifest table of a `type = "oss"` trigger, as written.
 #[derive(Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawOssTrigger {

@@ -147,8 +147,7 @@ pub struct TablestoreTrigger {
     pub format: StreamFormat,
 }
 
-/// The manifest table of a `type = "tablestore"` trigger, as written (fields keep no spans: trigger
-/// tables are an internally tagged enum, which serde buffers, so errors point at the table).
+/// The manifest table of a `type = "tablestore"` trigger, as written.
 #[derive(Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawTablestoreTrigger {

@@ -297,8 +297,7 @@ pub struct TimerTrigger {
     pub payload: String,
 }
 
-/// The manifest table of a `type = "timer"` trigger, as written (fields keep no spans: trigger
-/// tables are an internally tagged enum, which serde buffers, so errors point at the table).
+/// The manifest table of a `type = "timer"` trigger, as written.
 #[derive(Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawTimerTrigger {

@@ -135,7 +135,7 @@ pub fn attrs_from_headers(h: &HeaderMap) -> Result<ObjectAttrs, OssError> {
             .strip_prefix("x-oss-meta-")
             .or_else(|| n.strip_prefix("x-amz-meta-"))
         {
-            let v = String::from_utf8_lossy(value.as_bytes()).trim().to_string();
+            let v = meta_from_header(value.as_bytes());
             meta_len += m.len() + v.len();
             a.user_meta.insert(m.to_string(), v);
         }
@@ -203,6 +203,29 @@ pub fn copy_source(h: &HeaderMap) -> Option<Result<(String, String), OssError>> 
     Some(Ok((dec(b), dec(k))))
 }
 
+/// Marks a stored metadata value whose header bytes were not UTF-8: the rest holds one char per
+/// byte (Latin-1), so the bytes go back out exactly as they came (clients that write
+/// `x-amz-meta-k: café` in Latin-1, as Python's http.client does, read the same bytes back).
+const RAW_BYTES: char = '\u{FFFF}';
+
+/// A user-metadata value as stored: UTF-8 as it came, other bytes kept one char per byte.
+fn meta_from_header(bytes: &[u8]) -> String {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => text.trim().to_string(),
+        Err(_) => std::iter::once(RAW_BYTES)
+            .chain(bytes.trim_ascii().iter().map(|&b| char::from(b)))
+            .collect(),
+    }
+}
+
+/// The header bytes of a stored user-metadata value ([`meta_from_header`] undone).
+fn meta_to_header(value: &str) -> Vec<u8> {
+    match value.strip_prefix(RAW_BYTES) {
+        Some(raw) => raw.chars().map(|c| c as u32 as u8).collect(),
+        None => value.as_bytes().to_vec(),
+    }
+}
+
 /// Sets a header; values are bytes because stored metadata may hold UTF-8.
 fn put(h: &mut HeaderMap, name: &str, value: &str) {
     if let (Ok(n), Ok(v)) = (
@@ -225,7 +248,12 @@ pub fn object_headers(h: &mut HeaderMap, m: &ObjectMeta, ctx: &Ctx, q: &Query) {
     }
     let meta_prefix = if ctx.s3 { "x-amz-meta-" } else { "x-oss-meta-" };
     for (k, v) in &m.attrs.user_meta {
-        put(h, &format!("{meta_prefix}{k}"), v);
+        if let (Ok(n), Ok(v)) = (
+            HeaderName::from_bytes(format!("{meta_prefix}{k}").as_bytes()),
+            HeaderValue::from_bytes(&meta_to_header(v)),
+        ) {
+            h.insert(n, v);
+        }
     }
     put(h, "x-oss-object-type", m.object_type.as_str());
     put(h, "x-oss-storage-class", &m.attrs.storage_class);

@@ -13,8 +13,26 @@ pub(super) fn owner(w: &mut XmlWriter, oss: &Oss) {
 
 pub(super) async fn list_buckets(oss: &Oss, ctx: &Ctx, q: &Query) -> Result<Response, OssError> {
     let prefix = q.non_empty("prefix").unwrap_or("");
-    let marker = q.non_empty("marker").unwrap_or("");
-    let max = parse_max(q, "max-keys", if ctx.s3 { 1000 } else { 100 })?;
+    // S3 pages with `max-buckets` and `continuation-token` (the last name of the page before).
+    let marker = if ctx.s3 {
+        q.non_empty("continuation-token").unwrap_or("")
+    } else {
+        q.non_empty("marker").unwrap_or("")
+    };
+    let max = if ctx.s3 && q.has("max-buckets") {
+        match q.get("max-buckets").and_then(|v| v.parse::<usize>().ok()) {
+            Some(n @ 1..=10_000) => n,
+            _ => {
+                return Err(OssError::invalid_argument(
+                    "max-buckets",
+                    q.get("max-buckets").unwrap_or(""),
+                    "max-buckets must be an integer between 1 and 10000",
+                ));
+            }
+        }
+    } else {
+        parse_max(q, "max-keys", if ctx.s3 { 10_000 } else { 100 })?
+    };
     let all: Vec<Bucket> = oss
         .list_buckets()
         .await?
@@ -29,7 +47,10 @@ pub(super) async fn list_buckets(oss: &Oss, ctx: &Ctx, q: &Query) -> Result<Resp
         .elem("Marker", marker)
         .elem("MaxKeys", max.to_string())
         .elem("IsTruncated", truncated.to_string());
-    if truncated && let Some(last) = page.last() {
+    if truncated
+        && !ctx.s3
+        && let Some(last) = page.last()
+    {
         w.elem("NextMarker", &last.name);
     }
     owner(&mut w, oss);
@@ -48,6 +69,12 @@ pub(super) async fn list_buckets(oss: &Oss, ctx: &Ctx, q: &Query) -> Result<Resp
             .close();
     }
     w.close();
+    if ctx.s3
+        && truncated
+        && let Some(last) = page.last()
+    {
+        w.elem("ContinuationToken", &last.name);
+    }
     Ok(xml_response(w.finish()))
 }
 
