@@ -28,7 +28,6 @@ pub fn open<'a>(
     async move {
         let mut cfg = fcemu_batch::BatchConfig::with_context(setup.context(plan));
         cfg.oss_host = setup.endpoint.clone();
-        cfg.strict_auth = setup.strict_auth.clone();
         if let Some(n) = plan.batch_workers {
             cfg.workers = n;
         }

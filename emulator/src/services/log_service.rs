@@ -21,8 +21,7 @@ pub fn open<'a>(
     setup: &'a Setup<'a>,
 ) -> BoxFuture<'a, anyhow::Result<Arc<dyn EmulatedService>>> {
     async move {
-        let mut cfg = fcemu_sls::SlsConfig::with_context(setup.context(plan));
-        cfg.strict_auth = setup.strict_auth.clone();
+        let cfg = fcemu_sls::SlsConfig::with_context(setup.context(plan));
         let sls = tokio::task::spawn_blocking(move || fcemu_sls::Sls::open(cfg))
             .await?
             .map_err(|e| anyhow::anyhow!("cannot open the Log Service: {e}"))?;

@@ -51,6 +51,7 @@ impl Setup<'_> {
             region: plan.region.clone(),
             account_id: plan.account_id.clone(),
             durable: self.durable,
+            strict_auth: self.strict_auth.clone(),
         }
     }
 

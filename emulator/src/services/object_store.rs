@@ -21,11 +21,7 @@ pub fn open<'a>(
     setup: &'a Setup<'a>,
 ) -> BoxFuture<'a, anyhow::Result<Arc<dyn EmulatedService>>> {
     async move {
-        let mut cfg = fcemu_oss::OssConfig::with_context(setup.context(plan));
-        cfg.strict_auth = setup
-            .strict_auth
-            .as_ref()
-            .map(|(id, secret)| fcemu_oss::Credentials::single(id.clone(), secret.clone()));
+        let cfg = fcemu_oss::OssConfig::with_context(setup.context(plan));
         let oss = tokio::task::spawn_blocking(move || fcemu_oss::Oss::open(cfg))
             .await?
             .map_err(|e| anyhow::anyhow!("cannot open the object store: {e}"))?;

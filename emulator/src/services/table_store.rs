@@ -22,7 +22,6 @@ pub fn open<'a>(
 ) -> BoxFuture<'a, anyhow::Result<Arc<dyn EmulatedService>>> {
     async move {
         let mut cfg = fcemu_tablestore::OtsConfig::with_context(setup.context(plan));
-        cfg.strict_auth = setup.strict_auth.clone();
         cfg.known_secrets.extend(setup.known_secrets());
         let ots = tokio::task::spawn_blocking(move || fcemu_tablestore::Ots::open(cfg))
             .await?

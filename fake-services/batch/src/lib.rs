@@ -41,8 +41,6 @@ pub struct BatchConfig {
     pub workers: usize,
     /// What instances get as `BATCH_COMPUTE_OSS_HOST`: the services endpoint, `host:port`.
     pub oss_host: String,
-    /// `--strict-auth`: the one key pair requests must be signed with.
-    pub strict_auth: Option<(String, String)>,
 }
 
 impl BatchConfig {
@@ -52,7 +50,6 @@ impl BatchConfig {
             ctx,
             workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
             oss_host: "127.0.0.1:9000".into(),
-            strict_auth: None,
         }
     }
 }

@@ -22,10 +22,14 @@ pub struct ServiceContext {
     /// Whether a write is acknowledged only once durable (`false` suits a temporary data
     /// directory that dies with the process, `--in-memory`).
     pub durable: bool,
+    /// `--strict-auth`: the one key pair `(AccessKeyId, AccessKeySecret)` requests must be
+    /// signed with; `None` accepts any credentials.
+    pub strict_auth: Option<(String, String)>,
 }
 
 impl ServiceContext {
-    /// Defaults over `data`: the system clock, random ids, `cn-hangzhou`, durable writes.
+    /// Defaults over `data`: the system clock, random ids, `cn-hangzhou`, durable writes, any
+    /// credentials accepted.
     pub fn new(data: Arc<DataDir>) -> Self {
         ServiceContext {
             data,
@@ -34,6 +38,15 @@ impl ServiceContext {
             region: "cn-hangzhou".into(),
             account_id: "1234567890123456".into(),
             durable: true,
+            strict_auth: None,
         }
+    }
+
+    /// Defaults over a temporary directory named after `label`, removed when the last clone is
+    /// dropped; nothing is fsynced (`--in-memory`, tests).
+    pub fn in_memory(label: &str) -> std::io::Result<Self> {
+        let mut ctx = ServiceContext::new(Arc::new(DataDir::temporary(label)?));
+        ctx.durable = false;
+        Ok(ctx)
     }
 }

@@ -9,7 +9,7 @@ use std::io::Write;
 use std::sync::Arc;
 
 use fcemu_core::DataDir;
-use fcemu_oss::{Credentials, Oss, OssConfig};
+use fcemu_oss::{Oss, OssConfig};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -25,13 +25,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Some(dir) => DataDir::persistent(dir)?,
         None => DataDir::temporary("oss-server")?,
     };
-    let mut cfg = OssConfig::new(Arc::new(data));
+    let mut cfg = OssConfig::with_context(fcemu_core::ServiceContext::new(Arc::new(data)));
     // A temporary directory dies with the process: no point in fsyncing it.
     cfg.ctx.durable = persistent.is_some();
     if let Ok(pair) = std::env::var("FCEMU_STRICT_AUTH")
         && let Some((id, secret)) = pair.split_once(':')
     {
-        cfg.strict_auth = Some(Credentials::single(id, secret));
+        cfg.ctx.strict_auth = Some((id.to_string(), secret.to_string()));
     }
     if std::env::var("FCEMU_OSS_MIN_PART_SIZE").as_deref() == Ok("0") {
         cfg.enforce_min_part_size = false;

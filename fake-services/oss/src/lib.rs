@@ -30,7 +30,7 @@ pub mod store;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use fcemu_core::{ChangeFeed, DataDir, ServiceContext};
+use fcemu_core::{ChangeFeed, ServiceContext};
 
 pub use error::OssError;
 pub use model::{Bucket, ObjectAttrs, ObjectChange, ObjectEvent, ObjectMeta, ObjectType};
@@ -62,9 +62,6 @@ pub struct OssConfig {
     /// sub-directory), clock, ids (request and upload ids), region (bucket info and location),
     /// account (bucket and object owner) and durability (fsync of blob, directory and WAL).
     pub ctx: ServiceContext,
-    /// `None`: any credentials (or none) are accepted. `Some`: OSS V1/V4 and S3 SigV4
-    /// signatures (header and query forms) are verified against these keys.
-    pub strict_auth: Option<Credentials>,
     /// Host names (without port) that mean "path style" when used bare and "virtual-hosted,
     /// bucket = first label" when prefixed with `<bucket>.`. IP literals always mean path
     /// style; `*.aliyuncs.com` / `*.amazonaws.com` endpoints are recognised as well.
@@ -75,27 +72,28 @@ pub struct OssConfig {
 }
 
 impl OssConfig {
-    /// Defaults over `data`: system clock, random ids, `cn-hangzhou`, no auth checks.
-    pub fn new(data: Arc<DataDir>) -> Self {
-        Self::with_context(ServiceContext::new(data))
-    }
-
     /// Defaults in the shared `ctx`: no auth checks, OSS's minimum part size.
     pub fn with_context(ctx: ServiceContext) -> Self {
         Self {
             ctx,
-            strict_auth: None,
             base_domains: vec!["localhost".into(), "127.0.0.1".into()],
             enforce_min_part_size: true,
         }
     }
 
+    /// `ctx.strict_auth` as the keys OSS V1/V4 and S3 SigV2/SigV4 signatures (header, query and
+    /// form) are verified against; `None`: any credentials (or none) are accepted.
+    pub fn strict_credentials(&self) -> Option<Credentials> {
+        self.ctx
+            .strict_auth
+            .as_ref()
+            .map(|(id, secret)| Credentials::single(id.clone(), secret.clone()))
+    }
+
     /// Defaults over a temporary directory removed when the last [`Oss`] clone is dropped;
     /// nothing is fsynced.
     pub fn in_memory() -> std::io::Result<Self> {
-        let mut cfg = Self::new(Arc::new(DataDir::temporary("oss")?));
-        cfg.ctx.durable = false;
-        Ok(cfg)
+        Ok(Self::with_context(ServiceContext::in_memory("oss")?))
     }
 }
 

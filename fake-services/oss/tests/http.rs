@@ -15,7 +15,9 @@ struct Server {
 }
 
 async fn server_with(tweak: impl FnOnce(&mut OssConfig)) -> Server {
-    let mut cfg = OssConfig::new(Arc::new(DataDir::temporary("oss-test").unwrap()));
+    let mut cfg = OssConfig::with_context(fcemu_core::ServiceContext::new(Arc::new(
+        DataDir::temporary("oss-test").unwrap(),
+    )));
     cfg.ctx.clock = Clock::deterministic();
     cfg.ctx.ids = IdGen::sequential();
     tweak(&mut cfg);
@@ -594,11 +596,13 @@ mod fuzz {
         ) {
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
             rt.block_on(async {
-                let mut cfg = OssConfig::new(Arc::new(DataDir::temporary("oss-fuzz").unwrap()));
+                let mut cfg = OssConfig::with_context(fcemu_core::ServiceContext::new(Arc::new(
+                    DataDir::temporary("oss-fuzz").unwrap(),
+                )));
                 cfg.ctx.clock = Clock::deterministic();
                 cfg.ctx.ids = IdGen::sequential();
                 if strict {
-                    cfg.strict_auth = Some(fcemu_oss::Credentials::single("a", "b"));
+                    cfg.ctx.strict_auth = Some(("a".into(), "b".into()));
                 }
                 let oss = Oss::open(cfg).unwrap();
                 oss.create_bucket_if_missing("fuzz").await.unwrap();
@@ -629,7 +633,9 @@ async fn state_survives_reopening_and_orphans_are_collected() {
     let root = DataDir::temporary("oss-reopen").unwrap();
     let dir = root.path().join("data");
     let open = || {
-        let mut cfg = OssConfig::new(Arc::new(DataDir::persistent(&dir).unwrap()));
+        let mut cfg = OssConfig::with_context(fcemu_core::ServiceContext::new(Arc::new(
+            DataDir::persistent(&dir).unwrap(),
+        )));
         cfg.enforce_min_part_size = false;
         Oss::open(cfg).unwrap()
     };

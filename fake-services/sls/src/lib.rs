@@ -22,7 +22,7 @@ pub mod store;
 
 use std::sync::Arc;
 
-use fcemu_core::{ChangeFeed, DataDir, ServiceContext};
+use fcemu_core::{ChangeFeed, ServiceContext};
 
 pub use consumer_groups::{Checkpoint, ConsumerGroup};
 pub use error::SlsError;
@@ -39,8 +39,6 @@ pub use shards::ShardRange;
 pub struct SlsConfig {
     /// What every service shares (the service uses the data directory's `sls/`).
     pub ctx: ServiceContext,
-    /// `None`: any credentials are accepted. `Some((id, secret))`: signatures are verified.
-    pub strict_auth: Option<(String, String)>,
     /// Host names (without port) that name the service itself, so `<project>.<name>` addresses
     /// `<project>` and the bare name is project-less (ListProject). IP literals, `localhost` and
     /// `<region>.log.aliyuncs.com` always are; add dotted names given to function containers.
@@ -48,16 +46,10 @@ pub struct SlsConfig {
 }
 
 impl SlsConfig {
-    /// Defaults over `data`: system clock, random ids, `cn-hangzhou`, no auth checks.
-    pub fn new(data: Arc<DataDir>) -> Self {
-        Self::with_context(ServiceContext::new(data))
-    }
-
     /// Defaults in the shared `ctx`: no auth checks, no extra endpoint names.
     pub fn with_context(ctx: ServiceContext) -> Self {
         Self {
             ctx,
-            strict_auth: None,
             endpoints: Vec::new(),
         }
     }
@@ -65,9 +57,7 @@ impl SlsConfig {
     /// Defaults over a temporary directory removed when the last [`Sls`] clone is dropped;
     /// nothing is fsynced.
     pub fn in_memory() -> std::io::Result<Self> {
-        let mut cfg = Self::new(Arc::new(DataDir::temporary("sls")?));
-        cfg.ctx.durable = false;
-        Ok(cfg)
+        Ok(Self::with_context(ServiceContext::in_memory("sls")?))
     }
 }
 

@@ -17,13 +17,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Some(dir) => DataDir::persistent(dir)?,
         None => DataDir::temporary("ots-server")?,
     };
-    let mut cfg = OtsConfig::new(Arc::new(data));
+    let mut cfg = OtsConfig::with_context(fcemu_core::ServiceContext::new(Arc::new(data)));
     // A temporary directory dies with the process: no point in fsyncing it.
     cfg.ctx.durable = persistent.is_some();
     if let Ok(pair) = std::env::var("FCEMU_STRICT_AUTH")
         && let Some((id, secret)) = pair.split_once(':')
     {
-        cfg.strict_auth = Some((id.to_owned(), secret.to_owned()));
+        cfg.ctx.strict_auth = Some((id.to_owned(), secret.to_owned()));
     }
     let ots = Ots::open(cfg)?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;

@@ -22,7 +22,7 @@ pub mod tables;
 
 use std::sync::Arc;
 
-use fcemu_core::{ChangeFeed, DataDir, ServiceContext};
+use fcemu_core::{ChangeFeed, ServiceContext};
 
 pub use error::OtsError;
 pub use model::{
@@ -34,9 +34,7 @@ pub use model::{
 pub struct OtsConfig {
     /// What every service shares (the service uses the data directory's `ots/`).
     pub ctx: ServiceContext,
-    /// `None`: any credentials are accepted. `Some((id, secret))`: signatures are verified.
-    pub strict_auth: Option<(String, String)>,
-    /// AccessKeySecrets the service may use to sign responses when `strict_auth` is `None`.
+    /// AccessKeySecrets the service may use to sign responses when `ctx.strict_auth` is `None`.
     /// The Table Store SDKs reject a response not signed with their own secret, so the service
     /// picks, per request, the candidate (or the AccessKeyId itself) that produced the
     /// request's signature. See `http::auth`.
@@ -44,16 +42,10 @@ pub struct OtsConfig {
 }
 
 impl OtsConfig {
-    /// Defaults over `data`: system clock, random ids, `cn-hangzhou`, no auth checks.
-    pub fn new(data: Arc<DataDir>) -> Self {
-        Self::with_context(ServiceContext::new(data))
-    }
-
     /// Defaults in the shared `ctx`: no auth checks, the test secrets known.
     pub fn with_context(ctx: ServiceContext) -> Self {
         Self {
             ctx,
-            strict_auth: None,
             known_secrets: http::auth::DEFAULT_SECRETS
                 .iter()
                 .map(|s| (*s).to_owned())
@@ -64,9 +56,7 @@ impl OtsConfig {
     /// Defaults over a temporary directory removed when the last [`Ots`] clone is dropped;
     /// nothing is fsynced.
     pub fn in_memory() -> std::io::Result<Self> {
-        let mut cfg = Self::new(Arc::new(DataDir::temporary("ots")?));
-        cfg.ctx.durable = false;
-        Ok(cfg)
+        Ok(Self::with_context(ServiceContext::in_memory("ots")?))
     }
 }
 

@@ -37,7 +37,7 @@ async fn serve(ots: Ots) -> Server {
 }
 
 fn config(data: Arc<DataDir>) -> OtsConfig {
-    let mut cfg = OtsConfig::new(data);
+    let mut cfg = OtsConfig::with_context(fcemu_core::ServiceContext::new(data));
     cfg.ctx.clock = Clock::deterministic();
     cfg.ctx.ids = IdGen::sequential();
     cfg.known_secrets.push(SECRET.into());
@@ -227,7 +227,7 @@ async fn authentication_modes() {
     assert_eq!(r.status, 200);
 
     let mut cfg = config(Arc::new(DataDir::temporary("ots-strict").unwrap()));
-    cfg.strict_auth = Some((ID.into(), SECRET.into()));
+    cfg.ctx.strict_auth = Some((ID.into(), SECRET.into()));
     let strict = serve(Ots::open(cfg).unwrap()).await;
     assert_eq!(
         strict.raw("ListTable", vec![], None).await.error().1,

@@ -96,7 +96,7 @@ fn context(batch: &Batch, req: &Request) -> fcemu_core::RequestContext {
 
 async fn request_id(AxState(batch): AxState<Batch>, req: Request, next: Next) -> Response {
     let id = context(&batch, &req).request_id;
-    let checked = match &batch.config().strict_auth {
+    let checked = match &batch.config().ctx.strict_auth {
         None => Ok(()),
         Some((key, secret)) => {
             let target = req

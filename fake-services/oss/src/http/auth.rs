@@ -1,4 +1,4 @@
-//! Strict authentication (`OssConfig::strict_auth`): the signature schemes the clients in scope
+//! Strict authentication (`ServiceContext::strict_auth`, as `OssConfig::strict_credentials`): the signature schemes the clients in scope
 //! use, verified against the configured keys (reference oss.md §2).
 //!
 //! - OSS V1 (`Authorization: OSS ak:sig`, and `OSSAccessKeyId`/`Expires`/`Signature` URLs),

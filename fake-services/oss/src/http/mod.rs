@@ -244,7 +244,7 @@ async fn dispatch(oss: Oss, req: Request) -> Response {
                     return cors::preflight(&oss, &c, req.headers(), target.bucket.as_deref())
                         .await;
                 }
-                if let Some(creds) = &oss.config().strict_auth {
+                if let Some(creds) = &oss.config().strict_credentials() {
                     auth::verify(
                         creds,
                         &oss.config().ctx.clock,

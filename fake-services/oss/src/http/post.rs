@@ -146,7 +146,7 @@ fn check_policy(
     fields: &BTreeMap<String, String>,
 ) -> Result<Policy, OssError> {
     let Some(policy_b64) = fields.get("policy") else {
-        if let Some(creds) = &oss.config().strict_auth {
+        if let Some(creds) = &oss.config().strict_credentials() {
             let _ = creds;
             return Err(OssError::AccessDenied(
                 "Anonymous form uploads are not allowed: policy and signature are required.".into(),
@@ -196,7 +196,7 @@ fn check_policy(
             }
         }
     }
-    if let Some(creds) = &oss.config().strict_auth {
+    if let Some(creds) = &oss.config().strict_credentials() {
         super::auth::verify_post_policy(creds, policy_b64, fields)?;
     }
     Ok(policy)

@@ -141,7 +141,7 @@ async fn handle(
         .into_owned();
     let params = Params::parse(parts.uri.query());
     let body = body::read(body, &parts.headers).await?;
-    if let Some((id, secret)) = &sls.config().strict_auth {
+    if let Some((id, secret)) = &sls.config().ctx.strict_auth {
         let signed = auth::Signed {
             method: &parts.method,
             path: &path,

@@ -790,7 +790,10 @@ async fn index_configs() {
 
 #[tokio::test]
 async fn strict_mode_checks_v1_signatures() {
-    let sls = Sls::open(config(|c| c.strict_auth = Some(("ak".into(), "sk".into())))).unwrap();
+    let sls = Sls::open(config(|c| {
+        c.ctx.strict_auth = Some(("ak".into(), "sk".into()))
+    }))
+    .unwrap();
     let s = serve(sls).await;
     let r = s.get("proj1", "/").await;
     assert_eq!(
@@ -831,7 +834,7 @@ async fn strict_mode_checks_v1_signatures() {
 async fn state_survives_a_reopen() {
     let data = Arc::new(DataDir::temporary("sls-reopen").unwrap());
     let cfg = || {
-        let mut c = SlsConfig::new(data.clone());
+        let mut c = SlsConfig::with_context(fcemu_core::ServiceContext::new(data.clone()));
         c.ctx.clock = Clock::deterministic();
         c
     };

@@ -128,7 +128,7 @@ pub fn authenticate(
         .to_owned();
     let sig = signed(headers);
     let to_sign = request_string_to_sign(action, headers);
-    if let Some((id, secret)) = &cfg.strict_auth {
+    if let Some((id, secret)) = &cfg.ctx.strict_auth {
         if &access_key_id != id {
             return Err(OtsError::AuthFailed(format!(
                 "The AccessKeyID '{access_key_id}' does not exist."
