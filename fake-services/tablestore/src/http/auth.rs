@@ -235,17 +235,7 @@ mod tests {
     #[test]
     fn request_dates() {
         let now = time::OffsetDateTime::now_utc();
-        let fmt = |t: time::OffsetDateTime| {
-            format!(
-                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.000Z",
-                t.year(),
-                u8::from(t.month()),
-                t.day(),
-                t.hour(),
-                t.minute(),
-                t.second()
-            )
-        };
+        let fmt = |t| format!("{}Z", fcemu_core::clock::utc_text(t, 'T', 3));
         assert!(date_is_current(&fmt(now)));
         assert!(!date_is_current(&fmt(now - time::Duration::hours(1))));
         assert!(!date_is_current("yesterday"));
