@@ -8,7 +8,14 @@
 //!   requests its WebAssembly functions send;
 //! - the security token of the invocation's credentials ([`Cause::token`]), which every SDK in a
 //!   Node.js or Python function sends as it is (`x-oss-security-token`, `x-amz-security-token`,
-//!   `x-ots-ststoken`, `x-acs-security-token`, `x-fc-security-token`).
+//!   `x-ots-ststoken`, `x-acs-security-token`, `x-fc-security-token`);
+//! - the security token of a native instance's environment ([`instance_token`]), for code that
+//!   reads `ALIBABA_CLOUD_SECURITY_TOKEN` instead of the context: an instance runs one invocation
+//!   at a time, so the invocation running on it while the request arrives ([`running_on`]) is
+//!   the one that sent it.
+
+use std::collections::HashMap;
+use std::sync::{LazyLock, Mutex};
 
 /// Request header carrying how many change-triggered invocations led to a request.
 pub const CHAIN_DEPTH_HEADER: &str = "x-fcemu-chain-depth";
@@ -71,14 +78,57 @@ impl Cause {
         }
     }
 
-    /// Reads a token made by [`Cause::token`].
+    /// Reads a token made by [`Cause::token`] or [`instance_token`].
     pub fn from_token(token: &str) -> Option<Self> {
         let rest = token.strip_prefix(SECURITY_TOKEN)?.strip_prefix(':')?;
+        if let Some(key) = rest.strip_prefix(INSTANCE_PREFIX) {
+            let running = RUNNING.lock().unwrap_or_else(|e| e.into_inner());
+            return Some(running.get(key).cloned().unwrap_or_default());
+        }
         let (depth, id) = rest.split_once(':')?;
         Some(Cause {
             depth: depth.parse().ok()?,
             invocation: Some(id.to_string()).filter(|s| !s.is_empty()),
         })
+    }
+}
+
+const INSTANCE_PREFIX: &str = "instance:";
+
+/// What runs on each native instance now, by the instance's key.
+static RUNNING: LazyLock<Mutex<HashMap<String, Cause>>> = LazyLock::new(Default::default);
+
+/// A fresh key for a native instance (random: keys from several emulators in one process never
+/// meet).
+pub fn instance_key() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+/// The security token of the environment of the instance with `key`.
+pub fn instance_token(key: &str) -> String {
+    format!("{SECURITY_TOKEN}:{INSTANCE_PREFIX}{key}")
+}
+
+/// Marks `cause` as running on the instance with `key` until the guard is dropped: requests
+/// carrying [`instance_token`]`(key)` are attributed to it.
+pub fn running_on(key: &str, cause: Cause) -> Running {
+    RUNNING
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(key.to_string(), cause);
+    Running(key.to_string())
+}
+
+/// See [`running_on`].
+#[derive(Debug)]
+pub struct Running(String);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        RUNNING
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&self.0);
     }
 }
 
@@ -114,5 +164,19 @@ mod tests {
         h.insert(INVOCATION_HEADER, "w-2".parse().unwrap());
         assert_eq!(Cause::of(&h), Cause::invocation(5, "w-2"));
         assert_eq!(chain_depth(&h), 5);
+    }
+
+    #[test]
+    fn an_instance_token_names_what_runs_on_the_instance() {
+        let key = instance_key();
+        let token = instance_token(&key);
+        assert_eq!(Cause::from_token(&token), Some(Cause::default()));
+        let running = running_on(&key, Cause::invocation(2, "req-7"));
+        assert_eq!(
+            Cause::from_token(&token),
+            Some(Cause::invocation(2, "req-7"))
+        );
+        drop(running);
+        assert_eq!(Cause::from_token(&token), Some(Cause::default()));
     }
 }

@@ -202,6 +202,15 @@ def handler(event, context):
     return "ok"
 '''
 
+# The same loop with the credentials of the instance's environment instead of the context's:
+# attributed to the invocation running on the instance while it writes.
+ENV_LOOP_FUNCTION = LOOP_FUNCTION.replace(
+    "    c = context.credentials\n    auth = oss2.StsAuth(c.access_key_id, c.access_key_secret, c.security_token)\n",
+    "    import os\n    env = os.environ\n    auth = oss2.StsAuth(env['ALIBABA_CLOUD_ACCESS_KEY_ID'], env['ALIBABA_CLOUD_ACCESS_KEY_SECRET'],\n"
+    "                        env['ALIBABA_CLOUD_SECURITY_TOKEN'])\n",
+)
+assert ENV_LOOP_FUNCTION != LOOP_FUNCTION
+
 LOOP_MANIFEST = """
 name = "loop"
 
@@ -216,11 +225,13 @@ handler = "loop.handler"
 """
 
 
-def test_a_python_trigger_loop_is_cut_and_each_invocation_names_its_cause(tmp_path):
-    """The SDKs send the invocation's own security token, so a native function's writes carry
-    its chain depth (the loop guard) and its request id (`causedBy` in the records)."""
+@pytest.mark.parametrize("function", [LOOP_FUNCTION, ENV_LOOP_FUNCTION], ids=["context", "environment"])
+def test_a_python_trigger_loop_is_cut_and_each_invocation_names_its_cause(tmp_path, function):
+    """The SDKs send the invocation's own security token (or the instance's, from its
+    environment), so a native function's writes carry its chain depth (the loop guard) and its
+    request id (`causedBy` in the records)."""
     (tmp_path / "code").mkdir()
-    (tmp_path / "code" / "loop.py").write_text(LOOP_FUNCTION)
+    (tmp_path / "code" / "loop.py").write_text(function)
     (tmp_path / "fcemu.toml").write_text(LOOP_MANIFEST)
     binary = os.environ.get("FCEMU_BIN", str(REPO / "target" / "debug" / "fcemu"))
     log = tmp_path / "stderr.txt"

@@ -128,6 +128,8 @@ pub struct Instance {
     pub initialized: bool,
     /// When it was last used.
     pub last_used: Instant,
+    /// The key of its environment's security token ([`fcemu_core::cause::instance_token`]).
+    pub cause_key: String,
 }
 
 /// Why an instance could not start.
@@ -228,6 +230,7 @@ impl Instance {
             sender,
             initialized: false,
             last_used: Instant::now(),
+            cause_key: String::new(),
         })
     }
 

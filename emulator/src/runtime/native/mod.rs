@@ -507,6 +507,13 @@ impl NativeCode {
             },
         };
         let rid = outcome.request_id.clone();
+        let cause = req
+            .headers()
+            .get("x-fc-security-token")
+            .and_then(|v| v.to_str().ok())
+            .and_then(fcemu_core::Cause::from_token)
+            .unwrap_or_default();
+        let _running = fcemu_core::cause::running_on(&inst.cause_key, cause);
         inst.logs.begin();
         let grace = if self.interpreter.is_some() {
             BUILTIN_LOG_GRACE
@@ -588,15 +595,22 @@ impl NativeCode {
     async fn start(&self, slot: &Slot) -> Result<Instance, String> {
         let port = free_port().map_err(|e| format!("no free port: {e}"))?;
         let mut launch = self.launch.clone();
+        // The environment's security token names this instance: requests signed with it are
+        // attributed to the invocation running here (`fcemu_core::cause::running_on`).
+        let cause_key = fcemu_core::cause::instance_key();
+        let token = fcemu_core::cause::instance_token(&cause_key);
         launch.env.extend([
+            ("FC_SECURITY_TOKEN".to_string(), token.clone()),
+            ("ALIBABA_CLOUD_SECURITY_TOKEN".to_string(), token),
             ("FC_SERVER_PORT".to_string(), port.to_string()),
             ("FC_CUSTOM_LISTEN_PORT".to_string(), port.to_string()),
             ("FC_INSTANCE_ID".to_string(), slot.instance_id.clone()),
             ("TMPDIR".to_string(), slot.tmp.to_string_lossy().into()),
         ]);
-        let inst = Instance::start(&launch, port, START_LIMIT)
+        let mut inst = Instance::start(&launch, port, START_LIMIT)
             .await
             .map_err(|e| e.0)?;
+        inst.cause_key = cause_key;
         tracing::debug!(instance = slot.instance_id, pid = ?inst.pid(), port, "instance started");
         Ok(inst)
     }
