@@ -222,14 +222,16 @@ fn native_benches(fixtures: &Path, work: &Path) -> anyhow::Result<()> {
             }
             (cold, start.elapsed(), lat)
         });
+        let rss: u64 = f.native().map(|n| n.idle_rss().iter().sum()).unwrap_or(0);
         let mut lat = lat;
         lat.sort();
         println!(
-            "| warm invocations/s, {label}, 1 instance, one call at a time | {:.0} /s (p50 {:.2} ms, p99 {:.2} ms); first call of a new instance {:.0} ms |",
+            "| warm invocations/s, {label}, 1 instance, one call at a time | {:.0} /s (p50 {:.2} ms, p99 {:.2} ms); first call of a new instance {:.0} ms; idle RSS of the warm instance {:.1} MB |",
             n as f64 / total.as_secs_f64(),
             percentile(&lat, 0.5).as_secs_f64() * 1e3,
             percentile(&lat, 0.99).as_secs_f64() * 1e3,
             cold.as_secs_f64() * 1e3,
+            rss as f64 / (1024.0 * 1024.0),
         );
     }
     Ok(())

@@ -309,6 +309,7 @@ async fn functions(State(app): State<Arc<App>>) -> Json<serde_json::Value> {
                 "runtime": f.native().map(|n| n.plan.label.clone()),
                 "interpreter": f.native().and_then(|n| n.interpreter.clone()),
                 "instances": f.native().map(|n| n.warm() + f.busy()),
+                "idleInstanceRss": f.native().map(|n| n.idle_rss()),
             })
         })
         .collect();

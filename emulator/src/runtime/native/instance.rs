@@ -241,12 +241,22 @@ impl Instance {
 
     /// Peak resident memory of the process so far (`VmHWM`), bytes.
     pub fn peak_rss(&self) -> u64 {
+        self.status_bytes("VmHWM:")
+    }
+
+    /// Resident memory of the process now (`VmRSS`), bytes.
+    pub fn rss(&self) -> u64 {
+        self.status_bytes("VmRSS:")
+    }
+
+    /// A `kB` field of `/proc/<pid>/status`, in bytes (0 when unknown).
+    fn status_bytes(&self, field: &str) -> u64 {
         let Some(pid) = self.child.id() else { return 0 };
         std::fs::read_to_string(format!("/proc/{pid}/status"))
             .ok()
             .and_then(|s| {
                 s.lines()
-                    .find(|l| l.starts_with("VmHWM:"))
+                    .find(|l| l.starts_with(field))
                     .and_then(|l| l.split_whitespace().nth(1))
                     .and_then(|kb| kb.parse::<u64>().ok())
             })

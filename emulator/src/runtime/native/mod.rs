@@ -470,6 +470,16 @@ impl NativeCode {
         self.idle.lock().unwrap_or_else(|e| e.into_inner()).len()
     }
 
+    /// The resident memory of each idle warm instance now, bytes.
+    pub fn idle_rss(&self) -> Vec<u64> {
+        self.idle
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .map(Instance::rss)
+            .collect()
+    }
+
     fn take(&self, id: &str) -> Option<Instance> {
         self.idle
             .lock()
