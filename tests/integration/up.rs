@@ -49,6 +49,21 @@ fn up_without_a_manifest_serves_an_empty_app() {
 }
 
 #[test]
+fn a_malformed_admin_query_string_is_the_admin_apis_json_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = Project { dir };
+    let server = Server::start(&p, &[]);
+    let r = server.get("/_fcemu/invocations?limit=x");
+    assert_eq!(r.status(), 400);
+    let body: Value = r.json().unwrap();
+    assert_eq!(body["error"], "InvalidArgument");
+    assert!(
+        body["message"].as_str().unwrap().contains("limit"),
+        "{body}"
+    );
+}
+
+#[test]
 fn proxied_requests_for_foreign_hosts_get_502_naming_the_host() {
     let p = Project::new("");
     let server = Server::start(&p, &[]);

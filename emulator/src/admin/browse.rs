@@ -3,7 +3,9 @@
 //! services' domain APIs, the same code the wire APIs call.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
+
+use super::query::Query;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;

@@ -5,7 +5,9 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{Query, State};
+use axum::extract::State;
+
+use super::query::Query;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures::Stream;
 

@@ -4,6 +4,7 @@
 mod browse;
 mod guard;
 mod live;
+mod query;
 mod snapshot;
 mod state;
 mod ui;
@@ -13,11 +14,12 @@ pub use guard::{Guard, TOKEN_HEADER};
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use query::Query;
 use serde::Deserialize;
 use serde_json::json;
 
