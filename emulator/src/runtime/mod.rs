@@ -178,7 +178,7 @@ enum Code {
     Module(InstancePre<P1State>),
     Component(CommandPre<P2State>),
     Http(ProxyPre<P2State>),
-    Native(Box<native::NativeCode>),
+    Native(Arc<native::NativeCode>),
 }
 
 /// How a function is called.
@@ -418,7 +418,7 @@ impl Runtime {
             loaded_at: self.opts.clock.now(),
             env,
             app: app.clone(),
-            code: Code::Native(Box::new(code)),
+            code: Code::Native(Arc::new(code)),
             slots: Arc::new(Slots::new(plan.concurrency, scratch)),
         })
     }
@@ -616,7 +616,7 @@ impl Runtime {
     async fn handle_http_native<B>(
         &self,
         f: &LoadedFunction,
-        code: &native::NativeCode,
+        code: &Arc<native::NativeCode>,
         request_id: String,
         req: ::http::Request<B>,
         when_busy: WhenBusy,
@@ -629,20 +629,17 @@ impl Runtime {
         let guard = self.acquire(f, when_busy).await?;
         let slot = guard.slot().clone();
         let started = Instant::now();
-        let mut outcome = self.blank_outcome(f, &request_id, &slot.instance_id);
+        let outcome = self.blank_outcome(f, &request_id, &slot.instance_id);
         let (parts, body) = req.into_parts();
-        let body = match body.collect().await {
-            Ok(b) => b.to_bytes(),
-            Err(e) => {
+        // The client's body goes to the instance as it arrives.
+        let body: native::CallBody = body
+            .map_err(|e| {
                 let e: wasmtime_wasi_http::Error = e.into();
-                let (tx, rx) = tokio::sync::oneshot::channel();
-                let _ = tx.send(outcome);
-                return Ok(HttpInvocation {
-                    response: Err(format!("reading the request body failed: {e:?}")),
-                    outcome: rx,
-                });
-            }
-        };
+                Box::<dyn std::error::Error + Send + Sync>::from(format!(
+                    "reading the request body: {e:?}"
+                ))
+            })
+            .boxed_unsync();
         let path = parts
             .uri
             .path_and_query()
@@ -661,28 +658,49 @@ impl Runtime {
         let b = b
             .header("x-fc-region", &f.app.region)
             .header("x-fc-account-id", &f.app.account_id);
-        let req = native::fc_headers(b, &request_id, 0, &f.plan, &code.plan, "/http-invoke")
-            .body(http_body_util::Full::new(body))
-            .unwrap_or_default();
-        let response = code.run(&f.plan, &slot, req, &mut outcome).await;
-        drop(guard);
-        let response = match response {
-            Some(resp) => {
-                let (mut parts, body) = resp.into_parts();
-                native::strip_reserved(&mut parts.headers);
-                let body = http_body_util::Full::new(body)
-                    .map_err(|never| match never {})
-                    .boxed_unsync();
-                Ok(::http::Response::from_parts(parts, body))
-            }
-            None => Err("the function failed".to_string()),
+        let Ok(req) =
+            native::fc_headers(b, &request_id, 0, &f.plan, &code.plan, "/http-invoke").body(body)
+        else {
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            let _ = tx.send(outcome);
+            return Ok(HttpInvocation {
+                response: Err("the request could not be passed on".into()),
+                outcome: rx,
+            });
         };
-        self.finish_native(f, None, &mut outcome, started);
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        let _ = tx.send(outcome);
+        let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+        let (timeout, memory_mb) = (f.plan.timeout, f.plan.memory_mb);
+        let finish = move |o: &mut InvocationOutcome| {
+            finish_native_outcome(timeout, memory_mb, None, o, started);
+        };
+        let response = code
+            .run_streaming(
+                &f.plan,
+                &slot,
+                req,
+                outcome,
+                Box::new(guard),
+                finish,
+                done_tx,
+            )
+            .await
+            .map(|(mut parts, body)| {
+                native::strip_reserved(&mut parts.headers);
+                let stream = futures::stream::unfold(body, |mut body| async move {
+                    let piece = body.next().await?;
+                    let frame = piece
+                        .map(http_body::Frame::data)
+                        .map_err(|e| wasmtime_wasi_http::Error::InternalError(Some(e)));
+                    Some((frame, body))
+                });
+                ::http::Response::from_parts(
+                    parts,
+                    http_body_util::StreamBody::new(stream).boxed_unsync(),
+                )
+            });
         Ok(HttpInvocation {
             response,
-            outcome: rx,
+            outcome: done_rx,
         })
     }
 
@@ -695,24 +713,7 @@ impl Runtime {
         outcome: &mut InvocationOutcome,
         started: Instant,
     ) {
-        outcome.duration = started.elapsed();
-        if let Some(resp) = response {
-            outcome.body = resp.into_body();
-        }
-        match &outcome.failure {
-            None | Some(FailureKind::FunctionError { .. }) => {}
-            Some(failure) => {
-                outcome.body = FunctionErrorBody::for_failure(
-                    failure,
-                    &outcome.stderr,
-                    f.plan.timeout,
-                    f.plan.memory_mb,
-                    outcome.max_memory_bytes,
-                    Vec::new(),
-                )
-                .to_bytes();
-            }
-        }
+        finish_native_outcome(f.plan.timeout, f.plan.memory_mb, response, outcome, started);
     }
 
     fn new_store<T: Send>(&self, f: &LoadedFunction, data: T) -> Store<T> {
@@ -996,6 +997,34 @@ pub struct HttpInvocation {
     pub response: Result<::http::Response<HyperOutgoingBody>, String>,
     /// The invocation's record, once the function has finished.
     pub outcome: tokio::sync::oneshot::Receiver<InvocationOutcome>,
+}
+
+/// [`Runtime::finish_native`] for a function with `timeout` and `memory_mb`.
+fn finish_native_outcome(
+    timeout: Duration,
+    memory_mb: u32,
+    response: Option<::http::Response<Bytes>>,
+    outcome: &mut InvocationOutcome,
+    started: Instant,
+) {
+    outcome.duration = started.elapsed();
+    if let Some(resp) = response {
+        outcome.body = resp.into_body();
+    }
+    match &outcome.failure {
+        None | Some(FailureKind::FunctionError { .. }) => {}
+        Some(failure) => {
+            outcome.body = FunctionErrorBody::for_failure(
+                failure,
+                &outcome.stderr,
+                timeout,
+                memory_mb,
+                outcome.max_memory_bytes,
+                Vec::new(),
+            )
+            .to_bytes();
+        }
+    }
 }
 
 fn with_denials(stderr: Bytes, denials: Vec<String>) -> Bytes {

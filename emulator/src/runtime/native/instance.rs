@@ -123,13 +123,24 @@ pub struct Instance {
     child: tokio::process::Child,
     /// Its output.
     pub logs: Arc<LogTap>,
-    sender: SendRequest<Full<Bytes>>,
+    sender: SendRequest<CallBody>,
     /// Whether the initializer has run.
     pub initialized: bool,
     /// When it was last used.
     pub last_used: Instant,
     /// The key of its environment's security token ([`fcemu_core::cause::instance_token`]).
     pub cause_key: String,
+}
+
+/// A request body sent to an instance: whole (events, control calls) or streamed through from
+/// an HTTP trigger's client.
+pub type CallBody =
+    http_body_util::combinators::UnsyncBoxBody<Bytes, Box<dyn std::error::Error + Send + Sync>>;
+
+/// A whole body as a [`CallBody`].
+pub fn whole(body: Full<Bytes>) -> CallBody {
+    use http_body_util::BodyExt;
+    body.map_err(|never| match never {}).boxed_unsync()
 }
 
 /// Why an instance could not start.
@@ -270,15 +281,7 @@ impl Instance {
         limit: Duration,
     ) -> Result<http::Response<Bytes>, CallFailure> {
         let work = async {
-            self.sender
-                .ready()
-                .await
-                .map_err(|e| CallFailure::Exited(e.to_string()))?;
-            let resp = self
-                .sender
-                .send_request(req)
-                .await
-                .map_err(|e| CallFailure::Exited(e.to_string()))?;
+            let resp = self.send(req.map(whole)).await?;
             let (parts, body) = resp.into_parts();
             let body = body
                 .collect()
@@ -293,6 +296,24 @@ impl Instance {
         };
         self.last_used = Instant::now();
         r
+    }
+
+    /// Sends a request and returns the response head; its body streams from the instance.
+    pub async fn send(
+        &mut self,
+        req: http::Request<CallBody>,
+    ) -> Result<http::Response<hyper::body::Incoming>, CallFailure> {
+        self.sender
+            .ready()
+            .await
+            .map_err(|e| CallFailure::Exited(e.to_string()))?;
+        let resp = self
+            .sender
+            .send_request(req)
+            .await
+            .map_err(|e| CallFailure::Exited(e.to_string()))?;
+        self.last_used = Instant::now();
+        Ok(resp)
     }
 
     /// How the process ended, if it has.

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http_body_util::Full;
 
-pub use instance::{CallFailure, Instance, Launch};
+pub use instance::{CallBody, CallFailure, Instance, Launch, whole};
 
 use super::outcome::{FailureKind, InvocationOutcome, InvocationStatus};
 use super::slots::Slot;
@@ -494,18 +494,16 @@ impl NativeCode {
             .insert(id.to_string(), inst);
     }
 
-    /// Runs one request on the slot's instance, starting it (and its initializer) first when
-    /// needed. Fills `outcome` (status, body, logs, memory) and returns the instance's response
-    /// on success.
-    pub async fn run(
+    /// The slot's instance, started (and its initializer run) when needed, with the log lines
+    /// of the initializer; `None` with `outcome` failed when it could not be made ready.
+    async fn ready_instance(
         &self,
         f: &FunctionPlan,
         slot: &Slot,
-        mut req: http::Request<Full<Bytes>>,
+        cause: &fcemu_core::Cause,
         outcome: &mut InvocationOutcome,
-    ) -> Option<http::Response<Bytes>> {
-        self.stamp(&mut req);
-        let started = Instant::now();
+        started: Instant,
+    ) -> Option<(Instance, Vec<u8>)> {
         let mut inst = match self.take(&slot.instance_id) {
             Some(i) => i,
             None => match self.start(slot).await {
@@ -517,26 +515,15 @@ impl NativeCode {
             },
         };
         let rid = outcome.request_id.clone();
-        let cause = req
-            .headers()
-            .get("x-fc-security-token")
-            .and_then(|v| v.to_str().ok())
-            .and_then(fcemu_core::Cause::from_token)
-            .unwrap_or_default();
-        let _running = fcemu_core::cause::running_on(&inst.cause_key, cause);
         inst.logs.begin();
-        let grace = if self.interpreter.is_some() {
-            BUILTIN_LOG_GRACE
-        } else {
-            CUSTOM_LOG_GRACE
-        };
         let mut log = Vec::new();
         if self.plan.initializer.is_some() && !inst.initialized {
+            let _running = fcemu_core::cause::running_on(&inst.cause_key, cause.clone());
             log.extend_from_slice(format!("FC Initialize Start RequestId: {rid}\n").as_bytes());
             let mut r = control(&rid, f, "/initialize", &self.plan);
             self.stamp(&mut r);
             let result = inst.call(r, self.plan.initialization_timeout).await;
-            log.extend_from_slice(&inst.logs.end(grace).await);
+            log.extend_from_slice(&inst.logs.end(self.log_grace()).await);
             log.extend_from_slice(format!("FC Initialize End RequestId: {rid}\n").as_bytes());
             inst.logs.begin();
             match result {
@@ -557,6 +544,36 @@ impl NativeCode {
                 }
             }
         }
+        Some((inst, log))
+    }
+
+    /// How long to wait for the end marker of a request's log lines.
+    fn log_grace(&self) -> Duration {
+        if self.interpreter.is_some() {
+            BUILTIN_LOG_GRACE
+        } else {
+            CUSTOM_LOG_GRACE
+        }
+    }
+
+    /// Runs one request on the slot's instance, starting it (and its initializer) first when
+    /// needed. Fills `outcome` (status, body, logs, memory) and returns the instance's response
+    /// on success.
+    pub async fn run(
+        &self,
+        f: &FunctionPlan,
+        slot: &Slot,
+        mut req: http::Request<Full<Bytes>>,
+        outcome: &mut InvocationOutcome,
+    ) -> Option<http::Response<Bytes>> {
+        self.stamp(&mut req);
+        let started = Instant::now();
+        let cause = cause_of(req.headers());
+        let (mut inst, mut log) = self
+            .ready_instance(f, slot, &cause, outcome, started)
+            .await?;
+        let _running = fcemu_core::cause::running_on(&inst.cause_key, cause);
+        let grace = self.log_grace();
         let result = inst.call(req, f.timeout).await;
         log.extend_from_slice(&inst.logs.end(grace).await);
         outcome.stderr = Bytes::from(log);
@@ -594,6 +611,133 @@ impl NativeCode {
         }
     }
 
+    /// Runs an HTTP pass-through request on the slot's instance, streamed both ways: the
+    /// request body goes to the instance as it arrives, and the answer is the response head
+    /// with a body that forwards the instance's bytes as they come. When the body has ended
+    /// (or the timeout passed), the log lines are read, the instance is kept or replaced, and
+    /// `finish` then `done` get the outcome; `hold` (the concurrency slot) is released then.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn run_streaming(
+        self: &Arc<Self>,
+        f: &FunctionPlan,
+        slot: &Slot,
+        mut req: http::Request<CallBody>,
+        mut outcome: InvocationOutcome,
+        hold: Box<dyn Send>,
+        finish: impl FnOnce(&mut InvocationOutcome) + Send + 'static,
+        done: tokio::sync::oneshot::Sender<InvocationOutcome>,
+    ) -> Result<(http::response::Parts, StreamedBody), String> {
+        use http_body_util::BodyExt;
+        if let Some(clock) = &self.clock {
+            req.headers_mut()
+                .insert("x-fcemu-now", http::HeaderValue::from(clock.now_millis()));
+        }
+        let started = Instant::now();
+        let deadline = tokio::time::Instant::now() + f.timeout;
+        let cause = cause_of(req.headers());
+        let give_up =
+            |mut outcome: InvocationOutcome,
+             done: tokio::sync::oneshot::Sender<_>,
+             finish: Box<dyn FnOnce(&mut InvocationOutcome) + Send>| {
+                finish(&mut outcome);
+                let _ = done.send(outcome);
+                Err("the function failed".to_string())
+            };
+        let Some((mut inst, mut log)) = self
+            .ready_instance(f, slot, &cause, &mut outcome, started)
+            .await
+        else {
+            return give_up(outcome, done, Box::new(finish));
+        };
+        let running = fcemu_core::cause::running_on(&inst.cause_key, cause);
+        let head = match tokio::time::timeout_at(deadline, inst.send(req)).await {
+            Ok(Ok(resp)) => resp,
+            result => {
+                log.extend_from_slice(&inst.logs.end(self.log_grace()).await);
+                outcome.stderr = Bytes::from(log);
+                outcome.max_memory_bytes = inst.peak_rss();
+                match result {
+                    Ok(Err(CallFailure::Exited(e))) => {
+                        let message = exited_message(&mut inst, &e, started);
+                        fail(&mut outcome, FailureKind::ProcessExited { message }, None);
+                    }
+                    _ => fail(&mut outcome, FailureKind::Timeout, None),
+                }
+                return give_up(outcome, done, Box::new(finish));
+            }
+        };
+        let (parts, mut body) = head.into_parts();
+        // The bootstraps answer a handler's failure with FC's error body and `x-fc-status`.
+        if parts.headers.get("x-fc-status").is_some_and(|v| v != "200") {
+            let handled = parts
+                .headers
+                .get("x-fcemu-error-type")
+                .is_some_and(|v| v == "HandledInvocationError");
+            let bytes = match tokio::time::timeout_at(deadline, body.collect()).await {
+                Ok(Ok(b)) => b.to_bytes(),
+                _ => Bytes::new(),
+            };
+            log.extend_from_slice(&inst.logs.end(self.log_grace()).await);
+            outcome.stderr = Bytes::from(log);
+            outcome.max_memory_bytes = inst.peak_rss();
+            fail(
+                &mut outcome,
+                FailureKind::FunctionError { handled },
+                Some(bytes),
+            );
+            self.put_back(&slot.instance_id, inst);
+            drop(running);
+            return give_up(outcome, done, Box::new(finish));
+        }
+        let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, String>>(8);
+        let this = self.clone();
+        let instance_id = slot.instance_id.clone();
+        tokio::spawn(async move {
+            let _hold = hold;
+            let _running = running;
+            let mut broken = None;
+            loop {
+                let frame = tokio::select! {
+                    frame = body.frame() => frame,
+                    _ = tokio::time::sleep_until(deadline) => {
+                        broken = Some(CallFailure::Timeout);
+                        break;
+                    }
+                };
+                match frame {
+                    None => break,
+                    Some(Ok(frame)) => {
+                        if let Ok(data) = frame.into_data()
+                            && tx.send(Ok(data)).await.is_err()
+                        {
+                            break; // the client went away; the instance finishes on its own
+                        }
+                    }
+                    Some(Err(e)) => {
+                        let _ = tx.send(Err(e.to_string())).await;
+                        broken = Some(CallFailure::Exited(e.to_string()));
+                        break;
+                    }
+                }
+            }
+            drop(tx);
+            log.extend_from_slice(&inst.logs.end(this.log_grace()).await);
+            outcome.stderr = Bytes::from(log);
+            outcome.max_memory_bytes = inst.peak_rss();
+            match broken {
+                None => this.put_back(&instance_id, inst),
+                Some(CallFailure::Timeout) => fail(&mut outcome, FailureKind::Timeout, None),
+                Some(CallFailure::Exited(e)) => {
+                    let message = exited_message(&mut inst, &e, started);
+                    fail(&mut outcome, FailureKind::ProcessExited { message }, None);
+                }
+            }
+            finish(&mut outcome);
+            let _ = done.send(outcome);
+        });
+        Ok((parts, StreamedBody(rx)))
+    }
+
     /// Adds the virtual clock's time (epoch milliseconds) to a request, in deterministic runs.
     fn stamp(&self, req: &mut http::Request<Full<Bytes>>) {
         if let Some(clock) = &self.clock {
@@ -623,6 +767,25 @@ impl NativeCode {
         inst.cause_key = cause_key;
         tracing::debug!(instance = slot.instance_id, pid = ?inst.pid(), port, "instance started");
         Ok(inst)
+    }
+}
+
+/// The invocation a request to an instance is for, from its security token.
+fn cause_of(headers: &http::HeaderMap) -> fcemu_core::Cause {
+    headers
+        .get("x-fc-security-token")
+        .and_then(|v| v.to_str().ok())
+        .and_then(fcemu_core::Cause::from_token)
+        .unwrap_or_default()
+}
+
+/// The body of a streamed answer: the instance's bytes as they come, or why they stopped.
+pub struct StreamedBody(tokio::sync::mpsc::Receiver<Result<Bytes, String>>);
+
+impl StreamedBody {
+    /// The next piece (`None` at the end).
+    pub async fn next(&mut self) -> Option<Result<Bytes, String>> {
+        self.0.recv().await
     }
 }
 
