@@ -263,16 +263,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
         sys.stdout.flush()
         RAW.write(f"FC {name} End RequestId: {request_id}\n")
         RAW.flush()
-        self.send_response(status)
-        for k, v in headers:
-            if k.lower() != "content-length":
-                self.send_header(k, v)
+        # One write per answer: the status line, the headers and the body together.
+        reason = self.responses.get(status, ("",))[0]
+        head = [f"HTTP/1.1 {status} {reason}\r\n"]
+        head.extend(f"{k}: {v}\r\n" for k, v in headers if k.lower() != "content-length")
         if not any(k.lower() == "content-type" for k, _ in headers):
-            self.send_header("content-type", "application/octet-stream")
-        self.send_header("content-length", str(len(body)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
+            head.append("content-type: application/octet-stream\r\n")
+        head.append(f"content-length: {len(body)}\r\n\r\n")
+        data = "".join(head).encode("latin-1", "replace")
+        self.wfile.write(data if self.command == "HEAD" else data + body)
 
     do_POST = do_GET = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = serve
 
